@@ -1,0 +1,42 @@
+"""The Flask application factory. Views are thin: they call domain functions with a session."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g
+
+from .config import Config, load_config
+from .db import Database
+from .paths import static_dir, templates_dir
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Config | None = None, *, database: Database | None = None) -> Flask:
+    config = config or load_config()
+    app = Flask(__name__, template_folder=str(templates_dir()), static_folder=str(static_dir()))
+    app.config["SECRET_KEY"] = config.web.secret_key or _ephemeral_secret()
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = config.web.secure_cookies
+    app.extensions["mailseg.config"] = config
+    app.extensions["mailseg.db"] = database or Database(config.database.url, echo=config.database.echo)
+
+    @app.teardown_appcontext
+    def close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    from .web import blueprint as web_blueprint
+
+    app.register_blueprint(web_blueprint)
+    return app
+
+
+def _ephemeral_secret() -> str:
+    import secrets
+
+    log.warning("web.secret_key is not set: sessions will not survive a restart (set MAILSEG_WEB_SECRET_KEY)")
+    return secrets.token_hex(32)

@@ -1,0 +1,31 @@
+"""The `mailseg` command. Each capability adds its commands from its own module here."""
+
+from __future__ import annotations
+
+import click
+
+from .runtime import Runtime, setup_logging
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", envvar="MAILSEG_CONFIG", type=click.Path(dir_okay=False),
+              help="TOML config file (default: $MAILSEG_CONFIG, else ./mailseg.toml if present).")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    """mailseg: email-engagement segmentation for Mailchimp audiences."""
+    setup_logging(verbose)
+    ctx.obj = Runtime(config_path)
+
+
+def _register() -> None:
+    from . import data, db, demo, serve
+
+    main.add_command(db.db)
+    main.add_command(data.import_group)
+    main.add_command(data.export_group)
+    main.add_command(demo.demo)
+    main.add_command(serve.serve)
+
+
+_register()

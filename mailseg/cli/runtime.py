@@ -1,0 +1,73 @@
+"""What every command shares: the configuration, the database, and how errors end a command."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Callable
+
+import click
+
+from ..audiences import AudienceNotFound
+from ..config import Config, ConfigError, load_config
+from ..db import Database
+from ..ingest.records import FileFormatError
+
+
+@dataclass
+class Runtime:
+    config_path: str | None = None
+    _config: Config | None = field(default=None, repr=False)
+    _database: Database | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def db(self) -> Database:
+        if self._database is None:
+            self._database = Database(self.config.database.url, echo=self.config.database.echo)
+        return self._database
+
+
+pass_runtime = click.make_pass_decorator(Runtime)
+
+
+def fails_cleanly(command: Callable) -> Callable:
+    """Turn expected failures (bad config, bad file, unknown audience) into a message and exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as exc:
+            click.echo(f"config error: {exc}", err=True)
+            sys.exit(2)
+        except (FileFormatError, AudienceNotFound, FileNotFoundError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def setup_logging(verbose: bool) -> None:
+    level = logging.DEBUG if verbose else logging.INFO
+    if sys.stderr.isatty():
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(show_path=False)
+        fmt = "%(message)s"
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    handler.setFormatter(logging.Formatter(fmt))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("sqlalchemy", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,262 @@
+"""Typed configuration: one TOML file, overridden by MAILSEG_<SECTION>_<KEY>.
+
+Every section is a frozen dataclass; a field's metadata carries its rules
+(range, choices, secret). The loader rejects unknown sections and keys and
+invalid values with a ConfigError naming the key, and never echoes a secret.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, get_args, get_origin, get_type_hints
+
+ENV_PREFIX = "MAILSEG_"
+DEFAULT_CONFIG_FILE = "mailseg.toml"
+# Environment variables with the prefix that are not config keys.
+NON_CONFIG_ENV = {"MAILSEG_CONFIG", "MAILSEG_TEST_POSTGRES_URL"}
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; the message names the key."""
+
+
+def setting(default: Any, *, min: float | None = None, max: float | None = None,
+            choices: tuple | None = None, secret: bool = False) -> Any:
+    rules = {"min": min, "max": max, "choices": choices, "secret": secret}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=rules)
+    return field(default=default, metadata=rules)
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = setting("sqlite:///var/mailseg.sqlite3", secret=True)
+    echo: bool = setting(False)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = setting("127.0.0.1")
+    port: int = setting(5000, min=1, max=65535)
+    secret_key: str = setting("", secret=True)
+    # Addresses of reverse proxies whose X-Forwarded-For is believed.
+    trusted_proxies: list[str] = setting([])
+    secure_cookies: bool = setting(False)
+    login_attempts_per_minute: int = setting(5, min=1, max=1000)
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    secret: str = setting("", secret=True)
+    base_url: str = setting("http://127.0.0.1:5000")
+
+
+@dataclass(frozen=True)
+class EngagementConfig:
+    window_months: int = setting(6, min=6, max=12)
+    count_machine_opens: bool = setting(False)
+    active_min_clicks: int = setting(1, min=1, max=1000)
+    semi_active_min_opens: int = setting(1, min=1, max=1000)
+
+
+@dataclass(frozen=True)
+class MailchimpConfig:
+    api_key: str = setting("", secret=True)
+    server: str = setting("")
+    list_id: str = setting("")
+    api_base_url: str = setting("")
+    webhook_secret: str = setting("", secret=True)
+    # The secret being rotated out, accepted until previous_webhook_secret_until.
+    previous_webhook_secret: str = setting("", secret=True)
+    previous_webhook_secret_until: str = setting("")
+    max_connections: int = setting(4, min=1, max=10)
+    timeout_seconds: int = setting(120, min=1, max=600)
+
+
+@dataclass(frozen=True)
+class MandrillConfig:
+    webhook_key: str = setting("", secret=True)
+    webhook_url: str = setting("")
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    timezone: str = setting("UTC")
+    pull_cron: str = setting("0 * * * *")
+    classify_cron: str = setting("0 3 * * *")
+    sync_cron: str = setting("30 * * * *")
+
+
+@dataclass(frozen=True)
+class ImportConfig:
+    batch_size: int = setting(5000, min=100, max=100_000)
+
+
+@dataclass(frozen=True)
+class Config:
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    engagement: EngagementConfig = field(default_factory=EngagementConfig)
+    mailchimp: MailchimpConfig = field(default_factory=MailchimpConfig)
+    mandrill: MandrillConfig = field(default_factory=MandrillConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    imports: ImportConfig = field(default_factory=ImportConfig)
+
+    def replace(self, **sections: Mapping[str, Any]) -> "Config":
+        """A copy with some keys changed, validated like the file: replace(engagement={"window_months": 9})."""
+        raw = {name: dict(values) for name, values in sections.items()}
+        return _build(raw, base=self)
+
+    def redacted(self) -> dict[str, dict[str, Any]]:
+        """The configuration as a dict with every secret masked, for display."""
+        out: dict[str, dict[str, Any]] = {}
+        for section_field in dataclasses.fields(self):
+            section = getattr(self, section_field.name)
+            out[section_field.name] = {
+                f.name: mask(getattr(section, f.name)) if f.metadata.get("secret") else getattr(section, f.name)
+                for f in dataclasses.fields(section)
+            }
+        return out
+
+
+def mask(value: str) -> str:
+    if not value:
+        return ""
+    return "****" + value[-4:] if len(value) > 12 else "****"
+
+
+def load_config(path: str | os.PathLike | None = None,
+                env: Mapping[str, str] | None = None) -> Config:
+    """Read the TOML file (explicit path, else $MAILSEG_CONFIG, else ./mailseg.toml if present), then env overrides."""
+    env = os.environ if env is None else env
+    raw: dict[str, dict[str, Any]] = {}
+    path = path or env.get("MAILSEG_CONFIG")
+    if path is None and Path(DEFAULT_CONFIG_FILE).exists():
+        path = DEFAULT_CONFIG_FILE
+    if path is not None:
+        raw = _read_toml(Path(path))
+    for section, key, value in _env_overrides(env):
+        raw.setdefault(section, {})[key] = value
+    return _build(raw)
+
+
+def _read_toml(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    for name, value in data.items():
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: top-level key '{name}' must be a [section]")
+    return data
+
+
+def _section_fields() -> dict[str, type]:
+    hints = get_type_hints(Config)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
+
+
+def _env_overrides(env: Mapping[str, str]):
+    sections = _section_fields()
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name in NON_CONFIG_ENV:
+            continue
+        rest = name[len(ENV_PREFIX):].lower()
+        section = next((s for s in sections if rest.startswith(s + "_")), None)
+        if section is None:
+            continue  # not ours (e.g. MAILSEG_SOMETHING_ELSE used by a wrapper script)
+        key = rest[len(section) + 1:]
+        known = {f.name for f in dataclasses.fields(sections[section])}
+        if key not in known:
+            raise ConfigError(f"environment variable {name}: unknown key '{section}.{key}'")
+        yield section, key, _EnvString(value)
+
+
+class _EnvString(str):
+    """A value from the environment: parsed to the field's type rather than type-checked."""
+
+
+def _build(raw: Mapping[str, Mapping[str, Any]], base: Config | None = None) -> Config:
+    base = base or Config()
+    sections = _section_fields()
+    built: dict[str, Any] = {}
+    for name in raw:
+        if name not in sections:
+            raise ConfigError(f"unknown config section [{name}] (known: {', '.join(sections)})")
+    for name, cls in sections.items():
+        current = getattr(base, name)
+        values = raw.get(name, {})
+        hints = get_type_hints(cls)
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        for key in values:
+            if key not in known:
+                raise ConfigError(f"unknown config key '{name}.{key}'")
+        kwargs = {}
+        for key, f in known.items():
+            if key in values:
+                kwargs[key] = _coerce(f"{name}.{key}", values[key], hints[key], f.metadata)
+            else:
+                kwargs[key] = getattr(current, key)
+        built[name] = cls(**kwargs)
+    return Config(**built)
+
+
+def _coerce(key: str, value: Any, typ: Any, rules: Mapping[str, Any]) -> Any:
+    shown = "(secret)" if rules.get("secret") else repr(str(value) if isinstance(value, _EnvString) else value)
+    from_env = isinstance(value, _EnvString)
+    if typ is bool:
+        if from_env:
+            lowered = value.strip().lower()
+            if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                raise ConfigError(f"{key}: expected true or false, got {shown}")
+            value = lowered in {"1", "true", "yes", "on"}
+        elif not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {shown}")
+    elif typ is int:
+        if from_env:
+            try:
+                value = int(value.strip())
+            except ValueError:
+                raise ConfigError(f"{key}: expected an integer, got {shown}") from None
+        elif isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {shown}")
+    elif typ is float:
+        if from_env:
+            try:
+                value = float(value.strip())
+            except ValueError:
+                raise ConfigError(f"{key}: expected a number, got {shown}") from None
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {shown}")
+        value = float(value)
+    elif typ is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {shown}")
+        value = str(value)
+    elif get_origin(typ) is list:
+        if from_env:
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: expected a list of strings, got {shown}")
+        (item_type,) = get_args(typ)
+        assert item_type is str
+    else:  # pragma: no cover - a field type the loader does not know is a programming error
+        raise TypeError(f"unsupported config type for {key}: {typ}")
+    _check_rules(key, value, rules, shown)
+    return value
+
+
+def _check_rules(key: str, value: Any, rules: Mapping[str, Any], shown: str) -> None:
+    low, high, choices = rules.get("min"), rules.get("max"), rules.get("choices")
+    if low is not None and value < low or high is not None and value > high:
+        raise ConfigError(f"{key}: must be between {low} and {high}, got {shown}")
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{key}: must be one of {', '.join(map(str, choices))}, got {shown}")

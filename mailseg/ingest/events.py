@@ -1,0 +1,184 @@
+"""The one ingest function: every event (file import, webhook, pixel, click, Mailchimp pull) is
+stored through store_events, so deduplication, flagging and status changes are one piece of code."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Sequence
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from ..models import Campaign, Event, Subscriber, normalise_email, utcnow
+from ..sqlutil import in_chunks, upsert
+from ..timeutil import isoformat_utc
+from .flagging import flag_event
+
+# Event types that change the subscriber's status when first stored.
+STATUS_BY_EVENT = {"unsubscribe": "unsubscribed", "complaint": "complained"}
+UNKNOWN_SAMPLE_SIZE = 5
+
+
+@dataclass
+class EventIn:
+    """An event as it arrives, before it is matched to a subscriber and flagged."""
+
+    type: str
+    occurred_at: datetime
+    source: str
+    email: str | None = None
+    subscriber_id: int | None = None
+    campaign: str | None = None  # the campaign's provider id / import key
+    campaign_id: int | None = None
+    url: str | None = None
+    user_agent: str | None = None
+    ip: str | None = None
+    amount: Decimal | None = None
+    # A provider's own id for the event (Mandrill _id); part of the dedupe key when present.
+    external_id: str | None = None
+    # Status the subscriber takes when this event is first stored (defaults from STATUS_BY_EVENT).
+    new_status: str | None = None
+    # A flag decided upstream (e.g. a honeypot click) wins over the stateless rules.
+    machine_reason: str | None = None
+
+
+@dataclass
+class StoreResult:
+    received: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    unknown: int = 0
+    unknown_samples: list[str] = field(default_factory=list)
+    machine: int = 0
+    status_changes: int = 0
+    by_type: Counter = field(default_factory=Counter)
+
+    def add(self, other: "StoreResult") -> None:
+        for name in ("received", "inserted", "duplicates", "unknown", "machine", "status_changes"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        room = UNKNOWN_SAMPLE_SIZE - len(self.unknown_samples)
+        self.unknown_samples.extend(other.unknown_samples[:max(room, 0)])
+        self.by_type.update(other.by_type)
+
+
+def dedupe_key(audience_id: int, subscriber_id: int, event: EventIn, campaign_id: int | None) -> str:
+    if event.external_id:
+        identity = f"{audience_id}|x|{event.external_id}|{event.type}|{isoformat_utc(event.occurred_at)}"
+    else:
+        identity = "|".join((str(audience_id), str(subscriber_id), event.type, isoformat_utc(event.occurred_at),
+                             str(campaign_id or ""), event.url or ""))
+    return hashlib.blake2b(identity.encode(), digest_size=20).hexdigest()
+
+
+def store_events(session: Session, audience_id: int, events: Sequence[EventIn]) -> StoreResult:
+    """Store a batch of events in the caller's transaction: match subscribers, resolve campaigns,
+    flag machines, insert with ON CONFLICT DO NOTHING and apply status changes of new events."""
+    result = StoreResult(received=len(events))
+    subscriber_ids = _subscriber_ids(session, audience_id, events)
+    campaign_ids = _campaign_ids(session, audience_id, events)
+    rows, seen = [], set()
+    for event in events:
+        subscriber_id = event.subscriber_id or subscriber_ids.get(normalise_email(event.email or ""))
+        if subscriber_id is None:
+            result.unknown += 1
+            if len(result.unknown_samples) < UNKNOWN_SAMPLE_SIZE and event.email not in result.unknown_samples:
+                result.unknown_samples.append(event.email or "(no email)")
+            continue
+        campaign_id = event.campaign_id or campaign_ids.get(event.campaign or "")
+        key = dedupe_key(audience_id, subscriber_id, event, campaign_id)
+        if key in seen:
+            continue
+        seen.add(key)
+        flag = flag_event(event.type, event.user_agent, event.ip)
+        reason = event.machine_reason or flag.reason
+        rows.append({
+            "subscriber_id": subscriber_id, "campaign_id": campaign_id, "type": event.type,
+            "occurred_at": event.occurred_at, "url": event.url, "user_agent": event.user_agent,
+            "ip": event.ip, "amount": event.amount, "is_machine": reason is not None,
+            "machine_reason": reason, "source": event.source, "dedupe_key": key,
+            "created_at": utcnow(),
+            "_new_status": event.new_status or STATUS_BY_EVENT.get(event.type),
+        })
+    if not rows:
+        result.duplicates = result.received - result.unknown
+        return result
+    inserted_keys = _insert_new(session, rows)
+    result.inserted = len(inserted_keys)
+    result.duplicates = result.received - result.unknown - result.inserted
+    new_rows = [row for row in rows if row["dedupe_key"] in inserted_keys]
+    result.machine = sum(1 for row in new_rows if row["is_machine"])
+    result.by_type.update(row["type"] for row in new_rows)
+    result.status_changes = _apply_status_changes(session, new_rows)
+    return result
+
+
+def _subscriber_ids(session: Session, audience_id: int, events: Sequence[EventIn]) -> dict[str, int]:
+    emails = sorted({normalise_email(e.email) for e in events if e.subscriber_id is None and e.email})
+    found: dict[str, int] = {}
+    for chunk in in_chunks(emails):
+        stmt = select(Subscriber.email, Subscriber.id).where(
+            Subscriber.audience_id == audience_id, Subscriber.email.in_(chunk))
+        found.update(session.execute(stmt).tuples().all())
+    return found
+
+
+def _campaign_ids(session: Session, audience_id: int, events: Sequence[EventIn]) -> dict[str, int]:
+    """Campaign keys to ids, creating campaigns first seen in imported history."""
+    keys = sorted({e.campaign for e in events if e.campaign and e.campaign_id is None})
+    if not keys:
+        return {}
+    found = _existing_campaigns(session, audience_id, keys)
+    missing = [key for key in keys if key not in found]
+    if missing:
+        first_seen: dict[str, datetime] = {}
+        for e in events:
+            if e.campaign in missing and e.type == "send":
+                first_seen[e.campaign] = min(first_seen.get(e.campaign, e.occurred_at), e.occurred_at)
+        stmt = upsert(session, Campaign.__table__).on_conflict_do_nothing(
+            index_elements=["audience_id", "provider_id"])
+        session.execute(stmt, [
+            {"audience_id": audience_id, "provider_id": key, "name": key, "kind": "regular",
+             "status": "sent", "sent_at": first_seen.get(key), "variant": 1, "created_at": utcnow()}
+            for key in missing
+        ])
+        found.update(_existing_campaigns(session, audience_id, missing))
+    return found
+
+
+def _existing_campaigns(session: Session, audience_id: int, keys: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in in_chunks(keys):
+        stmt = select(Campaign.provider_id, Campaign.id).where(
+            Campaign.audience_id == audience_id, Campaign.provider_id.in_(chunk))
+        found.update(session.execute(stmt).tuples().all())
+    return found
+
+
+def _insert_new(session: Session, rows: list[dict]) -> set[str]:
+    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key: the keys actually stored."""
+    table = Event.__table__
+    stmt = (upsert(session, table)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(table.c.dedupe_key))
+    params = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
+    return set(session.execute(stmt, params).scalars())
+
+
+def _apply_status_changes(session: Session, new_rows: list[dict]) -> int:
+    """Unsubscribe/complaint/hard bounce move the subscriber's status, unless a later change already did."""
+    changes = [row for row in new_rows if row["_new_status"]]
+    changed = 0
+    table = Subscriber.__table__
+    for row in changes:
+        stmt = (update(table)
+                .where(table.c.id == row["subscriber_id"],
+                       table.c.status != row["_new_status"],
+                       or_(table.c.status_changed_at.is_(None),
+                           table.c.status_changed_at <= row["occurred_at"]))
+                .values(status=row["_new_status"], status_changed_at=row["occurred_at"], updated_at=utcnow()))
+        changed += session.execute(stmt).rowcount
+    return changed

@@ -1,0 +1,58 @@
+"""Audiences (a provider's list) and their subscribers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, JSONType, UTCDateTime, utcnow
+
+SUBSCRIBER_STATUSES = ("subscribed", "unsubscribed", "cleaned", "complained", "pending")
+# Statuses that are never mailed again (PRODUCT.md: outside the classes).
+SUPPRESSED_STATUSES = ("unsubscribed", "cleaned", "complained")
+
+
+def normalise_email(raw: str) -> str:
+    return raw.strip().lower()
+
+
+class Audience(Base):
+    __tablename__ = "audiences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    provider: Mapped[str] = mapped_column(String(40), default="mailchimp")
+    provider_list_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    subscribers: Mapped[list["Subscriber"]] = relationship(back_populates="audience", lazy="raise")
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+    __table_args__ = (
+        UniqueConstraint("audience_id", "email"),
+        CheckConstraint(
+            "status IN ('subscribed', 'unsubscribed', 'cleaned', 'complained', 'pending')",
+            name="status",
+        ),
+        Index("ix_subscribers_audience_status", "audience_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audience_id: Mapped[int] = mapped_column(ForeignKey("audiences.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20), default="subscribed")
+    subscribed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    merge_fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    audience: Mapped[Audience] = relationship(back_populates="subscribers", lazy="raise")

@@ -1,0 +1,38 @@
+"""Campaigns: mailings sent (or to be sent) to an audience, with resend versions linked to their original."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, UTCDateTime, utcnow
+
+CAMPAIGN_KINDS = ("regular", "resend", "reengagement", "offer", "transactional")
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        UniqueConstraint("audience_id", "provider_id"),
+        CheckConstraint(
+            "kind IN ('regular', 'resend', 'reengagement', 'offer', 'transactional')", name="kind"
+        ),
+        CheckConstraint("variant >= 1", name="variant_positive"),
+        Index("ix_campaigns_audience_sent_at", "audience_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audience_id: Mapped[int] = mapped_column(ForeignKey("audiences.id", ondelete="CASCADE"))
+    # The platform's id (Mailchimp campaign id), or the key used in imported files.
+    provider_id: Mapped[str | None] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(300))
+    subject: Mapped[str | None] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(20), default="regular")
+    status: Mapped[str] = mapped_column(String(20), default="sent")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"), index=True)
+    # 1 for the original; 2, 3, 4 for resend versions.
+    variant: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,48 @@
+"""Engagement events: every send, open, click, bounce... stored once, with a machine/bot flag."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, UTCDateTime, utcnow
+
+EVENT_TYPES = ("send", "open", "click", "bounce", "unsubscribe", "complaint", "purchase", "reject")
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+EVENT_SOURCES = ("import", "pixel", "click", "mandrill", "mailchimp", "pull", "demo")
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint(
+            "type IN ('send', 'open', 'click', 'bounce', 'unsubscribe', 'complaint', 'purchase', 'reject')",
+            name="type",
+        ),
+        # Per-subscriber latest event of each type (explain, timelines, classification).
+        Index("ix_events_subscriber_type_time", "subscriber_id", "type", "occurred_at"),
+        # Per-campaign reports and resend-to-non-openers.
+        Index("ix_events_campaign_type", "campaign_id", "type", "subscriber_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
+    type: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    url: Mapped[str | None] = mapped_column(Text)
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    # Set at ingest when a machine (Apple MPP proxy, link scanner) rather than a person made the event.
+    is_machine: Mapped[bool] = mapped_column(default=False)
+    machine_reason: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(20))
+    # Hash of the event's identity: the same event arriving twice is stored once.
+    dedupe_key: Mapped[str] = mapped_column(String(40), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

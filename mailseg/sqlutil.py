@@ -1,0 +1,38 @@
+"""Dialect-aware statement builders used wherever mailseg writes in bulk."""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Sequence, TypeVar
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
+
+def upsert(session: Session, table: Table):
+    """INSERT for the session's database with .on_conflict_do_nothing / .on_conflict_do_update available."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"mailseg supports SQLite and PostgreSQL, not {dialect}")
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def in_chunks(values: Sequence[T], size: int = 900) -> Iterator[Sequence[T]]:
+    """Slices small enough for an IN (...) list on every supported database."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]

@@ -1,0 +1,40 @@
+"""Request helpers shared by every blueprint, and the overview pages of a fresh install."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, render_template
+from sqlalchemy.orm import Session
+
+from ..config import Config
+from ..db import Database
+from ..overview import audience_overview
+
+blueprint = Blueprint("web", __name__)
+
+
+def config() -> Config:
+    return current_app.extensions["mailseg.config"]
+
+
+def database() -> Database:
+    return current_app.extensions["mailseg.db"]
+
+
+def db_session() -> Session:
+    """The request's session, closed (and rolled back if uncommitted) at teardown."""
+    if "db_session" not in g:
+        g.db_session = database().session()
+    return g.db_session
+
+
+@blueprint.get("/healthz")
+def health():
+    from sqlalchemy import text
+
+    db_session().execute(text("SELECT 1"))
+    return jsonify(status="ok")
+
+
+@blueprint.get("/")
+def overview():
+    return render_template("overview.html", audiences=audience_overview(db_session()))

@@ -29,7 +29,7 @@ def setting(default: Any, *, min: float | None = None, max: float | None = None,
     rules = {"min": min, "max": max, "choices": choices, "secret": secret}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=rules)
-    return field(default=default, metadata=rules)
+    return field(default=default, metadata=rules, repr=not secret)
 
 
 @dataclass(frozen=True)

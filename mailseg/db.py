@@ -33,6 +33,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+class SchemaOutOfDate(RuntimeError):
+    pass
+
+
 class Database:
     """One engine and its session factory; the unit of work for CLI commands, jobs and web requests."""
 
@@ -59,6 +63,19 @@ class Database:
         from alembic import command
 
         command.upgrade(alembic_config(self.engine), revision)
+
+    def head_revision(self) -> str | None:
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(alembic_config(self.engine)).get_current_head()
+
+    def require_current_schema(self) -> None:
+        """Raise SchemaOutOfDate unless every migration has been applied."""
+        current, head = self.current_revision(), self.head_revision()
+        if current != head:
+            raise SchemaOutOfDate(
+                f"the database is at revision {current or '(empty)'} but this mailseg needs {head}: "
+                "run `mailseg db upgrade`")
 
     def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext

@@ -15,7 +15,8 @@ from .runtime import Runtime, setup_logging
 def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     """mailseg: email-engagement segmentation for Mailchimp audiences."""
     setup_logging(verbose)
-    ctx.obj = Runtime(config_path)
+    if ctx.obj is None:  # tests pass a ready Runtime
+        ctx.obj = Runtime(config_path)
 
 
 def _register() -> None:

@@ -41,8 +41,7 @@ def import_subscribers(rt: Runtime, file: Path, audience: str | None, skip_bad: 
     Columns: email (required), status, subscribed_at, first_name, last_name, tags (a;b);
     any other column becomes a merge field. Re-importing updates, never duplicates.
     """
-    rt.db.upgrade()
-    with rt.db.session() as session:
+    with rt.migrated_db().session() as session:
         audience_id = ensure_audience(session, audience, provider_list_id=rt.config.mailchimp.list_id).id
         session.commit()
         with progress(f"importing {file.name}", max(count_lines(file) - 1, 0)) as bar:
@@ -65,8 +64,7 @@ def import_events(rt: Runtime, file: Path, audience: str | None, skip_bad: bool)
     Fields: email, type, occurred_at (ISO-8601, naive means UTC) required; campaign, url,
     user_agent, ip, amount optional. Events of unknown emails are reported and skipped.
     """
-    rt.db.upgrade()
-    with rt.db.session() as session:
+    with rt.migrated_db().session() as session:
         audience_id = find_audience(session, audience).id
         total = count_lines(file) - (1 if file.suffix.lower() == ".csv" else 0)
         with progress(f"importing {file.name}", max(total, 0)) as bar:
@@ -121,7 +119,7 @@ def _open_output(output: Path | None):
 @fails_cleanly
 def export_subscribers(rt: Runtime, audience: str | None, fmt: str, output: Path | None) -> None:
     """Subscribers with status, dates, tags and merge fields."""
-    with rt.db.session() as session, _open_output(output) as out:
+    with rt.migrated_db().session() as session, _open_output(output) as out:
         audience_id = find_audience(session, audience).id
         count = write_rows(subscriber_rows(session, audience_id), subscriber_columns(session, audience_id, fmt), fmt, out)
     click.echo(f"exported {count} subscribers", err=True)
@@ -133,7 +131,7 @@ def export_subscribers(rt: Runtime, audience: str | None, fmt: str, output: Path
 @fails_cleanly
 def export_events(rt: Runtime, audience: str | None, fmt: str, output: Path | None) -> None:
     """Events with their machine/bot flag and source."""
-    with rt.db.session() as session, _open_output(output) as out:
+    with rt.migrated_db().session() as session, _open_output(output) as out:
         audience_id = find_audience(session, audience).id
         count = write_rows(event_rows(session, audience_id), EVENT_COLUMNS, fmt, out)
     click.echo(f"exported {count} events", err=True)

@@ -23,8 +23,7 @@ def demo(rt: Runtime, audience: str, subscribers: int, weeks: int, seed: int, if
     clicks, unsubscribes and bounces."""
     from ..demo import generate_demo
 
-    rt.db.upgrade()
-    with rt.db.session() as session:
+    with rt.migrated_db().session() as session:
         if if_empty and session.scalar(select(Audience.id).limit(1)) is not None:
             click.echo("database already has data; demo not loaded")
             return

@@ -12,7 +12,7 @@ import click
 
 from ..audiences import AudienceNotFound
 from ..config import Config, ConfigError, load_config
-from ..db import Database
+from ..db import Database, SchemaOutOfDate
 from ..ingest.records import FileFormatError
 
 
@@ -34,6 +34,11 @@ class Runtime:
             self._database = Database(self.config.database.url, echo=self.config.database.echo)
         return self._database
 
+    def migrated_db(self) -> Database:
+        """The database, after checking that its schema is current."""
+        self.db.require_current_schema()
+        return self.db
+
 
 pass_runtime = click.make_pass_decorator(Runtime)
 
@@ -48,7 +53,7 @@ def fails_cleanly(command: Callable) -> Callable:
         except ConfigError as exc:
             click.echo(f"config error: {exc}", err=True)
             sys.exit(2)
-        except (FileFormatError, AudienceNotFound, FileNotFoundError) as exc:
+        except (FileFormatError, AudienceNotFound, FileNotFoundError, SchemaOutOfDate) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
 

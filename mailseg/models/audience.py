@@ -40,6 +40,7 @@ class Subscriber(Base):
             name="status",
         ),
         Index("ix_subscribers_audience_status", "audience_id", "status"),
+        Index("ix_subscribers_audience_class", "audience_id", "engagement_class", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -52,6 +53,10 @@ class Subscriber(Base):
     last_name: Mapped[str | None] = mapped_column(String(200))
     merge_fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # Current engagement class (active, semi_active, inactive, new, or the status for non-subscribed),
+    # maintained by the classification engine; NULL until the first classification.
+    engagement_class: Mapped[str | None] = mapped_column(String(20))
+    class_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

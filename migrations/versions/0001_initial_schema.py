@@ -60,6 +60,8 @@ def upgrade() -> None:
     sa.Column('last_name', sa.String(length=200), nullable=True),
     sa.Column('merge_fields', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('tags', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('engagement_class', sa.String(length=20), nullable=True),
+    sa.Column('class_since', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.CheckConstraint("status IN ('subscribed', 'unsubscribed', 'cleaned', 'complained', 'pending')", name=op.f('ck_subscribers_status')),
@@ -69,6 +71,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
         batch_op.create_index('ix_subscribers_audience_status', ['audience_id', 'status'], unique=False)
+        batch_op.create_index('ix_subscribers_audience_class', ['audience_id', 'engagement_class', 'id'], unique=False)
 
     op.create_table('events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -106,6 +109,7 @@ def downgrade() -> None:
 
     op.drop_table('events')
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
+        batch_op.drop_index('ix_subscribers_audience_class')
         batch_op.drop_index('ix_subscribers_audience_status')
 
     op.drop_table('subscribers')

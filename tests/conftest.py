@@ -1,0 +1,132 @@
+"""Fixtures: every database test runs on SQLite and PostgreSQL.
+
+PostgreSQL tests run when MAILSEG_TEST_POSTGRES_URL is set (scripts/test sets it when a local
+server answers); under CI=true a missing or unreachable PostgreSQL is a failure, not a skip.
+Each test gets an empty, fully migrated database: a copied SQLite file, or a per-worker
+PostgreSQL database truncated between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from mailseg.cli.runtime import Runtime
+from mailseg.config import Config
+from mailseg.db import Database
+from mailseg.models import Base
+
+POSTGRES_ENV = "MAILSEG_TEST_POSTGRES_URL"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
+    db = Database(f"sqlite:///{path}")
+    db.upgrade()
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        message = f"{POSTGRES_ENV} is not set: PostgreSQL tests cannot run"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    name = f"mailseg_test_{_worker()}_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server means the same here
+        message = f"PostgreSQL at {make_url(base).render_as_string(hide_password=True)} is not usable: {exc}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
+    db.upgrade()
+    db.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_postgres(db: Database) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path, sqlite_template) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "mailseg.sqlite3"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def database(db_url) -> Database:
+    db = Database(db_url)
+    if db.dialect == "postgresql":
+        _truncate_postgres(db)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def session(database):
+    with database.session() as s:
+        yield s
+
+
+@pytest.fixture
+def config(db_url) -> Config:
+    return Config().replace(database={"url": db_url}, web={"secret_key": "test-secret-key"},
+                            tracking={"secret": "test-tracking-secret"})
+
+
+@pytest.fixture
+def app(config, database):
+    from mailseg.app import create_app
+
+    app = create_app(config, database=database)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def cli(config, database):
+    """Invoke `mailseg ...` in-process against the test database: cli("import", "events", path)."""
+    from mailseg.cli import main
+
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(main, [str(a) for a in args], obj=Runtime(_config=config, _database=database),
+                             catch_exceptions=False)
+
+    return invoke

@@ -4,9 +4,10 @@ from .audience import SUBSCRIBER_STATUSES, SUPPRESSED_STATUSES, Audience, Subscr
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .campaigns import CAMPAIGN_KINDS, Campaign
 from .events import EVENT_SOURCES, EVENT_TYPES, Event
+from .history import RUN_STATUSES, ClassChange, JobRun
 
 __all__ = [
-    "Audience", "Base", "CAMPAIGN_KINDS", "Campaign", "EVENT_SOURCES", "EVENT_TYPES", "Event",
+    "Audience", "Base", "ClassChange", "JobRun", "RUN_STATUSES", "CAMPAIGN_KINDS", "Campaign", "EVENT_SOURCES", "EVENT_TYPES", "Event",
     "JSONType", "SUBSCRIBER_STATUSES", "SUPPRESSED_STATUSES", "Subscriber", "UTCDateTime",
     "normalise_email", "utcnow",
 ]

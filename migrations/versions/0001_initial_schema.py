@@ -100,9 +100,50 @@ def upgrade() -> None:
 
 
 
+    op.create_table('job_runs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('job', sa.String(length=40), nullable=False),
+    sa.Column('audience_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('started_at', sa.DateTime(), nullable=False),
+    sa.Column('finished_at', sa.DateTime(), nullable=True),
+    sa.Column('as_of', sa.DateTime(), nullable=True),
+    sa.Column('summary', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['audience_id'], ['audiences.id'], name=op.f('fk_job_runs_audience_id_audiences'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_job_runs'))
+    )
+    with op.batch_alter_table('job_runs', schema=None) as batch_op:
+        batch_op.create_index('ix_job_runs_job_started', ['job', 'started_at'], unique=False)
+
+    op.create_table('class_changes',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('audience_id', sa.Integer(), nullable=False),
+    sa.Column('subscriber_id', sa.Integer(), nullable=False),
+    sa.Column('from_class', sa.String(length=20), nullable=True),
+    sa.Column('to_class', sa.String(length=20), nullable=False),
+    sa.Column('changed_at', sa.DateTime(), nullable=False),
+    sa.Column('run_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['audience_id'], ['audiences.id'], name=op.f('fk_class_changes_audience_id_audiences'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['run_id'], ['job_runs.id'], name=op.f('fk_class_changes_run_id_job_runs'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['subscriber_id'], ['subscribers.id'], name=op.f('fk_class_changes_subscriber_id_subscribers'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_class_changes'))
+    )
+    with op.batch_alter_table('class_changes', schema=None) as batch_op:
+        batch_op.create_index('ix_class_changes_audience_time', ['audience_id', 'changed_at'], unique=False)
+        batch_op.create_index('ix_class_changes_subscriber', ['subscriber_id', 'changed_at'], unique=False)
+
 
 def downgrade() -> None:
-    
+    with op.batch_alter_table('class_changes', schema=None) as batch_op:
+        batch_op.drop_index('ix_class_changes_subscriber')
+        batch_op.drop_index('ix_class_changes_audience_time')
+
+    op.drop_table('class_changes')
+    with op.batch_alter_table('job_runs', schema=None) as batch_op:
+        batch_op.drop_index('ix_job_runs_job_started')
+
+    op.drop_table('job_runs')
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index('ix_events_subscriber_type_time')
         batch_op.drop_index('ix_events_campaign_type')

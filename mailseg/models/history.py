@@ -1,0 +1,52 @@
+"""Class history and job runs: what changed, when, and which run did it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, JSONType, UTCDateTime, utcnow
+from .events import BIG_ID
+
+RUN_STATUSES = ("running", "succeeded", "failed")
+
+
+class JobRun(Base):
+    """One run of a job (classify, pull, sync, policies, ...): the record the panel and `mailseg runs` show."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (Index("ix_job_runs_job_started", "job", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(40))
+    audience_id: Mapped[int | None] = mapped_column(ForeignKey("audiences.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The moment the run computed for (classification's as_of); None for jobs without one.
+    as_of: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Counts and details: per-class counts, changes, per-tag added/removed/failed...
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ClassChange(Base):
+    """A subscriber's move from one engagement class to another; written only when the class changes."""
+
+    __tablename__ = "class_changes"
+    __table_args__ = (
+        Index("ix_class_changes_subscriber", "subscriber_id", "changed_at"),
+        Index("ix_class_changes_audience_time", "audience_id", "changed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    audience_id: Mapped[int] = mapped_column(ForeignKey("audiences.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    # None for a subscriber's first classification.
+    from_class: Mapped[str | None] = mapped_column(String(20))
+    to_class: Mapped[str] = mapped_column(String(20))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("job_runs.id", ondelete="SET NULL"))

@@ -41,6 +41,10 @@ class Subscriber(Base):
         ),
         Index("ix_subscribers_audience_status", "audience_id", "status"),
         Index("ix_subscribers_audience_class", "audience_id", "engagement_class", "id"),
+        # The panel's email prefix search (LIKE 'abc%') on any PostgreSQL collation, and its sort by sign-up date.
+        Index("ix_subscribers_audience_email_prefix", "audience_id", "email",
+              postgresql_ops={"email": "text_pattern_ops"}),
+        Index("ix_subscribers_audience_subscribed", "audience_id", "subscribed_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -32,6 +32,9 @@ def create_app(config: Config | None = None, *, database: Database | None = None
     from .web import blueprint as web_blueprint
 
     app.register_blueprint(web_blueprint)
+    from .panel import init_panel
+
+    init_panel(app)
     return app
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
+from itertools import chain
 from decimal import Decimal
 from datetime import datetime
 from typing import IO, Iterable, Iterator, Sequence
@@ -77,6 +79,17 @@ def write_rows(rows: Iterable[dict], columns: Sequence[str], fmt: str, out: IO[s
     if fmt == "json":
         out.write("\n]\n")
     return count
+
+
+def csv_lines(rows: Iterable[dict], columns: Sequence[str]) -> Iterator[str]:
+    """The header, then one CSV line per row: for streaming a CSV out of a web response."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for values in chain([list(columns)], ([_csv_value(row.get(c)) for c in columns] for row in rows)):
+        writer.writerow(values)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
 
 
 def _json_value(value):

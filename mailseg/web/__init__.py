@@ -1,13 +1,12 @@
-"""Request helpers shared by every blueprint, and the overview pages of a fresh install."""
+"""Request helpers shared by every blueprint, and the health check (the panel lives in mailseg.panel)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, render_template
+from flask import Blueprint, current_app, g, jsonify
 from sqlalchemy.orm import Session
 
 from ..config import Config
 from ..db import Database
-from ..overview import audience_overview
 
 blueprint = Blueprint("web", __name__)
 
@@ -33,8 +32,3 @@ def health():
 
     db_session().execute(text("SELECT 1"))
     return jsonify(status="ok")
-
-
-@blueprint.get("/")
-def overview():
-    return render_template("overview.html", audiences=audience_overview(db_session()))

@@ -1,0 +1,59 @@
+"""The audience table (search, filters, sort, keyset pages) and its CSV export."""
+
+from __future__ import annotations
+
+from flask import Response, abort, render_template, request, stream_with_context, url_for
+
+from ..export import csv_lines
+from ..models import SUBSCRIBER_STATUSES
+from ..reports.audience import EXPORT_COLUMNS, BadCursor, SubscriberFilter, export_rows, subscriber_page
+from ..reports.dashboard import CLASS_ORDER, UNCLASSIFIED
+from ..web import database, db_session
+from .common import current_audience, panel_blueprint
+
+blueprint = panel_blueprint("audience", __name__)
+SORT_LABELS = {"email": "Email A→Z", "-email": "Email Z→A", "subscribed": "Oldest sign-up", "-subscribed": "Newest sign-up"}
+
+
+def _filter() -> SubscriberFilter:
+    args = request.args
+    return SubscriberFilter(q=args.get("q", ""), engagement_class=args.get("class", ""),
+                            status=args.get("status", ""), sort=args.get("sort", "email"))
+
+
+def _filter_args(f: SubscriberFilter) -> dict:
+    return {k: v for k, v in {"q": f.q, "class": f.engagement_class, "status": f.status, "sort": f.sort}.items() if v}
+
+
+@blueprint.get("/audience")
+def index():
+    audience, f = current_audience(), _filter()
+    page = None
+    if audience is not None:
+        try:
+            page = subscriber_page(db_session(), audience.id, f, cursor=request.args.get("after") or None)
+        except BadCursor as exc:
+            abort(400, description=str(exc))
+    next_url = url_for("audience.index", after=page.next_cursor, **_filter_args(f)) if page and page.next_cursor else None
+    return render_template("audience.html", audience=audience, f=f, page=page, next_url=next_url,
+                           first_url=url_for("audience.index", **_filter_args(f)),
+                           export_url=url_for("audience.export", **_filter_args(f)),
+                           classes=[*CLASS_ORDER, UNCLASSIFIED], statuses=SUBSCRIBER_STATUSES, sorts=SORT_LABELS,
+                           paged=bool(request.args.get("after")))
+
+
+@blueprint.get("/audience/export.csv")
+def export():
+    """Stream every subscriber matching the filter; its own session lives as long as the response."""
+    audience, f = current_audience(), _filter()
+    if audience is None:
+        abort(404, description="There is no audience yet.")
+    audience_id = audience.id
+
+    def generate():
+        with database().session() as session:
+            yield from csv_lines(export_rows(session, audience_id, f), EXPORT_COLUMNS)
+
+    filename = f"{audience.name}-subscribers.csv".replace('"', "")
+    return Response(stream_with_context(generate()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -1,0 +1,52 @@
+"""Log in and out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..accounts import authenticate
+from ..web import config, db_session
+from .common import PanelUser, client_address, csrf
+
+blueprint = Blueprint("auth", __name__)
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login():
+    """Show the form; on POST check the password under the per-address rate limit."""
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(url_for("dashboard.index"))
+        return render_template("login.html", email="", error=None)
+    csrf.protect()
+    email = request.form.get("email", "")
+    result = authenticate(db_session(), email, request.form.get("password", ""), address=client_address(),
+                          attempts_per_minute=config().web.login_attempts_per_minute)
+    if result.rate_limited:
+        return render_template("login.html", email=email,
+                               error="Too many failed attempts from your address. Wait a minute and try again."), 429
+    if result.user is None:
+        return render_template("login.html", email=email, error="Wrong email or password."), 401
+    login_user(PanelUser(result.user.id, result.user.email, result.user.role))
+    return redirect(_safe_next(request.args.get("next")))
+
+
+@blueprint.post("/logout")
+@login_required
+def logout():
+    csrf.protect()
+    logout_user()
+    flash("You are logged out.")
+    return redirect(url_for("auth.login"))
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never redirect a login to another host."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("dashboard.index")

@@ -1,0 +1,22 @@
+"""One subscriber: profile, merge fields, tags, class and its history, timeline, campaigns received."""
+
+from __future__ import annotations
+
+from flask import abort, render_template
+
+from ..reports.subscriber import campaigns_received, class_history, find_subscriber, timeline
+from ..web import db_session
+from .common import panel_blueprint
+
+blueprint = panel_blueprint("subscriber", __name__)
+
+
+@blueprint.get("/subscribers/<int:subscriber_id>")
+def show(subscriber_id: int):
+    session = db_session()
+    subscriber = find_subscriber(session, subscriber_id)
+    if subscriber is None:
+        abort(404, description="No such subscriber.")
+    return render_template("subscriber.html", subscriber=subscriber, events=timeline(session, subscriber_id),
+                           history=class_history(session, subscriber_id),
+                           received=campaigns_received(session, subscriber_id), explanation=None)

@@ -1,0 +1,1 @@
+"""Read-only reports the panel shows: plain query functions (session + values in, values out)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Flask
 
 from .common import csrf, login_manager
+from .filters import init_filters
 
 
 def init_panel(app: Flask) -> None:
@@ -23,6 +24,7 @@ def init_panel(app: Flask) -> None:
     for module in (auth, dashboard, audience, subscriber, campaigns, settings, sync):
         app.register_blueprint(module.blueprint)
     app.context_processor(_page_context)
+    init_filters(app)
 
 
 def _page_context() -> dict:

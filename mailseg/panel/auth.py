@@ -9,7 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from ..accounts import authenticate
 from ..web import config, db_session
-from .common import PanelUser, client_address, csrf
+from .common import PanelUser, check_csrf, client_address
 
 blueprint = Blueprint("auth", __name__)
 
@@ -21,7 +21,7 @@ def login():
         if current_user.is_authenticated:
             return redirect(url_for("dashboard.index"))
         return render_template("login.html", email="", error=None)
-    csrf.protect()
+    check_csrf()
     email = request.form.get("email", "")
     result = authenticate(db_session(), email, request.form.get("password", ""), address=client_address(),
                           attempts_per_minute=config().web.login_attempts_per_minute)
@@ -37,7 +37,7 @@ def login():
 @blueprint.post("/logout")
 @login_required
 def logout():
-    csrf.protect()
+    check_csrf()
     logout_user()
     flash("You are logged out.")
     return redirect(url_for("auth.login"))

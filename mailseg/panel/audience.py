@@ -6,12 +6,13 @@ from flask import Response, abort, render_template, request, stream_with_context
 
 from ..export import csv_lines
 from ..models import SUBSCRIBER_STATUSES
-from ..reports.audience import EXPORT_COLUMNS, BadCursor, SubscriberFilter, export_rows, subscriber_page
+from ..reports.audience import EXPORT_COLUMNS, PAGE_SIZE, BadCursor, SubscriberFilter, export_rows, subscriber_page
 from ..reports.dashboard import CLASS_ORDER, UNCLASSIFIED
 from ..web import database, db_session
 from .common import current_audience, panel_blueprint
 
 blueprint = panel_blueprint("audience", __name__)
+MAX_PAGE_SIZE = 500
 SORT_LABELS = {"email": "Email A→Z", "-email": "Email Z→A", "subscribed": "Oldest sign-up", "-subscribed": "Newest sign-up"}
 
 
@@ -22,7 +23,12 @@ def _filter() -> SubscriberFilter:
 
 
 def _filter_args(f: SubscriberFilter) -> dict:
-    return {k: v for k, v in {"q": f.q, "class": f.engagement_class, "status": f.status, "sort": f.sort}.items() if v}
+    args = {"q": f.q, "class": f.engagement_class, "status": f.status, "sort": f.sort, "size": request.args.get("size")}
+    return {k: v for k, v in args.items() if v}
+
+
+def _page_size() -> int:
+    return min(max(request.args.get("size", PAGE_SIZE, type=int), 1), MAX_PAGE_SIZE)
 
 
 @blueprint.get("/audience")
@@ -31,7 +37,8 @@ def index():
     page = None
     if audience is not None:
         try:
-            page = subscriber_page(db_session(), audience.id, f, cursor=request.args.get("after") or None)
+            page = subscriber_page(db_session(), audience.id, f, cursor=request.args.get("after") or None,
+                                   limit=_page_size())
         except BadCursor as exc:
             abort(400, description=str(exc))
     next_url = url_for("audience.index", after=page.next_cursor, **_filter_args(f)) if page and page.next_cursor else None

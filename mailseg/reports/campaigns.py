@@ -71,7 +71,7 @@ def _fill_counts(session: Session, stats: dict[int, CampaignStats]) -> None:
                    func.count(case((and_(Event.type == "open", Event.is_machine.is_(True)), 1))),
                    func.count(func.distinct(case((and_(Event.type == "click", human), Event.subscriber_id)))),
                    func.count(case((and_(Event.type == "click", Event.is_machine.is_(True)), 1))))
-            .where(Event.campaign_id.in_(ids)).group_by(Event.campaign_id)).tuples()
+            .where(Event.campaign_id.in_(ids)).group_by(Event.campaign_id))
         for campaign_id, recipients, openers, machine_opens, clickers, bot_clicks in rows:
             s = stats[campaign_id]
             s.recipients, s.human_openers, s.machine_opens = recipients, openers, machine_opens

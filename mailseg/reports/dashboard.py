@@ -41,7 +41,7 @@ def class_counts(session: Session, audience_id: int) -> list[ClassCount]:
     """Subscribers per current class (index-only on ix_subscribers_audience_class)."""
     rows = session.execute(select(Subscriber.engagement_class, func.count())
                            .where(Subscriber.audience_id == audience_id)
-                           .group_by(Subscriber.engagement_class)).tuples().all()
+                           .group_by(Subscriber.engagement_class)).all()
     counts = {(name or UNCLASSIFIED): n for name, n in rows}
     total = sum(counts.values())
     return [ClassCount(name, counts[name], counts[name] / total if total else 0.0) for name in class_order(counts)]
@@ -94,7 +94,7 @@ def transitions(session: Session, audience_id: int, *, days: int = 30,
     since = (now or utcnow()) - timedelta(days=days)
     rows = session.execute(select(ClassChange.from_class, ClassChange.to_class, func.count())
                            .where(ClassChange.audience_id == audience_id, ClassChange.changed_at >= since)
-                           .group_by(ClassChange.from_class, ClassChange.to_class)).tuples()
+                           .group_by(ClassChange.from_class, ClassChange.to_class))
     return {(source or UNCLASSIFIED, target): n for source, target, n in rows}
 
 

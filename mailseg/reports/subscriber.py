@@ -48,7 +48,7 @@ def timeline(session: Session, subscriber_id: int, limit: int = TIMELINE_LIMIT) 
                Event.user_agent, Event.is_machine, Event.machine_reason, Event.source)
         .outerjoin(Campaign, Campaign.id == Event.campaign_id)
         .where(Event.subscriber_id == subscriber_id)
-        .order_by(Event.occurred_at.desc(), Event.id.desc()).limit(limit)).tuples()
+        .order_by(Event.occurred_at.desc(), Event.id.desc()).limit(limit))
     return [TimelineEvent(*row) for row in rows]
 
 
@@ -72,6 +72,6 @@ def campaigns_received(session: Session, subscriber_id: int) -> list[ReceivedCam
                received.c.human_open, received.c.machine_open, received.c.human_click)
         .join(received, received.c.campaign_id == Campaign.id)
         .where(received.c.sent == 1)
-        .order_by(Campaign.sent_at.desc(), Campaign.id.desc())).tuples()
+        .order_by(Campaign.sent_at.desc(), Campaign.id.desc()))
     return [ReceivedCampaign(cid, name, variant, sent_at, bool(ho), bool(mo), bool(hc))
             for cid, name, variant, sent_at, ho, mo, hc in rows]

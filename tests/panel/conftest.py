@@ -1,0 +1,43 @@
+"""Fixtures of the panel tests: users, a seeded audience, logged-in clients."""
+
+from __future__ import annotations
+
+import pytest
+from seed import PASSWORD, seed_audience, seed_users
+
+
+@pytest.fixture
+def app(app):
+    """The app with CSRF off (tests of CSRF switch it back on)."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    return app
+
+
+@pytest.fixture
+def users(session):
+    seed_users(session)
+
+
+@pytest.fixture
+def seeded(session):
+    return seed_audience(session)
+
+
+def login(client, email: str, password: str = PASSWORD):
+    return client.post("/login", data={"email": email, "password": password})
+
+
+@pytest.fixture
+def admin(client, users):
+    from seed import ADMIN
+
+    assert login(client, ADMIN).status_code == 302
+    return client
+
+
+@pytest.fixture
+def viewer(client, users):
+    from seed import VIEWER
+
+    assert login(client, VIEWER).status_code == 302
+    return client

@@ -1,0 +1,77 @@
+"""Settings changed in the panel: validated like the config file, stored, audited, effective."""
+
+import pytest
+from seed import ADMIN
+
+from mailseg.config import Config, ConfigError
+from mailseg.models import SettingChange
+from mailseg.settings import change_setting, effective_config
+
+FORM = {"engagement.window_months": "6", "engagement.active_min_clicks": "1",
+        "engagement.semi_active_min_opens": "1"}
+
+
+def test_change_is_stored_audited_and_effective(session):
+    base = Config()
+    result = change_setting(session, ADMIN, "engagement", "window_months", "9", base=base)
+    session.commit()
+    assert (result.old, result.new, result.changed) == (6, 9, True)
+    assert effective_config(session, base).engagement.window_months == 9
+    again = change_setting(session, ADMIN, "engagement", "window_months", "9", base=base)
+    assert not again.changed
+    (change,) = session.query(SettingChange).all()
+    assert (change.changed_by, change.section, change.key, change.old_value, change.new_value) == (ADMIN, "engagement", "window_months", 6, 9)
+
+
+@pytest.mark.parametrize("key, raw, message", [
+    ("window_months", "13", "engagement.window_months: must be between 6 and 12"),
+    ("window_months", "nine", "engagement.window_months: expected a whole number"),
+    ("count_machine_opens", "maybe", "expected true or false"),
+    ("active_min_clicks", "0", "must be between 1 and 1000"),
+])
+def test_invalid_values_are_refused_with_the_config_rules(session, key, raw, message):
+    with pytest.raises(ConfigError, match=message):
+        change_setting(session, ADMIN, "engagement", key, raw)
+
+
+def test_only_editable_keys(session):
+    with pytest.raises(ConfigError, match="cannot be changed in the panel"):
+        change_setting(session, ADMIN, "database", "url", "sqlite://")
+
+
+def test_override_that_no_longer_validates_is_skipped(session):
+    from mailseg.models import SettingOverride
+
+    session.add(SettingOverride(section="engagement", key="window_months", value=99, updated_by="x"))
+    session.add(SettingOverride(section="engagement", key="active_min_clicks", value=3, updated_by="x"))
+    session.commit()
+    config = effective_config(session, Config())
+    assert config.engagement.window_months == 6 and config.engagement.active_min_clicks == 3
+
+
+def test_settings_page_saves_and_lists_the_change(admin, session):
+    response = admin.post("/settings", data={**FORM, "engagement.window_months": "12",
+                                             "engagement.count_machine_opens": "true"})
+    assert response.status_code == 302
+    page = admin.get("/settings").data.decode()
+    assert "Saved: engagement.window_months, engagement.count_machine_opens." in page
+    assert 'name="engagement.window_months" value="12"' in page
+    assert "<code>engagement.window_months</code></td><td>6</td><td>12</td>" in page
+    assert "set in the panel" in page
+
+
+def test_invalid_value_shows_the_message_next_to_the_field_and_saves_nothing(admin, session):
+    response = admin.post("/settings", data={**FORM, "engagement.window_months": "13",
+                                             "engagement.active_min_clicks": "5"})
+    assert response.status_code == 400
+    page = response.data.decode()
+    assert 'id="engagement-window_months-error" role="alert">Must be between 6 and 12, got 13</p>' in page
+    assert 'value="13"' in page  # the submitted value stays in the field
+    assert session.query(SettingChange).count() == 0
+
+
+def test_settings_page_masks_secrets(app, admin, config):
+    app.extensions["mailseg.config"] = config.replace(mailchimp={"api_key": "0123456789abcdef-us21"})
+    page = admin.get("/settings").data.decode()
+    assert "0123456789abcdef-us21" not in page and "****us21" in page
+    assert "configured by the policy issue (#7)" in page

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from seed import PASSWORD, seed_audience, seed_users
+from seed import ADMIN, VIEWER, login, seed_audience, seed_users
 
 
 @pytest.fixture
@@ -23,21 +23,13 @@ def seeded(session):
     return seed_audience(session)
 
 
-def login(client, email: str, password: str = PASSWORD):
-    return client.post("/login", data={"email": email, "password": password})
-
-
 @pytest.fixture
 def admin(client, users):
-    from seed import ADMIN
-
     assert login(client, ADMIN).status_code == 302
     return client
 
 
 @pytest.fixture
 def viewer(client, users):
-    from seed import VIEWER
-
     assert login(client, VIEWER).status_code == 302
     return client

@@ -37,6 +37,10 @@ class Seeded:
     resend_id: int
 
 
+def login(client, email: str, password: str = PASSWORD):
+    return client.post("/login", data={"email": email, "password": password})
+
+
 def seed_users(session: Session) -> None:
     create_user(session, ADMIN, PASSWORD, "admin")
     create_user(session, VIEWER, PASSWORD, "viewer")

@@ -3,8 +3,7 @@
 import re
 
 import pytest
-from conftest import login
-from seed import ADMIN, PASSWORD
+from seed import ADMIN, PASSWORD, login
 
 from mailseg.accounts import AccountError, create_user
 from mailseg.models import LoginAttempt, User

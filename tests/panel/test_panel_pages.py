@@ -139,8 +139,7 @@ def test_sync_page_shows_runs_per_tag_and_queues_requests(admin, seeded, session
 
 
 def test_webhook_secret_only_for_admins(app, client, users, config):
-    from conftest import login
-    from seed import ADMIN, VIEWER
+    from seed import ADMIN, VIEWER, login
 
     app.extensions["mailseg.config"] = config.replace(mailchimp={"webhook_secret": "s3cr3t-webhook-path-value"},
                                                       tracking={"base_url": "https://mail.example.com/"})

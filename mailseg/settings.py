@@ -72,7 +72,7 @@ def change_setting(session: Session, user_email: str, section: str, key: str, ra
     new = getattr(validated, key)
     row = session.scalar(select(SettingOverride).where(SettingOverride.section == section, SettingOverride.key == key))
     old = row.value if row is not None else getattr(getattr(base, section), key)
-    if row is not None and old == new:
+    if old == new:
         return SettingChangeResult(section, key, old, new, changed=False)
     now = utcnow()
     if row is None:
@@ -82,7 +82,7 @@ def change_setting(session: Session, user_email: str, section: str, key: str, ra
     session.add(SettingChange(changed_at=now, changed_by=user_email, section=section, key=key,
                               old_value=old, new_value=new))
     session.flush()
-    return SettingChangeResult(section, key, old, new, changed=old != new)
+    return SettingChangeResult(section, key, old, new, changed=True)
 
 
 def parse_value(section: str, key: str, raw: str | bool | int) -> Any:

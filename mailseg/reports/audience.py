@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, or_, select, text
 from sqlalchemy.orm import Session
 
 from ..models import Subscriber
@@ -62,6 +62,12 @@ def filtered(audience_id: int, f: SubscriberFilter, dialect: str) -> Select:
     if f.status:
         stmt = stmt.where(Subscriber.status == f.status)
     column, descending = SORTS[f.sort]
+    if column is Subscriber.email and dialect == "postgresql":
+        # Byte order with the text_pattern_ops operators, so the prefix index both finds and orders
+        # the rows (the collation-ordered unique index would scan half the audience for a search).
+        return stmt.order_by(text(f"subscribers.email USING {'~>~' if descending else '~<~'}"))
+    if column is Subscriber.email:  # unique within the audience: no tie-breaker needed
+        return stmt.order_by(column.desc() if descending else column)
     if descending:
         return stmt.order_by(column.desc(), Subscriber.id.desc())
     return stmt.order_by(column, Subscriber.id)
@@ -81,9 +87,10 @@ def subscriber_page(session: Session, audience_id: int, f: SubscriberFilter, *, 
                     limit: int = PAGE_SIZE) -> Page:
     """One page after `cursor` (the last row of the previous page); fetches limit+1 rows to know
     whether there is a next page."""
-    stmt = filtered(audience_id, f, session.get_bind().dialect.name)
+    dialect = session.get_bind().dialect.name
+    stmt = filtered(audience_id, f, dialect)
     if cursor:
-        stmt = stmt.where(_after(f.sort, cursor))
+        stmt = stmt.where(_after(f.sort, cursor, dialect))
     rows = list(session.scalars(stmt.limit(limit + 1)))
     next_cursor = _cursor(f.sort, rows[limit - 1]) if len(rows) > limit else None
     return Page(rows[:limit], next_cursor)
@@ -96,7 +103,7 @@ def _cursor(sort: str, row: Subscriber) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
 
-def _after(sort: str, cursor: str):
+def _after(sort: str, cursor: str, dialect: str):
     column, descending = SORTS[sort]
     try:
         value, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
@@ -105,6 +112,10 @@ def _after(sort: str, cursor: str):
         last_id = int(last_id)
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
         raise BadCursor("the page link is damaged; start again from the first page") from exc
+    if column is Subscriber.email:
+        if dialect == "postgresql":
+            return column.op("~<~" if descending else "~>~")(value)
+        return column < value if descending else column > value
     if descending:
         return or_(column < value, and_(column == value, Subscriber.id < last_id))
     return or_(column > value, and_(column == value, Subscriber.id > last_id))

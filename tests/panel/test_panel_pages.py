@@ -38,8 +38,6 @@ def test_dashboard_counts_match_the_database(viewer, seeded, session):
 
 
 def test_dashboard_transitions_matrix(viewer, seeded):
-    from mailseg.reports.dashboard import transitions
-
     page = viewer.get("/").data.decode()
     assert "Transitions in the last 30 days" in page
     # The seeded moves 10 days ago: new -> active twice.
@@ -47,13 +45,28 @@ def test_dashboard_transitions_matrix(viewer, seeded):
 
 
 def test_class_series_is_a_running_sum(session, seeded):
-    from mailseg.reports.dashboard import class_series
+    from mailseg.reports.dashboard import class_change_days, class_series
 
-    series = class_series(session, seeded.audience_id)
+    series = class_series(class_change_days(session, seeded.audience_id))
     assert len(series.labels) == 2
     assert series.datasets["new"] == [6, 1]
     assert series.datasets["active"] == [0, 2]
     assert sum(values[-1] for values in series.datasets.values()) == len(PEOPLE)
+
+
+def test_dashboard_figures_follow_new_class_changes(viewer, seeded, session):
+    from datetime import datetime, timezone
+
+    from mailseg.models import ClassChange
+
+    assert 'data-count="2">2</td>' in viewer.get("/").data.decode()  # active, now cached
+    sub = session.get(Subscriber, seeded.ids["li.wang@example.net"])
+    sub.engagement_class = "active"
+    session.add(ClassChange(audience_id=seeded.audience_id, subscriber_id=sub.id, from_class="new", to_class="active",
+                            changed_at=datetime.now(timezone.utc)))
+    session.commit()
+    assert '<tr data-class="active"><td><span class="badge class-active">active</span></td><td class="num" data-count="3">' \
+        in viewer.get("/").data.decode()
 
 
 def test_audience_search_filters_and_sorts(viewer, seeded):

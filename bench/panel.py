@@ -1,0 +1,174 @@
+"""Server time of the panel's dashboard and audience list at 1,000,000 subscribers on PostgreSQL.
+
+Creates a scratch database, migrates it, bulk-loads subscribers and their class history with COPY,
+then times the Flask views through the test client (full request: routing, login check, queries,
+template) against a baseline measured in the same run: a bare `SELECT count(*) FROM subscribers`.
+
+    .venv/bin/python bench/panel.py [--subscribers 1000000] [--repeat 7] [--url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+The scratch database is dropped at the end (also on failure). Goal: under 300 ms per view.
+The dashboard's class figures are cached per process until the next class change; the first view
+after a classification run ("cold") recomputes them and is reported separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from mailseg.accounts import create_user  # noqa: E402
+from mailseg.app import create_app  # noqa: E402
+from mailseg.config import Config  # noqa: E402
+from mailseg.db import Database  # noqa: E402
+
+CLASSES = [("active", .20), ("semi_active", .25), ("new", .10), ("inactive", .35), ("unsubscribed", .07),
+           ("cleaned", .02), ("complained", .005), ("pending", .005)]
+STATUS_OF = {"unsubscribed": "unsubscribed", "cleaned": "cleaned", "complained": "complained", "pending": "pending"}
+NAMES = ["anna", "ivan", "olena", "li", "wei", "maria", "taras", "sofia", "dmytro", "mei", "noah", "emma"]
+GOAL_MS = 300
+NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
+PASSWORD = "bench password"
+
+
+def load(db: Database, n: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    names, weights = zip(*CLASSES)
+    # Weekly classification runs over the last year: the first one classifies everybody present.
+    run_days = [NOW - timedelta(weeks=w) for w in range(52, 0, -1)]
+    subs, changes = io.StringIO(), io.StringIO()
+    change_id = 0
+    for i in range(1, n + 1):
+        klass = rng.choices(names, weights)[0]
+        subscribed = NOW - timedelta(days=rng.randint(1, 1500), seconds=rng.randint(0, 86400))
+        first = rng.choice(NAMES)
+        email = f"{first}.{rng.randint(0, 10**9):09d}.{i}@example.{rng.choice(['com', 'org', 'net'])}"
+        first_run = next((d for d in run_days if d >= subscribed), run_days[-1])
+        since = first_run
+        change_id += 1
+        second = rng.random() < 0.5 and first_run < run_days[-1]
+        initial = "new" if second else klass
+        changes.write(f"{change_id}\t1\t{i}\t\\N\t{initial}\t{first_run.isoformat()}\n")
+        if second:
+            since = rng.choice([d for d in run_days if d > first_run])
+            change_id += 1
+            changes.write(f"{change_id}\t1\t{i}\tnew\t{klass}\t{since.isoformat()}\n")
+        status = STATUS_OF.get(klass, "subscribed")
+        subs.write(f"{i}\t1\t{email}\t{status}\t{subscribed.isoformat()}\t{first.title()}\t\\N\t{{}}\t[]\t{klass}\t"
+                   f"{since.isoformat()}\t{subscribed.isoformat()}\t{subscribed.isoformat()}\n")
+    raw = db.engine.raw_connection()
+    try:
+        with raw.cursor() as cur:
+            cur.execute("INSERT INTO audiences (id, name, provider, created_at) VALUES (1, 'bench', 'mailchimp', now())")
+            with cur.copy("COPY subscribers (id, audience_id, email, status, subscribed_at, first_name, last_name, "
+                          "merge_fields, tags, engagement_class, class_since, created_at, updated_at) FROM STDIN") as copy:
+                copy.write(subs.getvalue())
+            with cur.copy("COPY class_changes (id, audience_id, subscriber_id, from_class, to_class, changed_at) "
+                          "FROM STDIN") as copy:
+                copy.write(changes.getvalue())
+            cur.execute("SELECT setval('subscribers_id_seq', %s)", (n,))
+            cur.execute("SELECT setval('class_changes_id_seq', %s)", (change_id,))
+        raw.commit()
+    finally:
+        raw.close()
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE subscribers"))
+        conn.execute(text("VACUUM ANALYZE class_changes"))
+
+
+def timed(fn, repeat: int) -> float:
+    fn()  # warm-up: connections, template compilation, caches
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subscribers", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+
+    admin = create_engine(args.url, isolation_level="AUTOCOMMIT")
+    name = f"mailseg_bench_panel_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(args.url).set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
+    try:
+        db.upgrade()
+        started = time.perf_counter()
+        load(db, args.subscribers)
+        print(f"loaded {args.subscribers:,} subscribers and their class history in {time.perf_counter() - started:.1f} s")
+        with db.session() as session:
+            create_user(session, "bench@example.com", PASSWORD, "admin")
+            session.commit()
+        return report(db, url, args.repeat)
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def report(db: Database, url: str, repeat: int) -> int:
+    app = create_app(Config().replace(database={"url": url}, web={"secret_key": "bench"}), database=db)
+    app.config["WTF_CSRF_ENABLED"] = False
+    client = app.test_client()
+    assert client.post("/login", data={"email": "bench@example.com", "password": PASSWORD}).status_code == 302
+
+    def get(path: str):
+        def fetch():
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.status_code)
+        return fetch
+
+    first = client.get("/audience").get_data(as_text=True)
+    cursor = first.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
+
+    def baseline():
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT count(*) FROM subscribers")).scalar()
+
+    base = timed(baseline, repeat)
+    print(f"baseline SELECT count(*) FROM subscribers: {base:.1f} ms (median of {repeat})")
+    from mailseg.reports.dashboard import _cache
+
+    def dashboard_cold():
+        _cache.clear()
+        get("/")()
+
+    cold = timed(dashboard_cold, repeat)
+    print(f"{'dashboard / cold (after a classify run)':45s} {cold:8.1f} ms  {cold / base:5.2f}x baseline")
+    worst = 0.0
+    for label, path in [("dashboard / (figures cached)", "/"), ("audience list /audience", "/audience"),
+                        ("audience next page", cursor),
+                        ("audience ?class=inactive", "/audience?class=inactive"),
+                        ("audience ?class=complained", "/audience?class=complained"),
+                        ("audience ?q=mei.0 (prefix search)", "/audience?q=mei.0"),
+                        ("audience ?status=cleaned&sort=-subscribed", "/audience?status=cleaned&sort=-subscribed"),
+                        ("audience ?sort=-subscribed", "/audience?sort=-subscribed")]:
+        ms = timed(get(path), repeat)
+        worst = max(worst, ms) if label.startswith(("dashboard", "audience list")) else worst
+        verdict = "ok" if ms < GOAL_MS else f"OVER the {GOAL_MS} ms goal"
+        print(f"{label:45s} {ms:8.1f} ms  {ms / base:5.2f}x baseline  {verdict}")
+    return 0 if worst < GOAL_MS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

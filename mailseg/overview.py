@@ -26,7 +26,7 @@ def audience_overview(session: Session) -> list[AudienceOverview]:
         item = AudienceOverview(audience.name)
         status_counts = session.execute(
             select(Subscriber.status, func.count()).where(Subscriber.audience_id == audience.id)
-            .group_by(Subscriber.status)).tuples().all()
+            .group_by(Subscriber.status)).all()
         item.by_status = dict(status_counts)
         item.subscribers = sum(item.by_status.values())
         item.campaigns = session.scalar(select(func.count()).select_from(Campaign)
@@ -35,7 +35,7 @@ def audience_overview(session: Session) -> list[AudienceOverview]:
             select(Event.type, Event.is_machine, func.count())
             .join(Subscriber, Subscriber.id == Event.subscriber_id)
             .where(Subscriber.audience_id == audience.id)
-            .group_by(Event.type, Event.is_machine)).tuples()
+            .group_by(Event.type, Event.is_machine)).all()
         for event_type, is_machine, count in event_counts:
             item.events_by_type[event_type] = item.events_by_type.get(event_type, 0) + count
             if is_machine:

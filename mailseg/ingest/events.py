@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Sequence
 
@@ -122,7 +122,7 @@ def _subscriber_ids(session: Session, audience_id: int, events: Sequence[EventIn
     for chunk in in_chunks(emails):
         stmt = select(Subscriber.email, Subscriber.id).where(
             Subscriber.audience_id == audience_id, Subscriber.email.in_(chunk))
-        found.update(session.execute(stmt).tuples().all())
+        found.update(session.execute(stmt).all())
     return found
 
 
@@ -154,18 +154,51 @@ def _existing_campaigns(session: Session, audience_id: int, keys: Sequence[str])
     for chunk in in_chunks(keys):
         stmt = select(Campaign.provider_id, Campaign.id).where(
             Campaign.audience_id == audience_id, Campaign.provider_id.in_(chunk))
-        found.update(session.execute(stmt).tuples().all())
+        found.update(session.execute(stmt).all())
     return found
 
 
 def _insert_new(session: Session, rows: list[dict]) -> set[str]:
-    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key: the keys actually stored."""
-    table = Event.__table__
-    stmt = (upsert(session, table)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(table.c.dedupe_key))
-    params = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
-    return set(session.execute(stmt, params).scalars())
+    """Insert the rows whose dedupe key is not stored yet; returns the keys inserted.
+
+    Keys already present are looked up first (an indexed IN per chunk), then the rest go in with
+    INSERT ... ON CONFLICT (dedupe_key) DO NOTHING, which still guards against a concurrent writer.
+    """
+    keys = [row["dedupe_key"] for row in rows]
+    present: set[str] = set()
+    for chunk in in_chunks(keys):
+        present.update(session.scalars(select(Event.dedupe_key).where(Event.dedupe_key.in_(chunk))))
+    new_rows = [row for row in rows if row["dedupe_key"] not in present]
+    if not new_rows:
+        return set()
+    if session.get_bind().dialect.name == "sqlite":
+        _insert_sqlite(session, new_rows)
+    else:
+        stmt = upsert(session, Event.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        session.execute(stmt, [{k: v for k, v in row.items() if k[0] != "_"} for row in new_rows])
+    return {row["dedupe_key"] for row in new_rows}
+
+
+_SQLITE_COLUMNS = ("subscriber_id", "campaign_id", "type", "occurred_at", "url", "user_agent", "ip", "amount",
+                   "is_machine", "machine_reason", "source", "dedupe_key", "created_at")
+_SQLITE_INSERT = (f"INSERT INTO events ({', '.join(_SQLITE_COLUMNS)}) "
+                  f"VALUES ({', '.join('?' * len(_SQLITE_COLUMNS))}) ON CONFLICT (dedupe_key) DO NOTHING")
+
+
+def _insert_sqlite(session: Session, rows: list[dict]) -> None:
+    """The import hot path on SQLite: the driver's executemany with values already in SQLAlchemy's
+    storage format (naive UTC 'YYYY-MM-DD HH:MM:SS.ffffff'), skipping per-value bind processing."""
+    created = _sqlite_datetime(rows[0]["created_at"])
+    params = [(r["subscriber_id"], r["campaign_id"], r["type"], _sqlite_datetime(r["occurred_at"]), r["url"],
+               r["user_agent"], r["ip"], None if r["amount"] is None else float(r["amount"]), r["is_machine"],
+               r["machine_reason"], r["source"], r["dedupe_key"], created) for r in rows]
+    session.connection().exec_driver_sql(_SQLITE_INSERT, params)
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _apply_status_changes(session: Session, new_rows: list[dict]) -> int:

@@ -12,7 +12,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, get_args, get_origin, get_type_hints
+from typing import Any, Callable, Mapping, get_args, get_origin, get_type_hints
 
 ENV_PREFIX = "MAILSEG_"
 DEFAULT_CONFIG_FILE = "mailseg.toml"
@@ -25,8 +25,9 @@ class ConfigError(ValueError):
 
 
 def setting(default: Any, *, min: float | None = None, max: float | None = None,
-            choices: tuple | None = None, secret: bool = False) -> Any:
-    rules = {"min": min, "max": max, "choices": choices, "secret": secret}
+            choices: tuple | None = None, secret: bool = False, check: Callable[[Any], Any] | None = None) -> Any:
+    """A config key with its default and rules; `check` raises ValueError explaining a bad value."""
+    rules = {"min": min, "max": max, "choices": choices, "secret": secret, "check": check}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=rules)
     return field(default=default, metadata=rules, repr=not secret)
@@ -83,12 +84,28 @@ class MandrillConfig:
     webhook_url: str = setting("")
 
 
+def _check_schedule(value: str) -> None:
+    from .scheduler.schedule import check_schedule
+
+    check_schedule(value)
+
+
+def _check_timezone(value: str) -> None:
+    from .scheduler.schedule import check_timezone
+
+    check_timezone(value)
+
+
 @dataclass(frozen=True)
 class SchedulerConfig:
-    timezone: str = setting("UTC")
-    pull_cron: str = setting("0 * * * *")
-    classify_cron: str = setting("0 3 * * *")
-    sync_cron: str = setting("30 * * * *")
+    timezone: str = setting("UTC", check=_check_timezone)
+    pull_schedule: str = setting("0 * * * *", check=_check_schedule)
+    classify_schedule: str = setting("0 3 * * *", check=_check_schedule)
+    sync_schedule: str = setting("30 * * * *", check=_check_schedule)
+    requests_schedule: str = setting("every 15 seconds", check=_check_schedule)
+    misfire_grace_seconds: int = setting(3600, min=1, max=7 * 86400)
+    lease_seconds: int = setting(30, min=2, max=3600)
+    standby_poll_seconds: int = setting(5, min=1, max=600)
 
 
 @dataclass(frozen=True)
@@ -260,3 +277,9 @@ def _check_rules(key: str, value: Any, rules: Mapping[str, Any], shown: str) -> 
         raise ConfigError(f"{key}: must be between {low} and {high}, got {shown}")
     if choices is not None and value not in choices:
         raise ConfigError(f"{key}: must be one of {', '.join(map(str, choices))}, got {shown}")
+    check = rules.get("check")
+    if check is not None:
+        try:
+            check(value)
+        except ValueError as exc:
+            raise ConfigError(f"{key}: {exc}") from None

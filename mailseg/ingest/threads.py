@@ -72,7 +72,7 @@ def _add_campaign_send_times(session: Session, threads: dict[tuple, Thread]) -> 
     sent: dict[int, object] = {}
     for chunk in in_chunks(campaign_ids):
         sent.update(session.execute(select(Campaign.id, Campaign.sent_at).where(
-            Campaign.id.in_(chunk), Campaign.sent_at.is_not(None))).tuples().all())
+            Campaign.id.in_(chunk), Campaign.sent_at.is_not(None))).all())
     for (_, campaign_id), thread in threads.items():
         if campaign_id in sent:
             thread.sends.append(sent[campaign_id])

@@ -14,7 +14,7 @@ def change_email(session: Session, audience_id: int, old: str, new: str) -> str:
     """Rename old -> new in place; returns what happened ("changed", "merged", "unchanged", "unknown")."""
     table = Subscriber.__table__
     ids = dict(session.execute(select(table.c.email, table.c.id).where(
-        table.c.audience_id == audience_id, table.c.email.in_((old, new)))).tuples().all())
+        table.c.audience_id == audience_id, table.c.email.in_((old, new)))).all())
     if old == new or old not in ids:
         # Nothing to rename: unknown to us, or a retry of a change already applied.
         return "unchanged" if new in ids else "unknown"

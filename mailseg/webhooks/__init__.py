@@ -7,10 +7,11 @@ class WebhookError(ValueError):
 
 
 def clean_text(value: object, max_length: int | None = None) -> str | None:
-    """A string field as the database can hold it: NULs removed, too long or not a string -> None."""
+    """A string field as the database can hold it: NULs and lone surrogates (valid JSON escapes, not
+    storable text) removed; too long or not a string -> None."""
     if not isinstance(value, str):
         return None
-    value = value.replace("\x00", "").strip()
+    value = value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "").strip()
     if not value or (max_length is not None and len(value) > max_length):
         return None
     return value

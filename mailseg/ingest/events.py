@@ -17,6 +17,8 @@ from ..config import FlaggingConfig
 from ..models import Campaign, Event, Subscriber, normalise_email, utcnow
 from ..sqlutil import in_chunks, upsert
 from ..timeutil import isoformat_utc
+from .bulk import MIN_ROWS as MIN_COPY_ROWS
+from .bulk import copy_insert_events
 from .flagging import DEFAULT_SETTINGS, flag_event
 from .threads import apply_thread_rules, reflag_stored
 
@@ -172,10 +174,12 @@ def _existing_campaigns(session: Session, audience_id: int, keys: Sequence[str])
 def _insert_new(session: Session, rows: list[dict]) -> set[str]:
     """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key: the keys actually stored."""
     table = Event.__table__
+    params = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
+    if len(params) >= MIN_COPY_ROWS and session.get_bind().dialect.name == "postgresql":
+        return copy_insert_events(session, params)
     stmt = (upsert(session, table)
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(table.c.dedupe_key))
-    params = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
     return set(session.execute(stmt, params).scalars())
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, abort, redirect, request
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from ..models import utcnow
@@ -39,6 +40,10 @@ def _record(store, token) -> None:
     if request.method == "HEAD":
         return
     session = db_session()
+    if session.get_bind().dialect.name == "postgresql":
+        # One open or click is worth less than an fsync per request: PostgreSQL may lose the last
+        # few hundred milliseconds of them if the server itself crashes, never corrupts anything.
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     try:
         store(session, token, at=utcnow(), user_agent=request.headers.get("User-Agent"),
               ip=client_ip(request.remote_addr, request.headers.get("X-Forwarded-For"),

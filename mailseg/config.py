@@ -97,6 +97,23 @@ def _check_timezone(value: str) -> None:
 
 
 @dataclass(frozen=True)
+class FlaggingConfig:
+    """Thresholds of the stateful machine/bot rules in mailseg.ingest.flagging."""
+
+    # An open this many seconds or fewer after the message was sent is a proxy prefetch (Apple MPP).
+    open_after_send_seconds: int = setting(5, min=0, max=3600)
+    # A click this many seconds or fewer after delivery, before any open, is a link scanner.
+    click_after_send_seconds: int = setting(10, min=0, max=3600)
+    # This many different links of one email clicked within the same second is a link scanner.
+    same_second_links: int = setting(2, min=2, max=100)
+    # Clicks of the same email this close to a honeypot click come from the same scanner.
+    honeypot_window_seconds: int = setting(60, min=0, max=86400)
+    # Added to the built-in lists: user-agent substrings (case-insensitive) and networks (CIDR) of scanners.
+    scanner_user_agents: list[str] = setting([])
+    scanner_networks: list[str] = setting([])
+
+
+@dataclass(frozen=True)
 class SchedulerConfig:
     timezone: str = setting("UTC", check=_check_timezone)
     pull_schedule: str = setting("0 * * * *", check=_check_schedule)
@@ -121,6 +138,7 @@ class Config:
     engagement: EngagementConfig = field(default_factory=EngagementConfig)
     mailchimp: MailchimpConfig = field(default_factory=MailchimpConfig)
     mandrill: MandrillConfig = field(default_factory=MandrillConfig)
+    flagging: FlaggingConfig = field(default_factory=FlaggingConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     imports: ImportConfig = field(default_factory=ImportConfig)
 

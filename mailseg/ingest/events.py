@@ -6,17 +6,20 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from typing import Sequence
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from ..config import FlaggingConfig
 from ..models import Campaign, Event, Subscriber, normalise_email, utcnow
 from ..sqlutil import in_chunks, upsert
 from ..timeutil import isoformat_utc
-from .flagging import flag_event
+from .bulk import MIN_COPY_ROWS, copy_insert_events, insert_events_sqlite
+from .flagging import DEFAULT_SETTINGS, flag_event
+from .threads import apply_thread_rules, reflag_stored
 
 # Event types that change the subscriber's status when first stored.
 STATUS_BY_EVENT = {"unsubscribe": "unsubscribed", "complaint": "complained"}
@@ -44,6 +47,8 @@ class EventIn:
     new_status: str | None = None
     # A flag decided upstream (e.g. a honeypot click) wins over the stateless rules.
     machine_reason: str | None = None
+    # When the message this event is about was sent, if the event says (Mandrill's msg.ts).
+    sent_at: datetime | None = None
 
 
 @dataclass
@@ -55,10 +60,12 @@ class StoreResult:
     unknown_samples: list[str] = field(default_factory=list)
     machine: int = 0
     status_changes: int = 0
+    # Events stored earlier that a later event showed to be a machine's (same-second links, honeypot).
+    reflagged: int = 0
     by_type: Counter = field(default_factory=Counter)
 
     def add(self, other: "StoreResult") -> None:
-        for name in ("received", "inserted", "duplicates", "unknown", "machine", "status_changes"):
+        for name in ("received", "inserted", "duplicates", "unknown", "machine", "status_changes", "reflagged"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         room = UNKNOWN_SAMPLE_SIZE - len(self.unknown_samples)
         self.unknown_samples.extend(other.unknown_samples[:max(room, 0)])
@@ -74,9 +81,11 @@ def dedupe_key(audience_id: int, subscriber_id: int, event: EventIn, campaign_id
     return hashlib.blake2b(identity.encode(), digest_size=20).hexdigest()
 
 
-def store_events(session: Session, audience_id: int, events: Sequence[EventIn]) -> StoreResult:
+def store_events(session: Session, audience_id: int, events: Sequence[EventIn], *,
+                 flagging: FlaggingConfig | None = None) -> StoreResult:
     """Store a batch of events in the caller's transaction: match subscribers, resolve campaigns,
     flag machines, insert with ON CONFLICT DO NOTHING and apply status changes of new events."""
+    flagging = flagging or DEFAULT_SETTINGS
     result = StoreResult(received=len(events))
     subscriber_ids = _subscriber_ids(session, audience_id, events)
     campaign_ids = _campaign_ids(session, audience_id, events)
@@ -93,7 +102,7 @@ def store_events(session: Session, audience_id: int, events: Sequence[EventIn]) 
         if key in seen:
             continue
         seen.add(key)
-        flag = flag_event(event.type, event.user_agent, event.ip)
+        flag = flag_event(event.type, event.user_agent, event.ip, flagging)
         reason = event.machine_reason or flag.reason
         rows.append({
             "subscriber_id": subscriber_id, "campaign_id": campaign_id, "type": event.type,
@@ -102,11 +111,14 @@ def store_events(session: Session, audience_id: int, events: Sequence[EventIn]) 
             "machine_reason": reason, "source": event.source, "dedupe_key": key,
             "created_at": utcnow(),
             "_new_status": event.new_status or STATUS_BY_EVENT.get(event.type),
+            "_sent_at": event.sent_at,
         })
     if not rows:
         result.duplicates = result.received - result.unknown
         return result
+    stored_flags = apply_thread_rules(session, rows, flagging)
     inserted_keys = _insert_new(session, rows)
+    result.reflagged = reflag_stored(session, stored_flags)
     result.inserted = len(inserted_keys)
     result.duplicates = result.received - result.unknown - result.inserted
     new_rows = [row for row in rows if row["dedupe_key"] in inserted_keys]
@@ -159,46 +171,17 @@ def _existing_campaigns(session: Session, audience_id: int, keys: Sequence[str])
 
 
 def _insert_new(session: Session, rows: list[dict]) -> set[str]:
-    """Insert the rows whose dedupe key is not stored yet; returns the keys inserted.
-
-    Keys already present are looked up first (an indexed IN per chunk), then the rest go in with
-    INSERT ... ON CONFLICT (dedupe_key) DO NOTHING, which still guards against a concurrent writer.
-    """
-    keys = [row["dedupe_key"] for row in rows]
-    present: set[str] = set()
-    for chunk in in_chunks(keys):
-        present.update(session.scalars(select(Event.dedupe_key).where(Event.dedupe_key.in_(chunk))))
-    new_rows = [row for row in rows if row["dedupe_key"] not in present]
-    if not new_rows:
-        return set()
+    """Insert the rows whose dedupe key is not stored yet; returns the keys actually stored."""
     if session.get_bind().dialect.name == "sqlite":
-        _insert_sqlite(session, new_rows)
-    else:
-        stmt = upsert(session, Event.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        session.execute(stmt, [{k: v for k, v in row.items() if k[0] != "_"} for row in new_rows])
-    return {row["dedupe_key"] for row in new_rows}
-
-
-_SQLITE_COLUMNS = ("subscriber_id", "campaign_id", "type", "occurred_at", "url", "user_agent", "ip", "amount",
-                   "is_machine", "machine_reason", "source", "dedupe_key", "created_at")
-_SQLITE_INSERT = (f"INSERT INTO events ({', '.join(_SQLITE_COLUMNS)}) "
-                  f"VALUES ({', '.join('?' * len(_SQLITE_COLUMNS))}) ON CONFLICT (dedupe_key) DO NOTHING")
-
-
-def _insert_sqlite(session: Session, rows: list[dict]) -> None:
-    """The import hot path on SQLite: the driver's executemany with values already in SQLAlchemy's
-    storage format (naive UTC 'YYYY-MM-DD HH:MM:SS.ffffff'), skipping per-value bind processing."""
-    created = _sqlite_datetime(rows[0]["created_at"])
-    params = [(r["subscriber_id"], r["campaign_id"], r["type"], _sqlite_datetime(r["occurred_at"]), r["url"],
-               r["user_agent"], r["ip"], None if r["amount"] is None else float(r["amount"]), r["is_machine"],
-               r["machine_reason"], r["source"], r["dedupe_key"], created) for r in rows]
-    session.connection().exec_driver_sql(_SQLITE_INSERT, params)
-
-
-def _sqlite_datetime(value: datetime) -> str:
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return insert_events_sqlite(session, rows)
+    params = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
+    if len(params) >= MIN_COPY_ROWS:
+        return copy_insert_events(session, params)
+    table = Event.__table__
+    stmt = (upsert(session, table)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(table.c.dedupe_key))
+    return set(session.execute(stmt, params).scalars())
 
 
 def _apply_status_changes(session: Session, new_rows: list[dict]) -> int:

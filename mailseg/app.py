@@ -29,9 +29,13 @@ def create_app(config: Config | None = None, *, database: Database | None = None
         if session is not None:
             session.close()
 
+    from .tracking.views import blueprint as tracking_blueprint
     from .web import blueprint as web_blueprint
+    from .webhooks.views import blueprint as webhooks_blueprint
 
     app.register_blueprint(web_blueprint)
+    app.register_blueprint(tracking_blueprint)
+    app.register_blueprint(webhooks_blueprint)
     from .panel import init_panel
 
     init_panel(app)

@@ -12,7 +12,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, get_args, get_origin, get_type_hints
+from typing import Any, Callable, Mapping, get_args, get_origin, get_type_hints
 
 ENV_PREFIX = "MAILSEG_"
 DEFAULT_CONFIG_FILE = "mailseg.toml"
@@ -25,8 +25,9 @@ class ConfigError(ValueError):
 
 
 def setting(default: Any, *, min: float | None = None, max: float | None = None,
-            choices: tuple | None = None, secret: bool = False) -> Any:
-    rules = {"min": min, "max": max, "choices": choices, "secret": secret}
+            choices: tuple | None = None, secret: bool = False, check: Callable[[Any], Any] | None = None) -> Any:
+    """A config key with its default and rules; `check` raises ValueError explaining a bad value."""
+    rules = {"min": min, "max": max, "choices": choices, "secret": secret, "check": check}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=rules)
     return field(default=default, metadata=rules, repr=not secret)
@@ -83,12 +84,45 @@ class MandrillConfig:
     webhook_url: str = setting("")
 
 
+def _check_schedule(value: str) -> None:
+    from .scheduler.schedule import check_schedule
+
+    check_schedule(value)
+
+
+def _check_timezone(value: str) -> None:
+    from .scheduler.schedule import check_timezone
+
+    check_timezone(value)
+
+
+@dataclass(frozen=True)
+class FlaggingConfig:
+    """Thresholds of the stateful machine/bot rules in mailseg.ingest.flagging."""
+
+    # An open this many seconds or fewer after the message was sent is a proxy prefetch (Apple MPP).
+    open_after_send_seconds: int = setting(5, min=0, max=3600)
+    # A click this many seconds or fewer after delivery, before any open, is a link scanner.
+    click_after_send_seconds: int = setting(10, min=0, max=3600)
+    # This many different links of one email clicked within the same second is a link scanner.
+    same_second_links: int = setting(2, min=2, max=100)
+    # Clicks of the same email this close to a honeypot click come from the same scanner.
+    honeypot_window_seconds: int = setting(60, min=0, max=86400)
+    # Added to the built-in lists: user-agent substrings (case-insensitive) and networks (CIDR) of scanners.
+    scanner_user_agents: list[str] = setting([])
+    scanner_networks: list[str] = setting([])
+
+
 @dataclass(frozen=True)
 class SchedulerConfig:
-    timezone: str = setting("UTC")
-    pull_cron: str = setting("0 * * * *")
-    classify_cron: str = setting("0 3 * * *")
-    sync_cron: str = setting("30 * * * *")
+    timezone: str = setting("UTC", check=_check_timezone)
+    pull_schedule: str = setting("0 * * * *", check=_check_schedule)
+    classify_schedule: str = setting("0 3 * * *", check=_check_schedule)
+    sync_schedule: str = setting("30 * * * *", check=_check_schedule)
+    requests_schedule: str = setting("every 15 seconds", check=_check_schedule)
+    misfire_grace_seconds: int = setting(3600, min=1, max=7 * 86400)
+    lease_seconds: int = setting(30, min=2, max=3600)
+    standby_poll_seconds: int = setting(5, min=1, max=600)
 
 
 @dataclass(frozen=True)
@@ -104,6 +138,7 @@ class Config:
     engagement: EngagementConfig = field(default_factory=EngagementConfig)
     mailchimp: MailchimpConfig = field(default_factory=MailchimpConfig)
     mandrill: MandrillConfig = field(default_factory=MandrillConfig)
+    flagging: FlaggingConfig = field(default_factory=FlaggingConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     imports: ImportConfig = field(default_factory=ImportConfig)
 
@@ -260,3 +295,9 @@ def _check_rules(key: str, value: Any, rules: Mapping[str, Any], shown: str) -> 
         raise ConfigError(f"{key}: must be between {low} and {high}, got {shown}")
     if choices is not None and value not in choices:
         raise ConfigError(f"{key}: must be one of {', '.join(map(str, choices))}, got {shown}")
+    check = rules.get("check")
+    if check is not None:
+        try:
+            check(value)
+        except ValueError as exc:
+            raise ConfigError(f"{key}: {exc}") from None

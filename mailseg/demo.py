@@ -87,7 +87,7 @@ def generate_demo(session: Session, *, audience_name: str | None = None, subscri
         upsert_subscribers(session, audience_id, rows[offset:offset + 2000])
 
     joined_at = dict(session.execute(select(Subscriber.email, Subscriber.subscribed_at)
-                                     .where(Subscriber.audience_id == audience_id)).tuples().all())
+                                     .where(Subscriber.audience_id == audience_id)).all())
     status: dict[str, str] = {email: "subscribed" for email in joined_at}
     total = StoreResult()
     for week in range(weeks):

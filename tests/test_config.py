@@ -123,3 +123,20 @@ def test_cli_reports_config_error_and_exits_2(tmp_path):
 def test_repr_hides_secrets():
     config = Config().replace(mailchimp={"api_key": "0123456789abcdef-us21"})
     assert "0123456789abcdef" not in repr(config)
+
+
+@pytest.mark.parametrize("text, key", [
+    ('[scheduler]\nclassify_schedule = "0 3 * *"\n', "scheduler.classify_schedule"),
+    ('[scheduler]\npull_schedule = "every 0 minutes"\n', "scheduler.pull_schedule"),
+    ('[scheduler]\nsync_schedule = "61 * * * *"\n', "scheduler.sync_schedule"),
+    ('[scheduler]\ntimezone = "Mars/Olympus"\n', "scheduler.timezone"),
+])
+def test_invalid_schedules_name_the_key(tmp_path, text, key):
+    with pytest.raises(ConfigError, match=key):
+        load_config(write(tmp_path, text), env={})
+
+
+def test_schedules_accept_crontabs_and_intervals(tmp_path):
+    config = load_config(write(tmp_path, '[scheduler]\ntimezone = "Europe/Kyiv"\n'
+                                         'pull_schedule = "every 10 minutes"\nclassify_schedule = "0 3 * * 1-5"\n'), env={})
+    assert config.scheduler.pull_schedule == "every 10 minutes"

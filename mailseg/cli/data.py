@@ -69,7 +69,8 @@ def import_events(rt: Runtime, file: Path, audience: str | None, skip_bad: bool)
         total = count_lines(file) - (1 if file.suffix.lower() == ".csv" else 0)
         with progress(f"importing {file.name}", max(total, 0)) as bar:
             report = import_events_file(session, audience_id, file, skip_bad=skip_bad,
-                                        batch_size=rt.config.imports.batch_size, progress=bar)
+                                        batch_size=rt.config.imports.batch_size, progress=bar,
+                                        flagging=rt.config.flagging)
     _print_errors(report)
     ev = report.events
     if ev.unknown:

@@ -13,10 +13,13 @@ from typing import Sequence
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from ..config import FlaggingConfig
 from ..models import Campaign, Event, Subscriber, normalise_email, utcnow
 from ..sqlutil import in_chunks, upsert
 from ..timeutil import isoformat_utc
-from .flagging import flag_event
+from .bulk import MIN_COPY_ROWS, copy_insert_events, insert_events_sqlite
+from .flagging import DEFAULT_SETTINGS, flag_event
+from .threads import apply_thread_rules, reflag_stored
 
 # Event types that change the subscriber's status when first stored.
 STATUS_BY_EVENT = {"unsubscribe": "unsubscribed", "complaint": "complained"}
@@ -44,6 +47,8 @@ class EventIn:
     new_status: str | None = None
     # A flag decided upstream (e.g. a honeypot click) wins over the stateless rules.
     machine_reason: str | None = None
+    # When the message this event is about was sent, if the event says (Mandrill's msg.ts).
+    sent_at: datetime | None = None
 
 
 @dataclass
@@ -55,10 +60,12 @@ class StoreResult:
     unknown_samples: list[str] = field(default_factory=list)
     machine: int = 0
     status_changes: int = 0
+    # Events stored earlier that a later event showed to be a machine's (same-second links, honeypot).
+    reflagged: int = 0
     by_type: Counter = field(default_factory=Counter)
 
     def add(self, other: "StoreResult") -> None:
-        for name in ("received", "inserted", "duplicates", "unknown", "machine", "status_changes"):
+        for name in ("received", "inserted", "duplicates", "unknown", "machine", "status_changes", "reflagged"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         room = UNKNOWN_SAMPLE_SIZE - len(self.unknown_samples)
         self.unknown_samples.extend(other.unknown_samples[:max(room, 0)])
@@ -74,9 +81,11 @@ def dedupe_key(audience_id: int, subscriber_id: int, event: EventIn, campaign_id
     return hashlib.blake2b(identity.encode(), digest_size=20).hexdigest()
 
 
-def store_events(session: Session, audience_id: int, events: Sequence[EventIn]) -> StoreResult:
+def store_events(session: Session, audience_id: int, events: Sequence[EventIn], *,
+                 flagging: FlaggingConfig | None = None) -> StoreResult:
     """Store a batch of events in the caller's transaction: match subscribers, resolve campaigns,
     flag machines, insert with ON CONFLICT DO NOTHING and apply status changes of new events."""
+    flagging = flagging or DEFAULT_SETTINGS
     result = StoreResult(received=len(events))
     subscriber_ids = _subscriber_ids(session, audience_id, events)
     campaign_ids = _campaign_ids(session, audience_id, events)
@@ -93,7 +102,7 @@ def store_events(session: Session, audience_id: int, events: Sequence[EventIn]) 
         if key in seen:
             continue
         seen.add(key)
-        flag = flag_event(event.type, event.user_agent, event.ip)
+        flag = flag_event(event.type, event.user_agent, event.ip, flagging)
         reason = event.machine_reason or flag.reason
         rows.append({
             "subscriber_id": subscriber_id, "campaign_id": campaign_id, "type": event.type,
@@ -102,11 +111,14 @@ def store_events(session: Session, audience_id: int, events: Sequence[EventIn]) 
             "machine_reason": reason, "source": event.source, "dedupe_key": key,
             "created_at": utcnow(),
             "_new_status": event.new_status or STATUS_BY_EVENT.get(event.type),
+            "_sent_at": event.sent_at,
         })
     if not rows:
         result.duplicates = result.received - result.unknown
         return result
+    stored_flags = apply_thread_rules(session, rows, flagging)
     inserted_keys = _insert_new(session, rows)
+    result.reflagged = reflag_stored(session, stored_flags)
     result.inserted = len(inserted_keys)
     result.duplicates = result.received - result.unknown - result.inserted
     new_rows = [row for row in rows if row["dedupe_key"] in inserted_keys]
@@ -122,7 +134,7 @@ def _subscriber_ids(session: Session, audience_id: int, events: Sequence[EventIn
     for chunk in in_chunks(emails):
         stmt = select(Subscriber.email, Subscriber.id).where(
             Subscriber.audience_id == audience_id, Subscriber.email.in_(chunk))
-        found.update(session.execute(stmt).tuples().all())
+        found.update(session.execute(stmt).all())
     return found
 
 
@@ -154,17 +166,21 @@ def _existing_campaigns(session: Session, audience_id: int, keys: Sequence[str])
     for chunk in in_chunks(keys):
         stmt = select(Campaign.provider_id, Campaign.id).where(
             Campaign.audience_id == audience_id, Campaign.provider_id.in_(chunk))
-        found.update(session.execute(stmt).tuples().all())
+        found.update(session.execute(stmt).all())
     return found
 
 
 def _insert_new(session: Session, rows: list[dict]) -> set[str]:
-    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key: the keys actually stored."""
+    """Insert the rows whose dedupe key is not stored yet; returns the keys actually stored."""
+    if session.get_bind().dialect.name == "sqlite":
+        return insert_events_sqlite(session, rows)
+    params = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
+    if len(params) >= MIN_COPY_ROWS:
+        return copy_insert_events(session, params)
     table = Event.__table__
     stmt = (upsert(session, table)
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(table.c.dedupe_key))
-    params = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
     return set(session.execute(stmt, params).scalars())
 
 

@@ -12,6 +12,7 @@ from typing import Callable, Iterable
 from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
 
+from ..config import FlaggingConfig
 from ..models import EVENT_TYPES, SUBSCRIBER_STATUSES, Subscriber, normalise_email, utcnow
 from ..progress import Progress
 from ..sqlutil import in_chunks, upsert
@@ -88,14 +89,15 @@ class _Batches:
 # --- events -----------------------------------------------------------------------------------
 
 def import_events_file(session: Session, audience_id: int, path: Path, *, skip_bad: bool = False,
-                       batch_size: int = 5000, progress: Progress | None = None) -> ImportReport:
+                       batch_size: int = 5000, progress: Progress | None = None,
+                       flagging: FlaggingConfig | None = None) -> ImportReport:
     """Import a CSV or JSON Lines file of events through store_events."""
     report = ImportReport(file=str(path))
     if path.suffix.lower() == ".csv":
         _require_columns(path, csv_header(path), EVENT_REQUIRED)
 
     def store(batch: list[EventIn]) -> None:
-        report.events.add(store_events(session, audience_id, batch))
+        report.events.add(store_events(session, audience_id, batch, flagging=flagging))
 
     parsed = (_parse_event(path.name, record) for record in read_records(path, formats={"csv", "jsonl"}))
     return _Batches(session, report, store, skip_bad=skip_bad, batch_size=batch_size, progress=progress).run(parsed)

@@ -6,9 +6,10 @@ from .campaigns import CAMPAIGN_KINDS, Campaign
 from .events import EVENT_SOURCES, EVENT_TYPES, Event
 from .history import RUN_STATUSES, ClassChange, JobRun
 from .panel import USER_ROLES, JobRequest, LoginAttempt, SettingChange, SettingOverride, User
+from .scheduling import SchedulerLease, apscheduler_jobs
 
 __all__ = [
-    "Audience", "Base", "ClassChange", "JobRun", "RUN_STATUSES", "CAMPAIGN_KINDS", "Campaign", "EVENT_SOURCES", "EVENT_TYPES", "Event",
+    "Audience", "Base", "ClassChange", "SchedulerLease", "apscheduler_jobs", "JobRun", "RUN_STATUSES", "CAMPAIGN_KINDS", "Campaign", "EVENT_SOURCES", "EVENT_TYPES", "Event",
     "JSONType", "SUBSCRIBER_STATUSES", "SUPPRESSED_STATUSES", "Subscriber", "UTCDateTime",
     "normalise_email", "utcnow",
     "USER_ROLES", "JobRequest", "LoginAttempt", "SettingChange", "SettingOverride", "User",

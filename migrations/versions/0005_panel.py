@@ -1,7 +1,7 @@
 """panel: accounts, login attempts, settings overrides and audit, job requests, subscriber search indexes
 
 Revision ID: 0005_panel
-Revises: 0001
+Revises: 0006_scheduler
 """
 
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = '0005_panel'
-down_revision = '0001'
+down_revision = '0006_scheduler'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,85 @@
+"""The scheduler process: wait to be elected, then run APScheduler with its jobs persisted in the
+database (SQLAlchemyJobStore), missed runs coalesced, one instance of each job at a time."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from ..config import Config
+from ..db import Database
+from .jobs import JOBS
+from .leader import holder_id, leader_lock
+from .schedule import make_trigger
+
+log = logging.getLogger(__name__)
+
+JOB_FUNCTION = "mailseg.scheduler.jobs:run_job"
+_context: tuple[Database, Config] | None = None
+
+
+def current_context() -> tuple[Database, Config]:
+    if _context is None:
+        raise RuntimeError("scheduler jobs run only inside `mailseg scheduler`")
+    return _context
+
+
+def schedule_of(config: Config, job: str) -> str:
+    return getattr(config.scheduler, f"{job}_schedule")
+
+
+def run_scheduler(db: Database, config: Config, *, stop: threading.Event) -> None:
+    """Run until `stop` is set: as the active scheduler when elected, as a hot standby otherwise."""
+    global _context
+    _context = (db, config)
+    lock = leader_lock(db, config.scheduler.lease_seconds)
+    log.info("scheduler %s started; waiting to become the active scheduler", holder_id())
+    while not stop.is_set():
+        if lock.try_acquire():
+            try:
+                _lead(db, config, lock, stop)
+            finally:
+                lock.release()
+        else:
+            stop.wait(config.scheduler.standby_poll_seconds)
+    log.info("scheduler %s stopped", holder_id())
+
+
+def _lead(db: Database, config: Config, lock, stop: threading.Event) -> None:
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=db.engine)},
+        executors={"default": ThreadPoolExecutor(2)},
+        job_defaults={"coalesce": True, "max_instances": 1,
+                      "misfire_grace_time": config.scheduler.misfire_grace_seconds},
+        timezone=config.scheduler.timezone,
+    )
+    scheduler.start(paused=True)
+    _install_jobs(scheduler, config)
+    scheduler.resume()
+    log.info("scheduler %s is the active scheduler; jobs: %s", holder_id(),
+             ", ".join(f"{job.id} (next {job.next_run_time:%Y-%m-%d %H:%M:%S %Z})" for job in scheduler.get_jobs()))
+    try:
+        renew_every = max(1.0, config.scheduler.lease_seconds / 3)
+        while not stop.wait(renew_every):
+            if not lock.still_held():
+                log.error("scheduler %s lost its lock; stepping down", holder_id())
+                break
+    finally:
+        scheduler.shutdown(wait=True)
+
+
+def _install_jobs(scheduler, config: Config) -> None:
+    """(Re)declare every job with its configured schedule under a fixed id; drop jobs no longer known."""
+    for job in scheduler.get_jobs():
+        if job.id not in JOBS:
+            scheduler.remove_job(job.id)
+    for name in JOBS:
+        trigger = make_trigger(schedule_of(config, name), config.scheduler.timezone)
+        existing = scheduler.get_job(name)
+        if existing is not None and str(existing.trigger) == str(trigger):
+            continue  # keep its next run time (and any misfire it has to catch up)
+        scheduler.add_job(JOB_FUNCTION, trigger=trigger, args=[name], id=name, name=name, replace_existing=True)

@@ -1,0 +1,70 @@
+"""The command line: help for everything, exit codes, migrations, demo."""
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from mailseg.cli import main
+from mailseg.cli.runtime import Runtime
+from mailseg.config import Config
+from mailseg.db import Database
+from mailseg.models import Campaign, Event, Subscriber
+
+
+def all_commands(group, prefix=()):
+    for name, command in group.commands.items():
+        yield (*prefix, name)
+        if hasattr(command, "commands"):
+            yield from all_commands(command, (*prefix, name))
+
+
+def test_every_command_has_help():
+    runner = CliRunner()
+    top = runner.invoke(main, ["--help"])
+    assert top.exit_code == 0
+    for name in ("db", "import", "export", "demo", "serve"):
+        assert name in top.output
+    for path in all_commands(main):
+        result = runner.invoke(main, [*path, "--help"])
+        assert result.exit_code == 0, path
+        assert "Usage:" in result.output
+
+
+def test_db_upgrade_from_empty_and_current(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'new' / 'm.sqlite3'}")
+    rt = Runtime(_config=Config().replace(database={"url": db.url}), _database=db)
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "current"], obj=rt).output.startswith("empty")
+    exports = runner.invoke(main, ["export", "events"], obj=rt)
+    assert exports.exit_code == 1 and "mailseg db upgrade" in exports.output
+    result = runner.invoke(main, ["db", "upgrade"], obj=rt)
+    assert result.exit_code == 0 and db.head_revision() in result.output
+    assert runner.invoke(main, ["db", "current"], obj=rt).output.strip() == db.head_revision()
+
+
+def test_missing_file_is_a_usage_error(cli):
+    assert cli("import", "events", "/nonexistent.csv").exit_code == 2
+
+
+def test_unknown_audience_is_named(cli, session, tmp_path):
+    from .factories import make_audience
+    make_audience(session, "shop")
+    session.commit()
+    result = cli("export", "events", "--audience", "blog")
+    assert result.exit_code == 1
+    assert "no audience named 'blog' (known: shop)" in result.output
+
+
+def test_demo_builds_a_realistic_audience(cli, session):
+    result = cli("demo", "--subscribers", "200", "--weeks", "10")
+    assert result.exit_code == 0, result.output
+    assert session.scalar(select(func.count()).select_from(Subscriber)) == 200
+    assert session.scalar(select(func.count()).select_from(Campaign)) == 10
+    types = dict(session.execute(select(Event.type, func.count()).group_by(Event.type)).all())
+    assert types["send"] > 1000 and types["open"] > 0 and types["click"] > 0
+    machine = session.scalar(select(func.count()).select_from(Event).where(Event.is_machine))
+    assert 0 < machine < types["open"]
+    again = cli("demo", "--if-empty")
+    assert "already has data" in again.output
+    duplicate = cli("demo", "--subscribers", "200", "--weeks", "10")
+    assert duplicate.exit_code == 1 and "already exists" in duplicate.output

@@ -48,14 +48,19 @@ def create_user(session: Session, email: str, password: str, role: str = "viewer
     return user
 
 
-def ensure_demo_admin(session: Session, email: str = DEMO_ADMIN_EMAIL) -> tuple[User, str | None]:
-    """The demo admin, created with a random password when missing. Returns (user, password);
-    the password is None when the user already existed (it is never stored in clear)."""
-    user = session.scalar(select(User).where(User.email == email))
-    if user is not None:
-        return user, None
-    password = secrets.token_urlsafe(12)
-    return create_user(session, email, password, role="admin"), password
+def ensure_demo_admin(session: Session, email: str = DEMO_ADMIN_EMAIL,
+                      password: str | None = None) -> tuple[User, str | None]:
+    """The demo admin, created when missing. With a password, the account ends up with exactly
+    that password (so a demo script can print working credentials every time); without one, a
+    random password is made for a new account. Returns (user, password); the password is None when
+    the user already existed and none was given (it is never stored in clear)."""
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        password = password or secrets.token_urlsafe(12)
+        return create_user(session, email, password, role="admin"), password
+    if password is not None and not check_password_hash(user.password_hash, password):
+        user.password_hash = generate_password_hash(password)
+    return user, password
 
 
 def get_user(session: Session, user_id: int) -> User | None:

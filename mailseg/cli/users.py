@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -40,15 +41,28 @@ def add_user(rt: Runtime, email: str, role: str, password_stdin: bool) -> None:
 
 @users_group.command("ensure-demo")
 @click.option("--email", default=DEMO_ADMIN_EMAIL, show_default=True)
+@click.option("--password-env", metavar="VAR",
+              help="Give the demo admin the password held in this environment variable (created or reset).")
 @pass_runtime
 @fails_cleanly
-def ensure_demo(rt: Runtime, email: str) -> None:
-    """Create the demo admin if missing and print its credentials (once: the password is not stored in clear)."""
+def ensure_demo(rt: Runtime, email: str, password_env: str | None) -> None:
+    """Create the demo admin if missing and print its credentials.
+
+    Without --password-env the password is random and printed only when the account is created
+    (it is not stored in clear)."""
+    wanted = None
+    if password_env:
+        wanted = os.environ.get(password_env)
+        if not wanted:
+            raise click.ClickException(f"environment variable {password_env} is empty or not set")
     with rt.migrated_db().session() as session:
-        user, password = ensure_demo_admin(session, email)
+        try:
+            user, password = ensure_demo_admin(session, email, wanted)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
         session.commit()
     if password is None:
         click.echo(f"demo admin {user.email} already exists (password set when it was created; "
                    f"add another with `mailseg users add EMAIL --role admin`)")
     else:
-        click.echo(f"demo admin created: email {user.email} password {password}")
+        click.echo(f"log in as {user.email} with password {password}")

@@ -107,6 +107,24 @@ def test_users_add_and_ensure_demo(config, database, session, client):
     assert login(client, "admin@demo.example", password).status_code == 302
 
 
+def test_ensure_demo_with_a_known_password_prints_working_credentials(config, database, client, monkeypatch):
+    from click.testing import CliRunner
+
+    from mailseg.cli import main
+    from mailseg.cli.runtime import Runtime
+
+    def run(*args):
+        return CliRunner().invoke(main, list(args), obj=Runtime(_config=config, _database=database))
+
+    assert "is empty or not set" in run("users", "ensure-demo", "--password-env", "DEMO_PW").output
+    monkeypatch.setenv("DEMO_PW", "first demo password")
+    assert "with password first demo password" in run("users", "ensure-demo", "--password-env", "DEMO_PW").output
+    monkeypatch.setenv("DEMO_PW", "second demo password")
+    again = run("users", "ensure-demo", "--password-env", "DEMO_PW")
+    assert "log in as admin@demo.example with password second demo password" in again.output
+    assert login(client, "admin@demo.example", "second demo password").status_code == 302
+
+
 def test_create_user_rules(session):
     with pytest.raises(AccountError, match="role"):
         create_user(session, "a@example.com", "long enough pw", "owner")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..audiences import ensure_audience, find_audience
+from ..engagement import CLASS_COLUMNS, class_rows
 from ..export import EVENT_COLUMNS, FORMATS, event_rows, subscriber_columns, subscriber_rows, write_rows
 from ..ingest.importing import ImportReport, import_events_file, import_subscribers_file
 from ..ingest.records import count_lines
@@ -99,7 +100,7 @@ def _exit_for(report: ImportReport, skip_bad: bool) -> None:
 
 @click.group("export")
 def export_group() -> None:
-    """Write subscribers or events to a file or standard output."""
+    """Write subscribers, events or engagement classes to a file or standard output."""
 
 
 def _export_options(command):
@@ -135,3 +136,15 @@ def export_events(rt: Runtime, audience: str | None, fmt: str, output: Path | No
         audience_id = find_audience(session, audience).id
         count = write_rows(event_rows(session, audience_id), EVENT_COLUMNS, fmt, out)
     click.echo(f"exported {count} events", err=True)
+
+
+@export_group.command("classes")
+@_export_options
+@pass_runtime
+@fails_cleanly
+def export_classes(rt: Runtime, audience: str | None, fmt: str, output: Path | None) -> None:
+    """Engagement classes: email, class, class_since, last human open and click."""
+    with rt.migrated_db().session() as session, _open_output(output) as out:
+        audience_id = find_audience(session, audience).id
+        count = write_rows(class_rows(session, audience_id), CLASS_COLUMNS, fmt, out)
+    click.echo(f"exported {count} subscribers' classes", err=True)

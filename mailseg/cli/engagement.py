@@ -101,5 +101,5 @@ def explanation_lines(ex: Explanation) -> list[str]:
 
 
 def _console() -> Console:
-    # Rich writes to click's stdout so the CLI runner captures the table in tests.
-    return Console(file=click.get_text_stream("stdout"), width=100)
+    # sys.stdout looked up per call: the CLI runner swaps it in tests.
+    return Console(file=sys.stdout, width=100)

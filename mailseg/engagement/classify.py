@@ -127,8 +127,8 @@ def _stage_changes(session: Session, audience_id: int, window_start: datetime, a
                .select_from(SUBSCRIBERS.outerjoin(counts, counts.c.subscriber_id == SUBSCRIBERS.c.id))
                .where(SUBSCRIBERS.c.audience_id == audience_id,
                       SUBSCRIBERS.c.engagement_class.is_distinct_from(new_class)))
-    stmt = insert(STAGING).from_select(["subscriber_id", "from_class", "to_class"], changed)
-    return session.execute(stmt).rowcount
+    session.execute(insert(STAGING).from_select(["subscriber_id", "from_class", "to_class"], changed))
+    return session.scalar(select(func.count()).select_from(STAGING))
 
 
 def _write_history(session: Session, audience_id: int, as_of: datetime, run_id: int) -> None:

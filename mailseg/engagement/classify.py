@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, literal, select, text, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, and_, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from ..config import EngagementConfig
 from ..models import Audience, ClassChange, JobRun, UTCDateTime, utcnow
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
+from ..sqlutil import CreateTemporaryTableAs
 from .rules import SUBSCRIBERS, class_expression, window_counts
 from .window import CLASS_NAMES, window_bounds
 
@@ -25,14 +26,10 @@ JOB = "classify"
 # Statements reported to the progress bar: stage changes, history, current classes, counts.
 CLASSIFY_STEPS = 4
 
-_scratch = MetaData()
-STAGING = Table(
-    "classify_staging", _scratch,
-    Column("subscriber_id", Integer, primary_key=True),
-    Column("from_class", String(20)),
-    Column("to_class", String(20), nullable=False),
-    prefixes=["TEMPORARY"],
-)
+# The temporary table of one run's changes, created by _stage_changes with CREATE TABLE AS
+# (PostgreSQL runs that query in parallel; INSERT ... SELECT would not).
+STAGING = Table("classify_staging", MetaData(), Column("subscriber_id", Integer),
+                Column("from_class", String(20)), Column("to_class", String(20)))
 
 
 @dataclass
@@ -55,10 +52,10 @@ def classify_audience(session: Session, audience_id: int, settings: EngagementCo
     with recorded_run(session, JOB, audience_id=audience_id, as_of=as_of) as run:
         result = ClassifyResult(run.id, audience_id, as_of, window_start, completes_run_id=failed_before)
         _lock_audience(session, audience_id)
-        _reset_staging(session)
-        result.changes = _stage_changes(session, audience_id, window_start, as_of, settings)
+        _drop_staging(session)
+        _stage_changes(session, audience_id, window_start, as_of, settings)
         _advance(progress)
-        _write_history(session, audience_id, as_of, run.id)
+        result.changes = _write_history(session, audience_id, as_of, run.id)
         _advance(progress)
         _apply_classes(session, as_of)
         _advance(progress)
@@ -109,35 +106,39 @@ def _lock_audience(session: Session, audience_id: int) -> None:
     session.execute(select(Audience.id).where(Audience.id == audience_id).with_for_update())
 
 
-def _reset_staging(session: Session) -> None:
-    _drop_staging(session)
-    STAGING.create(session.connection())
-
-
 def _drop_staging(session: Session) -> None:
     session.execute(text(f"DROP TABLE IF EXISTS {STAGING.name}"))
 
 
 def _stage_changes(session: Session, audience_id: int, window_start: datetime, as_of: datetime,
-                   settings: EngagementConfig) -> int:
+                   settings: EngagementConfig) -> None:
     """The one pass over the events: every subscriber whose class differs from the stored one."""
     counts = window_counts(audience_id, window_start, as_of, settings).subquery("counts")
     new_class = class_expression(counts.c.clicks, counts.c.opens, window_start, settings)
-    changed = (select(SUBSCRIBERS.c.id, SUBSCRIBERS.c.engagement_class, new_class)
+    changed = (select(SUBSCRIBERS.c.id.label("subscriber_id"), SUBSCRIBERS.c.engagement_class.label("from_class"),
+                      new_class.label("to_class"))
                .select_from(SUBSCRIBERS.outerjoin(counts, counts.c.subscriber_id == SUBSCRIBERS.c.id))
                .where(SUBSCRIBERS.c.audience_id == audience_id,
                       SUBSCRIBERS.c.engagement_class.is_distinct_from(new_class)))
-    session.execute(insert(STAGING).from_select(["subscriber_id", "from_class", "to_class"], changed))
-    return session.scalar(select(func.count()).select_from(STAGING))
+    session.execute(CreateTemporaryTableAs(STAGING.name, changed))
 
 
-def _write_history(session: Session, audience_id: int, as_of: datetime, run_id: int) -> None:
-    rows = select(literal(audience_id), STAGING.c.subscriber_id, STAGING.c.from_class, STAGING.c.to_class,
-                  literal(as_of, UTCDateTime), literal(run_id))
+def _still_current():
+    """A staged change applies only if the stored class is still the one it was computed from: a
+    concurrent run that committed first (possible on SQLite, which has no row locks) wins."""
+    return and_(SUBSCRIBERS.c.id == STAGING.c.subscriber_id,
+                SUBSCRIBERS.c.engagement_class.is_not_distinct_from(STAGING.c.from_class))
+
+
+def _write_history(session: Session, audience_id: int, as_of: datetime, run_id: int) -> int:
+    rows = (select(literal(audience_id), STAGING.c.subscriber_id, STAGING.c.from_class, STAGING.c.to_class,
+                   literal(as_of, UTCDateTime), literal(run_id))
+            .select_from(STAGING).join(SUBSCRIBERS, _still_current()))
     columns = ["audience_id", "subscriber_id", "from_class", "to_class", "changed_at", "run_id"]
-    session.execute(insert(ClassChange.__table__).from_select(columns, rows))
+    stmt = insert(ClassChange.__table__).from_select(columns, rows).execution_options(preserve_rowcount=True)
+    return session.execute(stmt).rowcount
 
 
 def _apply_classes(session: Session, as_of: datetime) -> None:
-    session.execute(update(SUBSCRIBERS).where(SUBSCRIBERS.c.id == STAGING.c.subscriber_id)
+    session.execute(update(SUBSCRIBERS).where(_still_current())
                     .values(engagement_class=STAGING.c.to_class, class_since=as_of))

@@ -91,28 +91,36 @@ EVENT_INDEXES_SQL = {
 }
 
 
+def _load(execute, write, dialect: str, subscribers: int, per_subscriber: int, report) -> None:
+    """The load sequence both databases share; `write(table, columns, rows)` is COPY or executemany."""
+    pool = time_pool()
+    execute(AUDIENCE_SQL)
+    write("campaigns", CAMPAIGN_COLUMNS, campaign_rows(pool))
+    write("subscribers", SUBSCRIBER_COLUMNS, subscriber_rows(subscribers, pool))
+    report(f"{subscribers} subscribers written")
+    indexes = execute(EVENT_INDEXES_SQL[dialect]).fetchall()
+    for name, _ in indexes:
+        execute(f"DROP INDEX {name}")
+    if dialect == "postgresql":
+        # Scratch data: skip the write-ahead log for the big table (reading it is unaffected).
+        execute("ALTER TABLE events SET UNLOGGED")
+    write("events", EVENT_COLUMNS, event_rows(subscribers, per_subscriber, pool))
+    report("events written")
+    for _, definition in indexes:
+        execute(definition)
+    report("indexes rebuilt")
+
+
 def load_postgres(conn, subscribers: int, per_subscriber: int, report) -> None:
     """conn: a psycopg connection. COPY every table, FK triggers off during the load."""
-    pool = time_pool()
     with conn.cursor() as cur:
         cur.execute("SET session_replication_role = replica")
-        cur.execute(AUDIENCE_SQL)
-        _copy(cur, "campaigns", CAMPAIGN_COLUMNS, campaign_rows(pool))
-        _copy(cur, "subscribers", SUBSCRIBER_COLUMNS, subscriber_rows(subscribers, pool))
-        report(f"{subscribers} subscribers copied")
-        indexes = cur.execute(EVENT_INDEXES_SQL["postgresql"]).fetchall()
-        for name, _ in indexes:
-            cur.execute(f"DROP INDEX {name}")
-        _copy(cur, "events", EVENT_COLUMNS, event_rows(subscribers, per_subscriber, pool))
-        report("events copied")
-        for _, definition in indexes:
-            cur.execute(definition)
-        for table in ("subscribers", "events", "campaigns", "class_changes", "job_runs"):
+        _load(cur.execute, lambda *args: _copy(cur, *args), "postgresql", subscribers, per_subscriber, report)
+        for table in ("subscribers", "events", "campaigns"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                         f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
         cur.execute("SET session_replication_role = origin")
     conn.commit()
-    report("indexes rebuilt")
 
 
 def _copy(cur, table: str, columns: str, rows, block: int = 20_000) -> None:
@@ -138,25 +146,12 @@ def _cell(value) -> str:
 
 
 def load_sqlite(path: str, subscribers: int, per_subscriber: int, report) -> None:
-    pool = time_pool()
+    """executemany in one transaction, without fsync (a scratch file)."""
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA synchronous=OFF")
-    conn.execute(AUDIENCE_SQL)
-    _insert(conn, "campaigns", CAMPAIGN_COLUMNS, campaign_rows(pool))
-    _insert(conn, "subscribers", SUBSCRIBER_COLUMNS, subscriber_rows(subscribers, pool))
-    report(f"{subscribers} subscribers inserted")
-    indexes = conn.execute(EVENT_INDEXES_SQL["sqlite"]).fetchall()
-    for name, _ in indexes:
-        conn.execute(f"DROP INDEX {name}")
-    rows = ((i, s, c, t, at, int(m), reason, src, key, created)
-            for i, s, c, t, at, m, reason, src, key, created in event_rows(subscribers, per_subscriber, pool))
-    _insert(conn, "events", EVENT_COLUMNS, rows)
-    report("events inserted")
-    for _, definition in indexes:
-        conn.execute(definition)
+    _load(conn.execute, lambda *args: _insert(conn, *args), "sqlite", subscribers, per_subscriber, report)
     conn.commit()
     conn.close()
-    report("indexes rebuilt")
 
 
 def _insert(conn: sqlite3.Connection, table: str, columns: str, rows) -> None:

@@ -132,10 +132,7 @@ def export_subscribers(rt: Runtime, audience: str | None, fmt: str, output: Path
 @fails_cleanly
 def export_events(rt: Runtime, audience: str | None, fmt: str, output: Path | None) -> None:
     """Events with their machine/bot flag and source."""
-    with rt.migrated_db().session() as session, _open_output(output) as out:
-        audience_id = find_audience(session, audience).id
-        count = write_rows(event_rows(session, audience_id), EVENT_COLUMNS, fmt, out)
-    click.echo(f"exported {count} events", err=True)
+    _export(rt, audience, fmt, output, event_rows, EVENT_COLUMNS, "events")
 
 
 @export_group.command("classes")
@@ -144,7 +141,12 @@ def export_events(rt: Runtime, audience: str | None, fmt: str, output: Path | No
 @fails_cleanly
 def export_classes(rt: Runtime, audience: str | None, fmt: str, output: Path | None) -> None:
     """Engagement classes: email, class, class_since, last human open and click."""
+    _export(rt, audience, fmt, output, class_rows, CLASS_COLUMNS, "subscribers' classes")
+
+
+def _export(rt: Runtime, audience: str | None, fmt: str, output: Path | None, rows_of, columns, noun: str) -> None:
+    """Write rows_of(session, audience_id) with fixed columns; report the count on stderr."""
     with rt.migrated_db().session() as session, _open_output(output) as out:
         audience_id = find_audience(session, audience).id
-        count = write_rows(class_rows(session, audience_id), CLASS_COLUMNS, fmt, out)
-    click.echo(f"exported {count} subscribers' classes", err=True)
+        count = write_rows(rows_of(session, audience_id), columns, fmt, out)
+    click.echo(f"exported {count} {noun}", err=True)

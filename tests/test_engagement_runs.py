@@ -135,3 +135,25 @@ def test_classify_all_covers_every_audience_and_only_its_own_subscribers(session
     assert stored_class(session, eve) == "new" and stored_class(session, ids["ann"]) is None
     results = classify_all(session, SETTINGS, as_of=AS_OF)
     assert [(r.audience_id, r.changes) for r in results] == [(audience_id, 4), (other, 0)]
+
+
+def test_a_concurrent_run_that_committed_first_wins(database, session, audience):
+    if database.dialect == "postgresql":
+        pytest.skip("on PostgreSQL runs of one audience wait for each other's row lock")
+    audience_id, _ = audience
+
+    class OtherRunInBetween:
+        """After this run staged its changes, another process classifies and commits."""
+
+        def __init__(self) -> None:
+            self.ran = False
+
+        def advance(self, amount: int = 1) -> None:
+            if not self.ran:
+                self.ran = True
+                with database.session() as other:
+                    classify_audience(other, audience_id, SETTINGS, as_of=AS_OF)
+
+    result = classify_audience(session, audience_id, SETTINGS, as_of=AS_OF, progress=OtherRunInBetween())
+    assert result.changes == 0
+    assert len(history(session)) == 4  # written once, by the other run

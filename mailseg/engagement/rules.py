@@ -35,10 +35,7 @@ def in_window(window_start: datetime, window_end: datetime):
 def window_counts(audience_id: int, window_start: datetime, window_end: datetime,
                   settings: EngagementConfig) -> Select:
     """Per subscribed subscriber with any open or click in the window: counted clicks and opens.
-
-    Driven by the subscribers of the audience, so each one is an index range read of
-    ix_events_subscriber_type_time restricted to the window.
-    """
+    Only the window's opens and clicks are aggregated (see docs/BENCHMARKS.md for the cost)."""
     clicks = func.sum(case((counted_click(), 1), else_=0)).label("clicks")
     opens = func.sum(case((counted_open(settings), 1), else_=0)).label("opens")
     return (select(EVENTS.c.subscriber_id, clicks, opens)

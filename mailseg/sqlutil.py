@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator, Sequence, TypeVar
 
-from sqlalchemy import Table
+from sqlalchemy import Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ClauseElement, Executable
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -19,6 +21,21 @@ def upsert(session: Session, table: Table):
     if dialect == "sqlite":
         return sqlite.insert(table)
     raise NotImplementedError(f"mailseg supports SQLite and PostgreSQL, not {dialect}")
+
+
+class CreateTemporaryTableAs(Executable, ClauseElement):
+    """CREATE TEMPORARY TABLE name AS SELECT ... on both databases. Unlike INSERT ... SELECT,
+    PostgreSQL may run the query in parallel."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str, query: Select) -> None:
+        self.name, self.query = name, query
+
+
+@compiles(CreateTemporaryTableAs)
+def _compile_create_temporary_table_as(element: CreateTemporaryTableAs, compiler, **kw) -> str:
+    return f"CREATE TEMPORARY TABLE {element.name} AS {compiler.process(element.query, **kw)}"
 
 
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -20,13 +20,15 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from . import data, db, demo, scheduler, serve, users
+    from . import data, db, demo, engagement, scheduler, serve, users
 
     main.add_command(db.db)
     main.add_command(data.import_group)
     main.add_command(data.export_group)
     main.add_command(demo.demo)
     main.add_command(serve.serve)
+    main.add_command(engagement.classify)
+    main.add_command(engagement.explain)
     main.add_command(scheduler.scheduler)
     main.add_command(scheduler.runs)
     main.add_command(users.users_group)

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..audiences import ensure_audience, find_audience
+from ..engagement import CLASS_COLUMNS, class_rows
 from ..export import EVENT_COLUMNS, FORMATS, event_rows, subscriber_columns, subscriber_rows, write_rows
 from ..ingest.importing import ImportReport, import_events_file, import_subscribers_file
 from ..ingest.records import count_lines
@@ -100,7 +101,7 @@ def _exit_for(report: ImportReport, skip_bad: bool) -> None:
 
 @click.group("export")
 def export_group() -> None:
-    """Write subscribers or events to a file or standard output."""
+    """Write subscribers, events or engagement classes to a file or standard output."""
 
 
 def _export_options(command):
@@ -132,7 +133,21 @@ def export_subscribers(rt: Runtime, audience: str | None, fmt: str, output: Path
 @fails_cleanly
 def export_events(rt: Runtime, audience: str | None, fmt: str, output: Path | None) -> None:
     """Events with their machine/bot flag and source."""
+    _export(rt, audience, fmt, output, event_rows, EVENT_COLUMNS, "events")
+
+
+@export_group.command("classes")
+@_export_options
+@pass_runtime
+@fails_cleanly
+def export_classes(rt: Runtime, audience: str | None, fmt: str, output: Path | None) -> None:
+    """Engagement classes: email, class, class_since, last human open and click."""
+    _export(rt, audience, fmt, output, class_rows, CLASS_COLUMNS, "subscribers' classes")
+
+
+def _export(rt: Runtime, audience: str | None, fmt: str, output: Path | None, rows_of, columns, noun: str) -> None:
+    """Write rows_of(session, audience_id) with fixed columns; report the count on stderr."""
     with rt.migrated_db().session() as session, _open_output(output) as out:
         audience_id = find_audience(session, audience).id
-        count = write_rows(event_rows(session, audience_id), EVENT_COLUMNS, fmt, out)
-    click.echo(f"exported {count} events", err=True)
+        count = write_rows(rows_of(session, audience_id), columns, fmt, out)
+    click.echo(f"exported {count} {noun}", err=True)

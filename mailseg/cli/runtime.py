@@ -34,6 +34,12 @@ class Runtime:
             self._database = Database(self.config.database.url, echo=self.config.database.echo)
         return self._database
 
+    def settings(self, session) -> Config:
+        """The config with the panel's saved settings applied (what jobs and commands act on)."""
+        from ..settings import effective_config
+
+        return effective_config(session, self.config)
+
     def migrated_db(self) -> Database:
         """The database, after checking that its schema is current."""
         self.db.require_current_schema()

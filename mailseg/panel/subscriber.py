@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import abort, render_template
 
+from ..engagement import explain_subscriber
 from ..reports.subscriber import campaigns_received, class_history, find_subscriber, timeline
-from ..web import db_session
+from ..settings import effective_config
+from ..web import config, db_session
 from .common import panel_blueprint
 
 blueprint = panel_blueprint("subscriber", __name__)
@@ -17,6 +19,9 @@ def show(subscriber_id: int):
     subscriber = find_subscriber(session, subscriber_id)
     if subscriber is None:
         abort(404, description="No such subscriber.")
+    explanation = None
+    if subscriber.status == "subscribed" or subscriber.engagement_class:
+        explanation = explain_subscriber(session, subscriber_id, effective_config(session, config()).engagement)
     return render_template("subscriber.html", subscriber=subscriber, events=timeline(session, subscriber_id),
                            history=class_history(session, subscriber_id),
-                           received=campaigns_received(session, subscriber_id), explanation=None)
+                           received=campaigns_received(session, subscriber_id), explanation=explanation)

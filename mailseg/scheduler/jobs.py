@@ -26,11 +26,13 @@ def audience_ids(db: Database) -> list[int]:
 def classify_all(db: Database, config: Config) -> None:
     """Classify every audience, then run its policies and sync its tags (each only if the step before succeeded)."""
     from ..engagement import classify_audience
+    from ..settings import effective_config
 
     for audience_id in audience_ids(db):
         with db.session() as session:
             try:
-                result = classify_audience(session, audience_id, config.engagement)
+                settings = effective_config(session, config).engagement
+                result = classify_audience(session, audience_id, settings)
             except Exception:  # recorded as a failed run by classify_audience; go on with the next audience
                 log.exception("classification of audience %s failed", audience_id)
                 continue

@@ -118,12 +118,20 @@ def test_csv_export_of_the_current_filter(viewer, seeded):
     assert {r["engagement_class"] for r in rows} == {"active", "semi_active"}
 
 
-def test_subscriber_page(viewer, seeded):
+def test_subscriber_page(viewer, seeded, session):
     page = viewer.get(f"/subscribers/{seeded.ids['ivan.petrenko@example.com']}").data.decode()
     assert "ivan.petrenko@example.com" in page and "COUNTRY" in page
     assert "machine/bot" in page  # the Apple proxy open is flagged
     assert "Spring sale" in page
     assert "inactive" in page and "Class history" in page
+    # the explanation is the same function as `mailseg explain`
+    from mailseg.config import EngagementConfig
+    from mailseg.engagement import explain_subscriber
+
+    explanation = explain_subscriber(session, seeded.ids["ivan.petrenko@example.com"], EngagementConfig())
+    assert 'id="why-heading"' in page
+    assert explanation.rule.replace("'", "&#39;") in page
+    assert "Machine opens ignored" in page and "Flagged events that did not count" in page
 
 
 def test_campaigns_page_shows_versions_and_added_opens(viewer, seeded, session):

@@ -1,0 +1,5 @@
+"""`python -m mailseg` is the `mailseg` command."""
+
+from .cli import main
+
+main()

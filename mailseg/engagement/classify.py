@@ -1,0 +1,144 @@
+"""Classifying an audience: set-based SQL, history only on change, one transaction per run.
+
+A run is a JobRun (job="classify"). The new classes of the subscribers whose class changes are
+computed into a temporary staging table; the history rows, the current classes and the run's
+"succeeded" mark are then committed together, so a crash leaves nothing half done and the run
+visible as failed. Re-running with the same as_of computes the same classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, and_, func, insert, literal, select, text, update
+from sqlalchemy.orm import Session
+
+from ..config import EngagementConfig
+from ..models import Audience, ClassChange, JobRun, UTCDateTime, utcnow
+from ..progress import Progress
+from ..runs import finish_run, recorded_run
+from ..sqlutil import CreateTemporaryTableAs
+from .rules import SUBSCRIBERS, class_expression, window_counts
+from .window import CLASS_NAMES, window_bounds
+
+JOB = "classify"
+# Statements reported to the progress bar: stage changes, history, current classes, counts.
+CLASSIFY_STEPS = 4
+
+# The temporary table of one run's changes, created by _stage_changes with CREATE TABLE AS
+# (PostgreSQL runs that query in parallel; INSERT ... SELECT would not).
+STAGING = Table("classify_staging", MetaData(), Column("subscriber_id", Integer),
+                Column("from_class", String(20)), Column("to_class", String(20)))
+
+
+@dataclass
+class ClassifyResult:
+    run_id: int
+    audience_id: int
+    as_of: datetime
+    window_start: datetime
+    counts: dict[str, int] = field(default_factory=dict)
+    changes: int = 0
+    # The failed run (same audience) this run completes, if the previous classification failed.
+    completes_run_id: int | None = None
+
+
+def classify_audience(session: Session, audience_id: int, settings: EngagementConfig, *,
+                      as_of: datetime | None = None, progress: Progress | None = None) -> ClassifyResult:
+    """Classify every subscriber of the audience as of `as_of` (default now) and record the run."""
+    window_start, as_of = window_bounds(as_of or utcnow(), settings.window_months)
+    failed_before = _previous_failed_run(session, audience_id)
+    with recorded_run(session, JOB, audience_id=audience_id, as_of=as_of) as run:
+        result = ClassifyResult(run.id, audience_id, as_of, window_start, completes_run_id=failed_before)
+        _lock_audience(session, audience_id)
+        _drop_staging(session)
+        _stage_changes(session, audience_id, window_start, as_of, settings)
+        _advance(progress)
+        result.changes = _write_history(session, audience_id, as_of, run.id)
+        _advance(progress)
+        _apply_classes(session, as_of)
+        _advance(progress)
+        result.counts = class_counts(session, audience_id)
+        _advance(progress)
+        _drop_staging(session)
+        summary = {"counts": result.counts, "changes": result.changes,
+                   "window_start": window_start.isoformat()}
+        if failed_before is not None:
+            summary["completes_run"] = failed_before
+        finish_run(session, run, summary)  # commits the work and the run's success together
+    return result
+
+
+def classify_all(session: Session, settings: EngagementConfig, *,
+                 as_of: datetime | None = None) -> list[ClassifyResult]:
+    """The scheduled job: classify every audience with one as_of."""
+    as_of = as_of or utcnow()
+    audience_ids = list(session.scalars(select(Audience.id).order_by(Audience.id)))
+    return [classify_audience(session, audience_id, settings, as_of=as_of) for audience_id in audience_ids]
+
+
+def class_counts(session: Session, audience_id: int) -> dict[str, int]:
+    """Subscribers per class, every class name present (0 when empty); never-classified ones are left out."""
+    rows = session.execute(
+        select(SUBSCRIBERS.c.engagement_class, func.count())
+        .where(SUBSCRIBERS.c.audience_id == audience_id, SUBSCRIBERS.c.engagement_class.is_not(None))
+        .group_by(SUBSCRIBERS.c.engagement_class)).all()
+    counts = dict.fromkeys(CLASS_NAMES, 0)
+    counts.update(rows)
+    return counts
+
+
+def _advance(progress: Progress | None) -> None:
+    if progress is not None:
+        progress.advance(1)
+
+
+def _previous_failed_run(session: Session, audience_id: int) -> int | None:
+    last = session.execute(
+        select(JobRun.id, JobRun.status).where(JobRun.job == JOB, JobRun.audience_id == audience_id)
+        .order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(1)).first()
+    return last.id if last is not None and last.status == "failed" else None
+
+
+def _lock_audience(session: Session, audience_id: int) -> None:
+    """Serialise runs of one audience on PostgreSQL (SQLite has a single writer anyway)."""
+    session.execute(select(Audience.id).where(Audience.id == audience_id).with_for_update())
+
+
+def _drop_staging(session: Session) -> None:
+    session.execute(text(f"DROP TABLE IF EXISTS {STAGING.name}"))
+
+
+def _stage_changes(session: Session, audience_id: int, window_start: datetime, as_of: datetime,
+                   settings: EngagementConfig) -> None:
+    """The one pass over the events: every subscriber whose class differs from the stored one."""
+    counts = window_counts(audience_id, window_start, as_of, settings).subquery("counts")
+    new_class = class_expression(counts.c.clicks, counts.c.opens, window_start, settings)
+    changed = (select(SUBSCRIBERS.c.id.label("subscriber_id"), SUBSCRIBERS.c.engagement_class.label("from_class"),
+                      new_class.label("to_class"))
+               .select_from(SUBSCRIBERS.outerjoin(counts, counts.c.subscriber_id == SUBSCRIBERS.c.id))
+               .where(SUBSCRIBERS.c.audience_id == audience_id,
+                      SUBSCRIBERS.c.engagement_class.is_distinct_from(new_class)))
+    session.execute(CreateTemporaryTableAs(STAGING.name, changed))
+
+
+def _still_current():
+    """A staged change applies only if the stored class is still the one it was computed from: a
+    concurrent run that committed first (possible on SQLite, which has no row locks) wins."""
+    return and_(SUBSCRIBERS.c.id == STAGING.c.subscriber_id,
+                SUBSCRIBERS.c.engagement_class.is_not_distinct_from(STAGING.c.from_class))
+
+
+def _write_history(session: Session, audience_id: int, as_of: datetime, run_id: int) -> int:
+    rows = (select(literal(audience_id), STAGING.c.subscriber_id, STAGING.c.from_class, STAGING.c.to_class,
+                   literal(as_of, UTCDateTime), literal(run_id))
+            .select_from(STAGING).join(SUBSCRIBERS, _still_current()))
+    columns = ["audience_id", "subscriber_id", "from_class", "to_class", "changed_at", "run_id"]
+    stmt = insert(ClassChange.__table__).from_select(columns, rows).execution_options(preserve_rowcount=True)
+    return session.execute(stmt).rowcount
+
+
+def _apply_classes(session: Session, as_of: datetime) -> None:
+    session.execute(update(SUBSCRIBERS).where(_still_current())
+                    .values(engagement_class=STAGING.c.to_class, class_since=as_of))

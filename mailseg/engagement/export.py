@@ -1,0 +1,32 @@
+"""Rows for `mailseg export classes`: one per subscriber, streamed in constant memory."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..export import STREAM_BATCH
+from .rules import EVENTS, SUBSCRIBERS
+
+CLASS_COLUMNS = ("email", "class", "class_since", "last_human_open", "last_human_click")
+
+
+def _last_human(event_type: str):
+    """Latest unflagged event of the type, any time (one index range read per subscriber)."""
+    return (select(func.max(EVENTS.c.occurred_at))
+            .where(EVENTS.c.subscriber_id == SUBSCRIBERS.c.id, EVENTS.c.type == event_type,
+                   EVENTS.c.is_machine.is_(False))
+            .scalar_subquery())
+
+
+def class_rows(session: Session, audience_id: int) -> Iterator[dict]:
+    """email, class (NULL before the first classification), class_since, last human open and click."""
+    stmt = (select(SUBSCRIBERS.c.email, SUBSCRIBERS.c.engagement_class, SUBSCRIBERS.c.class_since,
+                   _last_human("open"), _last_human("click"))
+            .where(SUBSCRIBERS.c.audience_id == audience_id)
+            .order_by(SUBSCRIBERS.c.id)
+            .execution_options(yield_per=STREAM_BATCH))
+    for row in session.execute(stmt):
+        yield dict(zip(CLASS_COLUMNS, row))

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from engagement_factories import AS_OF, WINDOW_START, add_event, add_subscriber, make_audience
+from .engagement_factories import AS_OF, WINDOW_START, add_event, add_subscriber, make_audience
 
 
 @pytest.fixture

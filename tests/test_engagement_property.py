@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
-from engagement_factories import add_event, add_subscriber, make_audience, stored_class
+from .engagement_factories import add_event, add_subscriber, make_audience, stored_class
 from mailseg.config import EngagementConfig
 from mailseg.engagement import classify_audience, explain_subscriber
 

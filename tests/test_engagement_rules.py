@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from engagement_factories import AS_OF, WINDOW_START, add_event, add_subscriber, make_audience, stored_class
+from .engagement_factories import AS_OF, WINDOW_START, add_event, add_subscriber, make_audience, stored_class
 from mailseg.config import EngagementConfig
 from mailseg.engagement import classify_audience
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engagement_factories import AS_OF, add_event, add_subscriber, make_audience, stored_class
+from .engagement_factories import AS_OF, add_event, add_subscriber, make_audience, stored_class
 from mailseg.config import EngagementConfig
 from mailseg.engagement import classify_all, classify_audience
 from mailseg.models import ClassChange, JobRun, Subscriber

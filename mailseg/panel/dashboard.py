@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from flask import render_template
 
-from ..reports.dashboard import class_figures, class_order, last_runs
+from datetime import timedelta
+
+from ..models import utcnow
+from ..reports.dashboard import class_counts, class_order, class_series, last_runs, transitions
 from ..web import db_session
 from .common import current_audience, panel_blueprint
 
@@ -19,8 +22,8 @@ def index():
     if audience is None:
         return render_template("dashboard.html", audience=None, counts=[], series=None, moves={}, move_classes=[],
                                runs=last_runs(session, None), days=TRANSITION_DAYS)
-    figures = class_figures(session, audience.id, days=TRANSITION_DAYS)
-    move_classes = class_order({name for pair in figures.moves for name in pair})
-    return render_template("dashboard.html", audience=audience, counts=figures.counts, series=figures.series,
-                           moves=figures.moves, move_classes=move_classes,
+    moves = transitions(session, audience.id, utcnow() - timedelta(days=TRANSITION_DAYS))
+    move_classes = class_order({name for pair in moves for name in pair})
+    return render_template("dashboard.html", audience=audience, counts=class_counts(session, audience.id),
+                           series=class_series(session, audience.id), moves=moves, move_classes=move_classes,
                            runs=last_runs(session, audience.id), days=TRANSITION_DAYS)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ..models import ClassChange, JobRun, Subscriber, utcnow
-from .cache import FiguresCache
+from ..models import ClassChange, JobRun, Subscriber
 
 # Display order of the classes; anything else (e.g. a class a later issue adds) follows.
 CLASS_ORDER = ("active", "semi_active", "new", "inactive", "pending", "unsubscribed", "cleaned", "complained")
@@ -48,72 +46,33 @@ def class_counts(session: Session, audience_id: int) -> list[ClassCount]:
     return [ClassCount(name, counts[name], counts[name] / total if total else 0.0) for name in class_order(counts)]
 
 
-@dataclass(frozen=True)
-class ClassFigures:
-    """What the dashboard draws from the class data: computed together, cached together."""
-
-    counts: list[ClassCount]
-    series: ClassSeries
-    moves: dict[tuple[str, str], int]
-
-
-_cache = FiguresCache()
-
-
-def class_figures(session: Session, audience_id: int, *, days: int = 30, now: datetime | None = None) -> ClassFigures:
-    """Counts, series and recent transitions, recomputed only when a class changed: every change of
-    engagement_class writes a class_changes row, so the newest row's id is the cache key."""
-    now = now or utcnow()
-    latest = session.scalar(select(func.max(ClassChange.id)).where(ClassChange.audience_id == audience_id))
-    key = (str(session.get_bind().url), audience_id, latest, days, now.date())
-    return _cache.get(key, lambda: _compute_figures(session, audience_id, days, now))
+def class_series(session: Session, audience_id: int) -> ClassSeries:
+    """Class sizes over time: the counts every successful classification stored in its run summary
+    (one point per run; weekly points when there are many), so the chart never scans the history."""
+    runs = session.execute(select(JobRun.as_of, JobRun.summary)
+                           .where(JobRun.audience_id == audience_id, JobRun.job == "classify",
+                                  JobRun.status == "succeeded", JobRun.as_of.is_not(None))
+                           .order_by(JobRun.as_of)).all()
+    by_day: dict[str, dict[str, int]] = {}
+    for as_of, summary in runs:
+        by_day[as_of.date().isoformat()] = (summary or {}).get("counts", {})  # the day's last run wins
+    days = sorted(by_day)
+    if len(days) > MAX_DAILY_POINTS:
+        days = _weekly(days)
+    names = class_order({name for day in days for name, n in by_day[day].items() if n})
+    return ClassSeries(days, {name: [by_day[day].get(name, 0) for day in days] for name in names})
 
 
-def _compute_figures(session: Session, audience_id: int, days: int, now: datetime) -> ClassFigures:
-    per_day = class_change_days(session, audience_id)
-    since = (now - timedelta(days=days)).date().isoformat()
-    moves: dict[tuple[str, str], int] = defaultdict(int)
-    for day, source, target, n in per_day:
-        if day >= since:
-            moves[(source or UNCLASSIFIED, target)] += n
-    return ClassFigures(class_counts(session, audience_id), class_series(per_day), dict(moves))
-
-
-def class_change_days(session: Session, audience_id: int) -> list[tuple[str, str | None, str, int]]:
-    """(day, from, to, changes) for the audience's whole class history, in one scan of class_changes."""
-    day = func.date(ClassChange.changed_at)
-    rows = session.execute(select(day, ClassChange.from_class, ClassChange.to_class, func.count())
-                           .where(ClassChange.audience_id == audience_id)
-                           .group_by(day, ClassChange.from_class, ClassChange.to_class))
-    return [(str(d), source, target, n) for d, source, target, n in rows]
-
-
-def class_series(per_day: list[tuple[str, str | None, str, int]]) -> ClassSeries:
-    """Class sizes at the end of every day that had a change: the running sum of arrivals (to)
-    minus departures (from)."""
-    deltas: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for day, source, target, n in per_day:
-        deltas[day][target] += n
-        if source is not None:
-            deltas[day][source] -= n
-    changed_days = sorted(deltas)
-    days = _weekly(changed_days) if len(changed_days) > MAX_DAILY_POINTS else changed_days
-    names = class_order({name for per_name in deltas.values() for name in per_name})
-    running = dict.fromkeys(names, 0)
-    datasets: dict[str, list[int]] = {name: [] for name in names}
-    i = 0
-    for label in days:
-        while i < len(changed_days) and changed_days[i] <= label:
-            for name, n in deltas[changed_days[i]].items():
-                running[name] += n
-            i += 1
-        for name in names:
-            datasets[name].append(running[name])
-    return ClassSeries(days, datasets)
+def transitions(session: Session, audience_id: int, since: datetime) -> dict[tuple[str, str], int]:
+    """From → to counts of class changes since a moment (a range of ix_class_changes_audience_time)."""
+    rows = session.execute(select(ClassChange.from_class, ClassChange.to_class, func.count())
+                           .where(ClassChange.audience_id == audience_id, ClassChange.changed_at >= since)
+                           .group_by(ClassChange.from_class, ClassChange.to_class)).all()
+    return {(source or UNCLASSIFIED, target): n for source, target, n in rows}
 
 
 def _weekly(days: list[str]) -> list[str]:
-    """The last changed day of every ISO week."""
+    """The last day of every ISO week that has one."""
     by_week: dict[tuple[int, int], str] = {}
     for d in days:
         year, week, _ = date.fromisoformat(d).isocalendar()

@@ -41,13 +41,6 @@ def browser():
         browser.close()
 
 
-@pytest.fixture(autouse=True)
-def _fresh_figures_cache():
-    from mailseg.reports import dashboard
-
-    dashboard._cache.clear()
-
-
 @pytest.fixture
 def live_server(app):
     """The app on http://127.0.0.1:<free port> for the duration of a test."""

@@ -13,14 +13,6 @@ def app(app):
     return app
 
 
-@pytest.fixture(autouse=True)
-def _fresh_figures_cache():
-    """Test databases are truncated and reused, so ids repeat: no figures survive a test."""
-    from mailseg.reports import dashboard
-
-    dashboard._cache.clear()
-
-
 @pytest.fixture
 def users(session):
     seed_users(session)

@@ -4,6 +4,7 @@ through the real ingest function, and a sync run."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -93,6 +94,10 @@ def seed_audience(session: Session, now: datetime | None = None) -> Seeded:
                        finished_at=now - timedelta(minutes=59),
                        summary={"tags": {"ms-active": {"added": 2, "removed": 1, "failed": 0},
                                          "ms-inactive": {"added": 1, "removed": 0, "failed": 1}}}))
+    for days_ago, counts in ((60, {"new": len(PEOPLE)}), (10, dict(Counter(k for k, _ in PEOPLE.values())))):
+        session.add(JobRun(job="classify", audience_id=audience.id, status="succeeded", as_of=now - timedelta(days=days_ago),
+                           started_at=now - timedelta(days=days_ago), finished_at=now - timedelta(days=days_ago),
+                           summary={"counts": counts, "changes": len(PEOPLE)}))
     session.add(JobRun(job="classify", audience_id=audience.id, status="failed", started_at=now - timedelta(hours=2),
                        finished_at=now - timedelta(hours=2), error="RuntimeError: the window is broken"))
     session.commit()

@@ -20,13 +20,15 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from . import data, db, demo, serve
+    from . import data, db, demo, serve, sync
 
     main.add_command(db.db)
     main.add_command(data.import_group)
     main.add_command(data.export_group)
     main.add_command(demo.demo)
     main.add_command(serve.serve)
+    main.add_command(sync.sync)
+    main.add_command(sync.pull)
 
 
 _register()

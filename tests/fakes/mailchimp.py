@@ -53,10 +53,19 @@ class Fault:
     bare: bool = False  # no body at all, as Mailchimp's overload 403
     method: str | None = None
     path_contains: str | None = None
+    after: int = 0  # let this many matching calls through first
 
     def matches(self, method: str, path: str) -> bool:
         return (self.times > 0 and (self.method is None or self.method == method)
                 and (self.path_contains is None or self.path_contains in path))
+
+    def fires(self) -> bool:
+        """Called for a matching call: True when this call gets the fault."""
+        if self.after > 0:
+            self.after -= 1
+            return False
+        self.times -= 1
+        return True
 
 
 @dataclass
@@ -110,7 +119,7 @@ class FakeMailchimp:
             members = self.add_list(list_id).members
             for email in emails:
                 members[subscriber_hash(email)] = self._member(list_id, email, status, {}, stamp)
-        
+
     def segment_emails(self, list_id: str, name: str) -> set[str]:
         with self.lock:
             fake_list = self.lists[list_id]
@@ -130,9 +139,10 @@ class FakeMailchimp:
             return campaign["id"]
 
     def inject(self, status: int, *, times: int = 1, retry_after: str | None = None, bare: bool = False,
-               method: str | None = None, path_contains: str | None = None) -> None:
+               method: str | None = None, path_contains: str | None = None, after: int = 0) -> None:
+        """Answer the next `times` matching calls (after letting `after` through) with `status`."""
         with self.lock:
-            self.faults.append(Fault(status, times, retry_after, bare, method, path_contains))
+            self.faults.append(Fault(status, times, retry_after, bare, method, path_contains, after))
 
     def writes(self, path_contains: str = "") -> list[Call]:
         with self.lock:
@@ -204,8 +214,8 @@ class FakeMailchimp:
                            "Your API key may be invalid, or you've attempted to access the wrong datacenter.")
         with self.lock:
             fault = next((f for f in self.faults if f.matches(request.method, request.path)), None)
-            if fault is not None:
-                fault.times -= 1
+            if fault is not None and not fault.fires():
+                fault = None
         if fault is not None:
             return self._fault_response(fault)
         return None

@@ -18,7 +18,7 @@ class _QuietHandler(WSGIRequestHandler):
 def serving(app) -> Iterator[str]:
     """Yields the base URL (http://127.0.0.1:PORT) while the app answers."""
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="fake-server", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-server", daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import functools
-import sys
-
 import click
 
 from ..audiences import find_audience
 from ..progress import progress
-from ..providers import AuthenticationError, ProviderError, platform_factory
+from ..providers import platform_factory
 from .runtime import Runtime, fails_cleanly, pass_runtime
 
 audience_option = click.option("--audience", help="Audience name (default: the only one).")
-
-
-def _provider_errors_exit(command):
-    """A refused or unreachable platform ends the command with its message (never the API key)."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except AuthenticationError as exc:
-            click.echo(f"error: {exc}; the run was stopped", err=True)
-            sys.exit(3)
-        except ProviderError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper
 
 
 @click.command()
@@ -37,7 +17,6 @@ def _provider_errors_exit(command):
 @click.option("--dry-run", is_flag=True, help="Print what would be added and removed per tag; change nothing.")
 @pass_runtime
 @fails_cleanly
-@_provider_errors_exit
 def sync(rt: Runtime, audience: str | None, dry_run: bool) -> None:
     """Mirror the engagement classes onto Mailchimp as tags (incremental, batched, resumable)."""
     from ..sync import plan_engagement_sync, sync_engagement
@@ -69,7 +48,6 @@ def _samples(verb: str, emails: list[str]) -> str:
 @audience_option
 @pass_runtime
 @fails_cleanly
-@_provider_errors_exit
 def pull(rt: Runtime, audience: str | None) -> None:
     """Import members, sends and email activity from Mailchimp since the last pull."""
     from ..sync.pull import pull_audience

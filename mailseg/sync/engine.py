@@ -29,6 +29,8 @@ from .state import RecordedSegment
 
 log = logging.getLogger(__name__)
 FAILURE_SAMPLES = 20
+# Membership changes after which the database's statistics are refreshed.
+LARGE_SYNC = 10_000
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,8 @@ def sync_segments(session: Session, audience_id: int, list_id: str, specs: list[
     finally:
         for client in clients:
             report.calls.add(client.counts)
+    if sum(tag.added + tag.removed for tag in report.tags.values()) >= LARGE_SYNC:
+        state.refresh_statistics(session)
     for segment in segments:
         state.mark_synced(session, segment.id)
         report.tags[segment.name].skipped = state.refused_count(session, segment.id, options.address_attempts)

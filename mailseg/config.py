@@ -76,6 +76,18 @@ class MailchimpConfig:
     previous_webhook_secret_until: str = setting("")
     max_connections: int = setting(4, min=1, max=10)
     timeout_seconds: int = setting(120, min=1, max=600)
+    # Attempts of one API call on 429, a bare 403, 5xx or a lost connection, before the run gives up.
+    max_attempts: int = setting(8, min=1, max=20)
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    # Mirrored segments are named <tag_prefix><segment>, e.g. mailseg:active.
+    tag_prefix: str = setting("mailseg:")
+    # Addresses added (and removed) per bulk call; Mailchimp accepts at most 500 of each.
+    batch_size: int = setting(500, min=1, max=500)
+    # Runs an address the platform refuses is retried in before it is skipped (and still reported).
+    address_attempts: int = setting(3, min=1, max=100)
 
 
 @dataclass(frozen=True)
@@ -137,6 +149,7 @@ class Config:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     engagement: EngagementConfig = field(default_factory=EngagementConfig)
     mailchimp: MailchimpConfig = field(default_factory=MailchimpConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
     mandrill: MandrillConfig = field(default_factory=MandrillConfig)
     flagging: FlaggingConfig = field(default_factory=FlaggingConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)

@@ -130,3 +130,26 @@ def cli(config, database):
                              catch_exceptions=False)
 
     return invoke
+
+
+FAKE_LIST_ID = "list0001"
+
+
+@pytest.fixture
+def fake_mailchimp():
+    """The fake Mailchimp (tests/fakes) serving on 127.0.0.1, with one list FAKE_LIST_ID; .base_url for the config."""
+    from .fakes.mailchimp import FakeMailchimp
+    from .fakes.server import serving
+
+    fake = FakeMailchimp()
+    fake.add_list(FAKE_LIST_ID)
+    with serving(fake.app) as url:
+        fake.base_url = f"{url}/3.0"
+        yield fake
+
+
+@pytest.fixture
+def mailchimp_config(config, fake_mailchimp) -> Config:
+    """The test config pointed at the fake Mailchimp."""
+    return config.replace(mailchimp={"api_key": fake_mailchimp.api_key, "api_base_url": fake_mailchimp.base_url,
+                                     "list_id": FAKE_LIST_ID})

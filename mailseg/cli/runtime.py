@@ -14,6 +14,7 @@ from ..audiences import AudienceNotFound
 from ..config import Config, ConfigError, load_config
 from ..db import Database, SchemaOutOfDate
 from ..ingest.records import FileFormatError
+from ..providers.base import AuthenticationError, ProviderError
 
 
 @dataclass
@@ -50,7 +51,8 @@ pass_runtime = click.make_pass_decorator(Runtime)
 
 
 def fails_cleanly(command: Callable) -> Callable:
-    """Turn expected failures (bad config, bad file, unknown audience) into a message and exit code."""
+    """Turn expected failures (bad config, bad file, unknown audience, a refusing email platform)
+    into a message and exit code; a rejected API key exits 3."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -60,6 +62,12 @@ def fails_cleanly(command: Callable) -> Callable:
             click.echo(f"config error: {exc}", err=True)
             sys.exit(2)
         except (FileFormatError, AudienceNotFound, FileNotFoundError, SchemaOutOfDate) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        except AuthenticationError as exc:
+            click.echo(f"error: {exc}; the run was stopped", err=True)
+            sys.exit(3)
+        except ProviderError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
 

@@ -7,10 +7,11 @@ from .events import EVENT_SOURCES, EVENT_TYPES, Event
 from .history import RUN_STATUSES, ClassChange, JobRun
 from .panel import USER_ROLES, JobRequest, LoginAttempt, SettingChange, SettingOverride, User
 from .scheduling import SchedulerLease, apscheduler_jobs
+from .sync import PullCursor, SyncFailure, SyncMember, SyncSegment
 
 __all__ = [
     "Audience", "Base", "ClassChange", "SchedulerLease", "apscheduler_jobs", "JobRun", "RUN_STATUSES", "CAMPAIGN_KINDS", "Campaign", "EVENT_SOURCES", "EVENT_TYPES", "Event",
     "JSONType", "SUBSCRIBER_STATUSES", "SUPPRESSED_STATUSES", "Subscriber", "UTCDateTime",
-    "normalise_email", "utcnow",
+    "normalise_email", "utcnow", "PullCursor", "SyncFailure", "SyncMember", "SyncSegment",
     "USER_ROLES", "JobRequest", "LoginAttempt", "SettingChange", "SettingOverride", "User",
 ]

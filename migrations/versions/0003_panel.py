@@ -1,15 +1,15 @@
 """panel: accounts, login attempts, settings overrides and audit, job requests, subscriber search indexes
 
-Revision ID: 0005_panel
-Revises: 0006_scheduler
+Revision ID: 0003_panel
+Revises: 0002_scheduler
 """
 
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-revision = '0005_panel'
-down_revision = '0006_scheduler'
+revision = '0003_panel'
+down_revision = '0002_scheduler'
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """scheduler job store and lease
 
-Revision ID: 0006_scheduler
+Revision ID: 0002_scheduler
 Revises: 0001
 Create Date: 2026-11-22 18:34:17.456917
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006_scheduler'
+revision = '0002_scheduler'
 down_revision = '0001'
 branch_labels = None
 depends_on = None

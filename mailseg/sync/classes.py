@@ -1,0 +1,60 @@
+"""`mailseg sync`: the engagement classes mirrored as tags, one recorded run per sync."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..config import Config
+from ..models import SUPPRESSED_STATUSES, Audience, Subscriber
+from ..progress import Progress
+from ..providers import PlatformFactory, ProviderError
+from ..runs import finish_run, recorded_run
+from .engine import Plan, SegmentSpec, SyncOptions, SyncReport, plan_segments, sync_segments
+
+# The classes mirrored as tags; exclusive because each subscriber has exactly one class.
+ENGAGEMENT_CLASSES = ("active", "semi_active", "inactive", "new")
+
+
+def engagement_specs(audience_id: int, prefix: str) -> list[SegmentSpec]:
+    """One segment per class: subscribers currently in the class and still mailable."""
+    return [SegmentSpec(f"{prefix}{name}", select(Subscriber.id).where(
+                Subscriber.audience_id == audience_id, Subscriber.engagement_class == name,
+                Subscriber.status.not_in(SUPPRESSED_STATUSES)))
+            for name in ENGAGEMENT_CLASSES]
+
+
+def sync_options(config: Config) -> SyncOptions:
+    return SyncOptions(batch_size=config.sync.batch_size, max_connections=config.mailchimp.max_connections,
+                       address_attempts=config.sync.address_attempts)
+
+
+def provider_list_id(audience: Audience, config: Config) -> str:
+    list_id = audience.provider_list_id or config.mailchimp.list_id
+    if not list_id:
+        raise ProviderError(f"audience {audience.name!r} has no Mailchimp list id: set mailchimp.list_id")
+    return list_id
+
+
+def plan_engagement_sync(session: Session, audience: Audience, config: Config) -> list[Plan]:
+    """What `mailseg sync` would add and remove per tag; calls nothing and writes nothing."""
+    return plan_segments(session, audience.id, engagement_specs(audience.id, config.sync.tag_prefix),
+                         sync_options(config))
+
+
+def sync_engagement(session: Session, audience: Audience, config: Config, factory: PlatformFactory,
+                    *, progress: Progress | None = None) -> SyncReport:
+    """Mirror the engagement classes onto the platform, recorded as a job run "sync"."""
+    list_id = provider_list_id(audience, config)
+    report = SyncReport()
+    with recorded_run(session, "sync", audience_id=audience.id) as run:
+        try:
+            sync_segments(session, audience.id, list_id, engagement_specs(audience.id, config.sync.tag_prefix),
+                          factory, sync_options(config), progress=progress, report=report)
+        except Exception:
+            session.rollback()  # completed batches are committed already
+            run.summary = report.summary()  # what completed before the failure stays visible
+            session.commit()
+            raise
+        finish_run(session, run, report.summary())
+    return report

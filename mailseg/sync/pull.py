@@ -1,0 +1,157 @@
+"""`mailseg pull`: import members, sends and email activity from the platform, incrementally.
+
+Members changed since the last pull (since_last_changed) are upserted; for campaigns sent inside the
+engagement window, recipients are read once and activity since the last pull, all stored through
+store_events (source "pull"), which drops what is already stored: a second pull adds nothing.
+Watermarks live in pull_cursors and trail the pull's start by a few minutes, since the platform
+may record an event late; the overlap is absorbed by deduplication.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..config import Config
+from ..ingest.events import EventIn, StoreResult, store_events
+from ..ingest.importing import SubscriberRow, upsert_subscribers
+from ..models import Audience, Campaign, PullCursor, Subscriber, normalise_email, utcnow
+from ..progress import Progress
+from ..providers.base import Activity, CampaignInfo, EmailPlatform, Member
+from ..runs import finish_run, recorded_run
+from ..sqlutil import chunked, in_chunks, upsert
+from .classes import provider_list_id
+from .state import clear_failures_for
+
+CHUNK = 1000
+OVERLAP = timedelta(minutes=5)
+# Statuses mailseg keeps; transactional and archived contacts are not part of the audience.
+KEPT_STATUSES = {"subscribed", "unsubscribed", "cleaned", "pending"}
+EVENT_BY_ACTION = {"open": "open", "click": "click", "bounce": "bounce"}
+
+
+@dataclass
+class PullReport:
+    members: int = 0
+    inserted: int = 0
+    updated: int = 0
+    campaigns: int = 0
+    events: StoreResult = field(default_factory=StoreResult)
+
+    def summary(self) -> dict:
+        return {"members": self.members, "inserted": self.inserted, "updated": self.updated,
+                "campaigns": self.campaigns, "events_received": self.events.received,
+                "events_stored": self.events.inserted, "events_duplicate": self.events.duplicates,
+                "events_unknown": self.events.unknown, "by_type": dict(self.events.by_type)}
+
+
+def pull_audience(session: Session, audience: Audience, config: Config, platform: EmailPlatform,
+                  *, progress: Progress | None = None) -> PullReport:
+    """Pull members, then sends and activity of recent campaigns; recorded as a job run "pull"."""
+    list_id = provider_list_id(audience, config)
+    report = PullReport()
+    with recorded_run(session, "pull", audience_id=audience.id) as run:
+        started = utcnow()
+        _pull_members(session, audience.id, list_id, platform, config.sync.tag_prefix, started, report, progress)
+        oldest = started - timedelta(days=31 * config.engagement.window_months)
+        for campaign in platform.sent_campaigns(list_id):
+            if campaign.sent_at is not None and campaign.sent_at >= oldest:
+                _pull_campaign(session, audience.id, campaign, platform, started, report, progress)
+        finish_run(session, run, report.summary())
+    return report
+
+
+def _pull_members(session: Session, audience_id: int, list_id: str, platform: EmailPlatform, prefix: str,
+                  started: datetime, report: PullReport, progress: Progress | None) -> None:
+    since = get_cursor(session, audience_id, "members")
+    for chunk in chunked(platform.list_members(list_id, since_last_changed=since), CHUNK):
+        rows = [_subscriber_row(member, prefix) for member in chunk if member.status in KEPT_STATUSES]
+        inserted, updated = upsert_subscribers(session, audience_id, rows)
+        report.members += len(chunk)
+        report.inserted += inserted
+        report.updated += updated
+        # the platform has these addresses now: refused tag updates get retried on the next sync
+        clear_failures_for(session, _subscriber_ids(session, audience_id, [row.email for row in rows]))
+        session.commit()
+        if progress is not None:
+            progress.advance(len(chunk))
+    set_cursor(session, audience_id, "members", started - OVERLAP)
+    session.commit()
+
+
+def _subscriber_row(member: Member, prefix: str) -> SubscriberRow:
+    merge = dict(member.merge_fields)
+    values: dict = {"status": member.status,
+                    "first_name": str(merge.pop("FNAME", "") or "").strip() or None,
+                    "last_name": str(merge.pop("LNAME", "") or "").strip() or None,
+                    "merge_fields": merge,
+                    # our own mirrored tags are not the subscriber's tags
+                    "tags": [tag for tag in member.tags if not tag.startswith(prefix)]}
+    if member.subscribed_at is not None:
+        values["subscribed_at"] = member.subscribed_at
+    return SubscriberRow(normalise_email(member.email), values)
+
+
+def _pull_campaign(session: Session, audience_id: int, campaign: CampaignInfo, platform: EmailPlatform,
+                   started: datetime, report: PullReport, progress: Progress | None) -> None:
+    report.campaigns += 1
+    _record_campaign(session, audience_id, campaign)
+    sends_cursor = f"campaign:{campaign.id}:sends"
+    if get_cursor(session, audience_id, sends_cursor) is None:
+        sends = (EventIn("send", campaign.sent_at, "pull", email=r.email, campaign=campaign.id)
+                 for r in platform.campaign_recipients(campaign.id))
+        _store(session, audience_id, sends, report, progress)
+        set_cursor(session, audience_id, sends_cursor, started)
+    activity_cursor = f"campaign:{campaign.id}:activity"
+    since = get_cursor(session, audience_id, activity_cursor)
+    events = (_event(campaign.id, a) for a in platform.campaign_activity(campaign.id, since=since)
+              if a.action in EVENT_BY_ACTION)
+    _store(session, audience_id, events, report, progress)
+    set_cursor(session, audience_id, activity_cursor, started - OVERLAP)
+    session.commit()
+
+
+def _event(campaign_id: str, activity: Activity) -> EventIn:
+    hard_bounce = activity.action == "bounce" and activity.bounce_type == "hard"
+    return EventIn(EVENT_BY_ACTION[activity.action], activity.occurred_at, "pull", email=activity.email,
+                   campaign=campaign_id, url=activity.url, ip=activity.ip,
+                   new_status="cleaned" if hard_bounce else None)
+
+
+def _record_campaign(session: Session, audience_id: int, campaign: CampaignInfo) -> None:
+    stmt = upsert(session, Campaign.__table__).on_conflict_do_nothing(index_elements=["audience_id", "provider_id"])
+    session.execute(stmt, [{"audience_id": audience_id, "provider_id": campaign.id,
+                            "name": campaign.title or campaign.id, "subject": campaign.subject, "kind": "regular",
+                            "status": "sent", "sent_at": campaign.sent_at, "variant": 1, "created_at": utcnow()}])
+
+
+def _store(session: Session, audience_id: int, events: Iterable[EventIn], report: PullReport,
+           progress: Progress | None) -> None:
+    for chunk in chunked(events, CHUNK):
+        report.events.add(store_events(session, audience_id, chunk))
+        session.commit()
+        if progress is not None:
+            progress.advance(len(chunk))
+
+
+def _subscriber_ids(session: Session, audience_id: int, emails: list[str]) -> list[int]:
+    ids: list[int] = []
+    for chunk in in_chunks(emails):
+        ids.extend(session.scalars(select(Subscriber.id).where(
+            Subscriber.audience_id == audience_id, Subscriber.email.in_(chunk))))
+    return ids
+
+
+def get_cursor(session: Session, audience_id: int, name: str) -> datetime | None:
+    return session.scalar(select(PullCursor.value).where(PullCursor.audience_id == audience_id,
+                                                         PullCursor.name == name))
+
+
+def set_cursor(session: Session, audience_id: int, name: str, value: datetime) -> None:
+    stmt = upsert(session, PullCursor.__table__)
+    stmt = stmt.on_conflict_do_update(index_elements=["audience_id", "name"], set_={"value": stmt.excluded.value})
+    session.execute(stmt, [{"audience_id": audience_id, "name": name, "value": value}])

@@ -1,0 +1,250 @@
+"""A faithful, in-memory fake of the Mailchimp Marketing API v3, for tests and benchmarks.
+
+Flask app under /3.0 with Mailchimp's shapes: lists and members (subscriber_hash = MD5 of the
+lower-cased address), static segments (tags) with the 500-per-list batch endpoint, campaigns
+(create, replicate, schedule, send) and reports (sent-to, email-activity), count/offset paging,
+basic-auth API key check and application/problem+json errors. Switches inject 429 (Retry-After),
+bare 403, 5xx and slow answers; every call is logged so tests can count them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+
+MAX_BATCH = 500
+MAX_COUNT = 1000
+
+
+def subscriber_hash(email: str) -> str:
+    return hashlib.md5(email.strip().lower().encode()).hexdigest()
+
+
+def now_text() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
+    body = {"type": "https://mailchimp.com/developer/marketing/docs/errors/", "title": title,
+            "status": status, "detail": detail, "instance": str(uuid.uuid4()), **extra}
+    return Response(json.dumps(body), status, content_type="application/problem+json; charset=utf-8")
+
+
+class Problem(Exception):
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.response = problem(status, title, detail)
+
+
+@dataclass
+class Fault:
+    status: int
+    times: int
+    retry_after: str | None = None
+    bare: bool = False  # no body at all, as Mailchimp's overload 403
+    method: str | None = None
+    path_contains: str | None = None
+    after: int = 0  # let this many matching calls through first
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.times > 0 and (self.method is None or self.method == method)
+                and (self.path_contains is None or self.path_contains in path))
+
+    def fires(self) -> bool:
+        """Called for a matching call: True when this call gets the fault."""
+        if self.after > 0:
+            self.after -= 1
+            return False
+        self.times -= 1
+        return True
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    query: dict
+    body: Any
+    status: int = 0
+
+    @property
+    def is_write(self) -> bool:
+        return self.method != "GET"
+
+
+@dataclass
+class FakeList:
+    id: str
+    name: str
+    members: dict[str, dict] = field(default_factory=dict)  # subscriber_hash -> member
+    segments: dict[int, dict] = field(default_factory=dict)
+    segment_members: dict[int, set[str]] = field(default_factory=dict)
+
+
+class FakeMailchimp:
+    def __init__(self, api_key: str = "0123456789abcdef0123456789abcdef-us21") -> None:
+        self.api_key = api_key
+        self.lock = threading.RLock()
+        self.lists: dict[str, FakeList] = {}
+        self.campaigns: dict[str, dict] = {}
+        self.sent_to: dict[str, list[str]] = {}  # campaign id -> member hashes
+        self.activity: dict[str, dict[str, list[dict]]] = {}  # campaign id -> hash -> activity
+        self.calls: list[Call] = []
+        self.keep_bodies = True
+        self.faults: list[Fault] = []
+        self.delay = 0.0  # seconds before answering any call
+        self.write_delay = 0.0  # extra seconds before answering a write
+        self._ids = itertools.count(1)
+        self.app = self._make_app()
+
+    # --- seeding and inspection (what a test does on "Mailchimp's side") ----------------------
+
+    def add_list(self, list_id: str = "list0001", name: str = "Audience") -> FakeList:
+        with self.lock:
+            return self.lists.setdefault(list_id, FakeList(list_id, name))
+
+    def add_members(self, list_id: str, emails, *, status: str = "subscribed",
+                    last_changed: str | None = None) -> None:
+        stamp = last_changed or now_text()
+        with self.lock:
+            members = self.add_list(list_id).members
+            for email in emails:
+                members[subscriber_hash(email)] = self._member(list_id, email, status, {}, stamp)
+
+    def segment_emails(self, list_id: str, name: str) -> set[str]:
+        with self.lock:
+            fake_list = self.lists[list_id]
+            for seg_id, segment in fake_list.segments.items():
+                if segment["name"] == name:
+                    return {fake_list.members[h]["email_address"] for h in fake_list.segment_members[seg_id]}
+        return set()
+
+    def add_sent_campaign(self, list_id: str, *, subject: str, send_time: str, recipients: list[str],
+                          activity: dict[str, list[dict]] | None = None) -> str:
+        with self.lock:
+            campaign = self._campaign({"recipients": {"list_id": list_id},
+                                       "settings": {"subject_line": subject, "title": subject}})
+            campaign.update(status="sent", send_time=send_time)
+            self.sent_to[campaign["id"]] = [subscriber_hash(e) for e in recipients]
+            self.activity[campaign["id"]] = {subscriber_hash(e): list(a) for e, a in (activity or {}).items()}
+            return campaign["id"]
+
+    def inject(self, status: int, *, times: int = 1, retry_after: str | None = None, bare: bool = False,
+               method: str | None = None, path_contains: str | None = None, after: int = 0) -> None:
+        """Answer the next `times` matching calls (after letting `after` through) with `status`."""
+        with self.lock:
+            self.faults.append(Fault(status, times, retry_after, bare, method, path_contains, after))
+
+    def writes(self, path_contains: str = "") -> list[Call]:
+        with self.lock:
+            return [c for c in self.calls if c.is_write and path_contains in c.path and 200 <= c.status < 300]
+
+    # --- shapes -------------------------------------------------------------------------------
+
+    def _member(self, list_id: str, email: str, status: str, merge_fields: dict, stamp: str) -> dict:
+        return {"id": subscriber_hash(email), "email_address": email, "unique_email_id": uuid.uuid4().hex[:10],
+                "email_type": "html", "status": status, "merge_fields": merge_fields, "list_id": list_id,
+                "timestamp_opt": stamp, "last_changed": stamp}
+
+    def _member_out(self, fake_list: FakeList, member: dict) -> dict:
+        tags = [{"id": seg_id, "name": seg["name"]} for seg_id, seg in fake_list.segments.items()
+                if seg["type"] == "static" and member["id"] in fake_list.segment_members[seg_id]]
+        return {**member, "tags": tags, "tags_count": len(tags)}
+
+    def _segment_out(self, fake_list: FakeList, seg_id: int) -> dict:
+        return {**fake_list.segments[seg_id], "member_count": len(fake_list.segment_members[seg_id]),
+                "list_id": fake_list.id}
+
+    def _campaign(self, body: dict) -> dict:
+        campaign_id = f"c{next(self._ids):09x}"
+        campaign = {"id": campaign_id, "web_id": next(self._ids), "type": body.get("type", "regular"),
+                    "create_time": now_text(), "status": "save", "send_time": "",
+                    "recipients": dict(body.get("recipients") or {}), "settings": dict(body.get("settings") or {})}
+        self.campaigns[campaign_id] = campaign
+        return campaign
+
+    # --- the app ------------------------------------------------------------------------------
+
+    def _list(self, list_id: str) -> FakeList:
+        if list_id not in self.lists:
+            raise Problem(404, "Resource Not Found", "The requested resource could not be found.")
+        return self.lists[list_id]
+
+    def _segment(self, fake_list: FakeList, segment_id: str) -> int:
+        if not segment_id.isdigit() or int(segment_id) not in fake_list.segments:
+            raise Problem(404, "Resource Not Found", "The requested resource could not be found.")
+        return int(segment_id)
+
+    def _campaign_by_id(self, campaign_id: str) -> dict:
+        if campaign_id not in self.campaigns:
+            raise Problem(404, "Resource Not Found", "The requested resource could not be found.")
+        return self.campaigns[campaign_id]
+
+    def _make_app(self) -> Flask:
+        from .mailchimp_routes import register
+
+        app = Flask("fake_mailchimp")
+        app.before_request(self._before)
+        app.after_request(self._after)
+        app.register_error_handler(Problem, lambda exc: exc.response)
+        register(app, self)
+        return app
+
+    def _before(self):
+        body = request.get_json(silent=True) if request.data else None
+        call = Call(request.method, request.path, request.args.to_dict(), body if self.keep_bodies else None)
+        g.call = call
+        with self.lock:
+            self.calls.append(call)
+        delay = self.delay + (self.write_delay if call.is_write else 0.0)
+        if delay:
+            time.sleep(delay)
+        auth = request.authorization
+        if auth is None or auth.password != self.api_key:
+            return problem(401, "API Key Invalid",
+                           "Your API key may be invalid, or you've attempted to access the wrong datacenter.")
+        with self.lock:
+            fault = next((f for f in self.faults if f.matches(request.method, request.path)), None)
+            if fault is not None and not fault.fires():
+                fault = None
+        if fault is not None:
+            return self._fault_response(fault)
+        return None
+
+    def _fault_response(self, fault: Fault) -> Response:
+        if fault.bare:
+            response = Response("", fault.status, content_type="text/html")
+        elif fault.status == 429:
+            response = problem(429, "Too Many Requests", "You have exceeded the limit of 10 simultaneous connections.")
+        else:
+            response = problem(fault.status, "Internal Server Error", "An unexpected internal error has occurred.")
+        if fault.retry_after is not None:
+            response.headers["Retry-After"] = fault.retry_after
+        return response
+
+    def _after(self, response: Response) -> Response:
+        call = g.get("call")
+        if call is not None:
+            call.status = response.status_code
+        return response
+
+
+def page(items: list, key: str, **extra: Any):
+    """Mailchimp's count/offset paging of a collection: count defaults to 10, at most 1000."""
+    try:
+        count = int(request.args.get("count", 10))
+        offset = int(request.args.get("offset", 0))
+    except ValueError:
+        raise Problem(400, "Invalid Resource", "count and offset must be integers") from None
+    if count > MAX_COUNT or count < 0 or offset < 0:
+        raise Problem(400, "Invalid Resource", f"count must be between 0 and {MAX_COUNT}")
+    return jsonify({key: items[offset:offset + count], **extra, "total_items": len(items), "_links": []})

@@ -1,6 +1,9 @@
 """What the scheduler runs. Each job is a plain function over a Database and Config that calls the
 domain for every audience; every step records its own job run (mailseg.runs), so `mailseg runs`
-and the panel show each one. Jobs are idempotent: running one twice does no harm."""
+and the panel show each one. Jobs are idempotent: running one twice does no harm.
+
+Settings saved in the panel apply: each step reads the effective config at the moment it runs.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +15,14 @@ from sqlalchemy import select
 from ..config import Config
 from ..db import Database
 from ..models import Audience
+from ..runs import recorded_run
+from ..settings import effective_config
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[Database, Config], None]
+# A step for one audience: (db, base config, audience id) -> whether it succeeded.
+Step = Callable[[Database, Config, int], bool]
 
 
 def audience_ids(db: Database) -> list[int]:
@@ -23,30 +30,133 @@ def audience_ids(db: Database) -> list[int]:
         return list(session.scalars(select(Audience.id).order_by(Audience.id)))
 
 
-def classify_all(db: Database, config: Config) -> None:
-    """Classify every audience, then run its policies and sync its tags (each only if the step before succeeded)."""
-    from ..engagement import classify_audience
-    from ..settings import effective_config
+def mailchimp_configured(config: Config) -> bool:
+    return bool(config.mailchimp.api_key)
 
+
+def classify_step(db: Database, base: Config, audience_id: int) -> bool:
+    from ..engagement import classify_audience
+
+    with db.session() as session:
+        try:
+            result = classify_audience(session, audience_id, effective_config(session, base).engagement)
+        except Exception:  # recorded as a failed run by classify_audience
+            log.exception("classification of audience %s failed", audience_id)
+            return False
+    log.info("audience %s classified: %s changes", audience_id, result.changes)
+    return True
+
+
+def sync_step(db: Database, base: Config, audience_id: int, *, dry_run: bool = False) -> bool:
+    from ..providers import platform_factory
+    from ..sync import plan_engagement_sync, sync_engagement
+
+    with db.session() as session:
+        config = effective_config(session, base)
+        audience = session.get(Audience, audience_id)
+        try:
+            if dry_run:
+                _record_dry_run(session, audience, plan_engagement_sync(session, audience, config))
+            else:
+                report = sync_engagement(session, audience, config, platform_factory(config, audience.provider))
+                log.info("audience %s synced: %s batches", audience_id, report.batches)
+        except Exception:  # recorded as a failed run by sync_engagement
+            log.exception("sync of audience %s failed", audience_id)
+            return False
+    return True
+
+
+def _record_dry_run(session, audience: Audience, plans) -> None:
+    from ..runs import finish_run
+
+    with recorded_run(session, "sync", audience_id=audience.id) as run:
+        finish_run(session, run, {"dry_run": True, "tags": {
+            plan.name: {"added": plan.adds, "removed": plan.removes, "failed": 0} for plan in plans}})
+
+
+def pull_step(db: Database, base: Config, audience_id: int) -> bool:
+    from ..providers import platform_factory
+    from ..sync.pull import pull_audience
+
+    with db.session() as session:
+        config = effective_config(session, base)
+        audience = session.get(Audience, audience_id)
+        try:
+            pull_audience(session, audience, config, platform_factory(config, audience.provider)())
+        except Exception:  # recorded as a failed run by pull_audience
+            log.exception("pull of audience %s failed", audience_id)
+            return False
+    return True
+
+
+def classify_all(db: Database, config: Config) -> None:
+    """Classify every audience, then run its follow-up steps in order, each only if the one before succeeded."""
     for audience_id in audience_ids(db):
+        if classify_step(db, config, audience_id):
+            for step in follow_ups(config):
+                if not step(db, config, audience_id):
+                    break
+
+
+def follow_ups(config: Config) -> list[Step]:
+    """What runs after a classification: the policies, then the sync (when Mailchimp is configured)."""
+    return [sync_step] if mailchimp_configured(config) else []
+
+
+def sync_all(db: Database, config: Config) -> None:
+    if not mailchimp_configured(config):
+        log.info("sync skipped: Mailchimp is not configured (mailchimp.api_key)")
+        return
+    for audience_id in audience_ids(db):
+        sync_step(db, config, audience_id)
+
+
+def pull_all(db: Database, config: Config) -> None:
+    if not mailchimp_configured(config):
+        log.info("pull skipped: Mailchimp is not configured (mailchimp.api_key)")
+        return
+    for audience_id in audience_ids(db):
+        pull_step(db, config, audience_id)
+
+
+def run_requests(db: Database, config: Config) -> None:
+    """Run the jobs queued from the panel ("sync now", "dry run", ...), each claimed once."""
+    from ..jobrequests import claim_request, pending_requests
+
+    with db.session() as session:
+        pending = [(r.id, r.job, r.audience_id, dict(r.options or {})) for r in pending_requests(session)]
+    for request_id, job, audience_id, options in pending:
+        with db.session() as session:
+            if not claim_request(session, request_id):
+                continue  # another scheduler took it
+            session.commit()
+        targets = [audience_id] if audience_id is not None else audience_ids(db)
+        for target in targets:
+            _run_requested(db, config, job, target, options)
+
+
+def _run_requested(db: Database, config: Config, job: str, audience_id: int, options: dict) -> None:
+    dry_run = bool(options.get("dry_run"))
+    if job in ("sync", "pull") and not dry_run and not mailchimp_configured(config):
         with db.session() as session:
             try:
-                settings = effective_config(session, config).engagement
-                result = classify_audience(session, audience_id, settings)
-            except Exception:  # recorded as a failed run by classify_audience; go on with the next audience
-                log.exception("classification of audience %s failed", audience_id)
-                continue
-        log.info("audience %s classified: %s changes", audience_id, result.changes)
-        for step in FOLLOW_UPS:
-            if not step(db, config, audience_id):
-                break
+                with recorded_run(session, job, audience_id=audience_id):
+                    raise RuntimeError("Mailchimp is not configured: set mailchimp.api_key, server and list_id")
+            except RuntimeError:
+                return
+    if job == "sync":
+        sync_step(db, config, audience_id, dry_run=dry_run)
+    elif job == "pull":
+        pull_step(db, config, audience_id)
+    elif job == "classify":
+        classify_step(db, config, audience_id)
 
-
-# Steps run after a successful classification, in order: (db, config, audience_id) -> succeeded.
-FOLLOW_UPS: list[Callable[[Database, Config, int], bool]] = []
 
 JOBS: dict[str, Job] = {
     "classify": classify_all,
+    "pull": pull_all,
+    "sync": sync_all,
+    "requests": run_requests,
 }
 
 

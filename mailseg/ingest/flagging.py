@@ -79,15 +79,6 @@ class Flag:
 HUMAN = Flag(False)
 
 
-def in_network(ip: str | None, network) -> bool:
-    if not ip:
-        return False
-    try:
-        return ipaddress.ip_address(ip.strip()) in network
-    except ValueError:
-        return False
-
-
 @lru_cache(maxsize=16)
 def _scanner_rules(extra_agents: tuple[str, ...], extra_networks: tuple[str, ...]):
     agents = tuple(a.lower() for a in SCANNER_USER_AGENTS + extra_agents if a.strip())
@@ -100,14 +91,28 @@ def _scanner_rules(extra_agents: tuple[str, ...], extra_networks: tuple[str, ...
     return agents, tuple(networks)
 
 
-def _in_any(ip: str | None, networks) -> bool:
-    if not ip:
-        return False
+@lru_cache(maxsize=65536)
+def _address_kind(ip: str, extra_networks: tuple[str, ...]) -> str | None:
+    """"apple", "scanner" or None for an address; cached, since the same addresses recur in bulk."""
     try:
         address = ipaddress.ip_address(ip.strip())
     except ValueError:
-        return False
-    return any(address in network for network in networks)
+        return None
+    if address in APPLE_NETWORK:
+        return "apple"
+    _, networks = _scanner_rules((), extra_networks)
+    return "scanner" if any(address in network for network in networks) else None
+
+
+@lru_cache(maxsize=16384)
+def _agent_kind(agent: str, extra_agents: tuple[str, ...]) -> str | None:
+    """"person" (an image proxy acting for a reader), "apple", "scanner" or None for a lower-cased user agent."""
+    if any(person in agent for person in PERSON_PROXY_USER_AGENTS):
+        return "person"
+    if agent == APPLE_PROXY_USER_AGENT.lower():
+        return "apple"
+    agents, _ = _scanner_rules(extra_agents, ())
+    return "scanner" if agent and any(token in agent for token in agents) else None
 
 
 def flag_event(event_type: str, user_agent: str | None, ip: str | None,
@@ -116,18 +121,18 @@ def flag_event(event_type: str, user_agent: str | None, ip: str | None,
     if event_type not in ("open", "click"):
         return HUMAN
     settings = settings or DEFAULT_SETTINGS
-    agents, networks = _scanner_rules(tuple(settings.scanner_user_agents), tuple(settings.scanner_networks))
-    agent = (user_agent or "").strip().lower()
-    if any(person in agent for person in PERSON_PROXY_USER_AGENTS):
+    agent = _agent_kind((user_agent or "").strip().lower(), tuple(settings.scanner_user_agents))
+    if agent == "person":
         return HUMAN
+    address = _address_kind(ip, tuple(settings.scanner_networks)) if ip else None
     if event_type == "open":
-        if in_network(ip, APPLE_NETWORK):
+        if address == "apple":
             return Flag(True, "apple_mpp_ip")
-        if agent == APPLE_PROXY_USER_AGENT.lower():
+        if agent == "apple":
             return Flag(True, "apple_mpp_user_agent")
-    if agent and any(token in agent for token in agents):
+    if agent == "scanner":
         return Flag(True, "scanner_user_agent")
-    if _in_any(ip, networks):
+    if address == "scanner":
         return Flag(True, "scanner_network")
     return HUMAN
 

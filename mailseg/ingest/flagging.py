@@ -79,15 +79,6 @@ class Flag:
 HUMAN = Flag(False)
 
 
-def in_network(ip: str | None, network) -> bool:
-    if not ip:
-        return False
-    try:
-        return ipaddress.ip_address(ip.strip()) in network
-    except ValueError:
-        return False
-
-
 @lru_cache(maxsize=16)
 def _scanner_rules(extra_agents: tuple[str, ...], extra_networks: tuple[str, ...]):
     agents = tuple(a.lower() for a in SCANNER_USER_AGENTS + extra_agents if a.strip())
@@ -100,14 +91,16 @@ def _scanner_rules(extra_agents: tuple[str, ...], extra_networks: tuple[str, ...
     return agents, tuple(networks)
 
 
-def _in_any(ip: str | None, networks) -> bool:
-    if not ip:
-        return False
+@lru_cache(maxsize=65536)
+def _address_kind(ip: str, extra_networks: tuple[str, ...]) -> tuple[bool, bool]:
+    """(in Apple's network, in a scanner network) for an address; cached because bursts come from few
+    addresses (Apple's and Google's proxies, mail gateways) and parsing one costs more than the rules."""
     try:
         address = ipaddress.ip_address(ip.strip())
     except ValueError:
-        return False
-    return any(address in network for network in networks)
+        return False, False
+    _, networks = _scanner_rules((), extra_networks)
+    return address in APPLE_NETWORK, any(address in network for network in networks)
 
 
 def flag_event(event_type: str, user_agent: str | None, ip: str | None,
@@ -116,18 +109,20 @@ def flag_event(event_type: str, user_agent: str | None, ip: str | None,
     if event_type not in ("open", "click"):
         return HUMAN
     settings = settings or DEFAULT_SETTINGS
-    agents, networks = _scanner_rules(tuple(settings.scanner_user_agents), tuple(settings.scanner_networks))
+    extra_networks = tuple(settings.scanner_networks)
+    agents, _ = _scanner_rules(tuple(settings.scanner_user_agents), extra_networks)
     agent = (user_agent or "").strip().lower()
     if any(person in agent for person in PERSON_PROXY_USER_AGENTS):
         return HUMAN
+    apple, scanner = _address_kind(ip, extra_networks) if ip else (False, False)
     if event_type == "open":
-        if in_network(ip, APPLE_NETWORK):
+        if apple:
             return Flag(True, "apple_mpp_ip")
         if agent == APPLE_PROXY_USER_AGENT.lower():
             return Flag(True, "apple_mpp_user_agent")
     if agent and any(token in agent for token in agents):
         return Flag(True, "scanner_user_agent")
-    if _in_any(ip, networks):
+    if scanner:
         return Flag(True, "scanner_network")
     return HUMAN
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 import uuid
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -16,7 +18,7 @@ from sqlalchemy import delete
 
 from mailseg.cli import main
 from mailseg.cli.runtime import Runtime
-from mailseg.ingest.drain import drain
+from mailseg.ingest.drain import drain, start_drainer_thread
 from mailseg.ingest.events import EventIn, store_events
 from mailseg.ingest.queue import EventQueue, decode, encode
 from mailseg.models import Audience, Subscriber
@@ -180,3 +182,18 @@ def test_ingest_worker_once_drains_and_refuses_without_a_queue(queued, config, d
     assert len(events(session, type="open")) == 1
     result = runner.invoke(main, ["ingest-worker", "--once"], obj=Runtime(_config=config, _database=database))
     assert result.exit_code != 0 and "tracking.queue_url is not set" in result.output
+
+
+def test_the_drainer_thread_stores_while_it_runs_and_stops_when_told(queued, database, session, recipient):
+    stop = threading.Event()
+    thread = start_drainer_thread(database, queued.replace(tracking={"queue_flush_seconds": 0.02}), stop)
+    try:
+        _open(client_for(queued, database), recipient)
+        deadline = time.monotonic() + 10
+        while not events(session, type="open") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(events(session, type="open")) == 1
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()

@@ -14,7 +14,7 @@ Measures, in one run:
 The load generators only talk to 127.0.0.1 and are bounded in requests, connections and seconds.
 
     .venv/bin/python bench/ingest.py [--admin-url postgresql://postgres@127.0.0.1:5432/test]
-        [--posts 40] [--post-concurrency 4] [--tokens 6000] [--connections 16] [--pixel-seconds 10]
+        [--posts 40] [--post-concurrency 4] [--tokens 6000] [--connections 8] [--pixel-seconds 10]
         [--threads 0] [--pixel-modes direct,queue] [--redis-url redis://127.0.0.1:6379/0] [--seconds 60]
 """
 
@@ -74,7 +74,7 @@ def parse_args():
     parser.add_argument("--posts", type=int, default=40, help="Mandrill POSTs of 1,000 events")
     parser.add_argument("--post-concurrency", type=int, default=4, help="Mandrill POSTs in flight")
     parser.add_argument("--tokens", type=int, default=6000, help="distinct pixel tokens the GETs rotate through")
-    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections")
     parser.add_argument("--pixel-seconds", type=float, default=10, help="duration of each pixel run")
     parser.add_argument("--threads", type=int, default=0,
                         help="gthread threads per worker; 0 (default): sync workers, no kept-alive run")

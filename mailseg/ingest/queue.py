@@ -148,6 +148,9 @@ class EventQueue:
             except redis.RedisError as exc:  # the lease expires by itself
                 log.warning("could not release the tracking queue drain lock: %s", exc)
 
+    def renew_lock(self, token: str) -> bool:
+        return bool(self._renew(keys=[self.lock], args=[token, LOCK_LEASE_MS]))
+
     def delete_all(self) -> None:
         self.redis.delete(self.pending, self.processing, self.lock)
 
@@ -159,4 +162,4 @@ class LockLease:
 
     def renew(self) -> bool:
         """Extend the lease; False when it expired and another drainer may have taken over."""
-        return bool(self.queue._renew(keys=[self.queue.lock], args=[self.token, LOCK_LEASE_MS]))
+        return self.queue.renew_lock(self.token)

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, redirect, request
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from ..ingest.events import store_events
+from ..ingest.events import EventIn, store_events
 from ..ingest.queue import QueueUnavailable
 from ..models import utcnow
 from ..web import config, db_session, tracking_queue
@@ -59,7 +59,7 @@ def _record(make_event, token) -> None:
     _store_now(token.audience_id, event)
 
 
-def _store_now(audience_id: int, event) -> None:
+def _store_now(audience_id: int, event: EventIn) -> None:
     """A token for a subscriber or campaign deleted since must not break the answer."""
     session = db_session()
     if session.get_bind().dialect.name == "postgresql":

@@ -1,16 +1,21 @@
-"""Ingest benchmark through the real HTTP stack: gunicorn (2 sync workers) on 127.0.0.1 in front of
+"""Ingest benchmark through the real HTTP stack: gunicorn (2 workers) on 127.0.0.1 in front of
 PostgreSQL, in a scratch database this script creates and drops.
 
 Measures, in one run:
   1. Mandrill webhook POSTs of 1,000 events each (goal: >= 10,000 events/s stored),
-  2. open-pixel GETs (goal: >= 1,500 requests/s, p99 < 25 ms),
-  3. the raw INSERT ... ON CONFLICT DO NOTHING rate of the same event rows straight into PostgreSQL
-     (psycopg executemany, 1,000-row transactions) as the baseline, and the ratio webhook / raw.
+  2. the raw INSERT ... ON CONFLICT DO NOTHING rate of the same event rows straight into PostgreSQL
+     (psycopg executemany, 1,000-row transactions) as the baseline, and the ratio webhook / raw,
+  3. open-pixel GETs (goal: >= 1,500 requests/s, p99 < 25 ms) with wrk, for each mode in
+     --pixel-modes: `direct` (each open stored in its request, tracking.queue_url empty) and `queue`
+     (write-behind through Redis, drained by `mailseg ingest-worker`); with a new TCP connection
+     per request and, when gunicorn runs gthread workers (--threads N), with kept-alive connections.
+     The script waits until the queue is drained and checks that every answered open was stored.
 
-The load generator only talks to 127.0.0.1 and is bounded in requests and seconds.
+The load generators only talk to 127.0.0.1 and are bounded in requests, connections and seconds.
 
     .venv/bin/python bench/ingest.py [--admin-url postgresql://postgres@127.0.0.1:5432/test]
-        [--posts 40] [--pixels 6000] [--concurrency 8] [--seconds 60]
+        [--posts 40] [--post-concurrency 4] [--tokens 6000] [--connections 8] [--pixel-seconds 10]
+        [--threads 0] [--pixel-modes direct,queue] [--redis-url redis://127.0.0.1:6379/0] [--seconds 60]
 """
 
 from __future__ import annotations
@@ -21,13 +26,11 @@ import os
 import random
 import signal
 import socket
-import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,12 +40,13 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.loadgen import HOST, post_all, wait_until_up, wrk  # noqa: E402
 from mailseg.db import Database  # noqa: E402
+from mailseg.ingest.queue import EventQueue  # noqa: E402
 from mailseg.tracking.rewrite import open_url  # noqa: E402
 from mailseg.tracking.tokens import OpenToken  # noqa: E402
 from mailseg.webhooks.mandrill import signature  # noqa: E402
 
-HOST = "127.0.0.1"
 KEY, SECRET = "bench-mandrill-key", "bench-tracking-secret"
 SUBSCRIBERS = 20_000
 EVENTS_PER_POST = 1_000
@@ -68,11 +72,19 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--posts", type=int, default=40, help="Mandrill POSTs of 1,000 events")
-    parser.add_argument("--pixels", type=int, default=6000, help="open-pixel requests")
-    parser.add_argument("--concurrency", type=int, default=8, help="client connections in flight")
-    parser.add_argument("--seconds", type=float, default=60, help="time limit of each phase")
+    parser.add_argument("--post-concurrency", type=int, default=4, help="Mandrill POSTs in flight")
+    parser.add_argument("--tokens", type=int, default=6000, help="distinct pixel tokens the GETs rotate through")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections")
+    parser.add_argument("--pixel-seconds", type=float, default=10, help="duration of each pixel run")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="gthread threads per worker; 0 (default): sync workers, no kept-alive run")
+    parser.add_argument("--pixel-modes", default="direct,queue", type=lambda text: text.split(","))
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--seconds", type=float, default=60, help="time limit of the POST phase and of draining")
     parser.add_argument("--port", type=int, default=0, help="gunicorn port (default: a free one)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    args.load_before = f"{os.getloadavg()[0]:.2f}"
+    return args
 
 
 def run(args, sa_url: str, dsn: str) -> None:
@@ -82,24 +94,86 @@ def run(args, sa_url: str, dsn: str) -> None:
     audience_id, campaign_id, subscriber_ids = seed(dsn)
     port = args.port or free_port()
     webhook_url = f"http://{HOST}:{port}/webhooks/mandrill"
-    server = start_gunicorn(sa_url, port, webhook_url)
+    env = server_env(sa_url, webhook_url)
+    results: dict = {}
+    with serving(args, env, port):
+        posts = [mandrill_body(i, webhook_url) for i in range(args.posts)]
+        results["mandrill"] = post_all(port, [("POST", "/webhooks/mandrill", body, headers) for body, headers in posts],
+                                       concurrency=args.post_concurrency, seconds=args.seconds)
+        results["stored"] = count(dsn, "source = 'mandrill'")
+    rng = random.Random(7)
+    paths = [urlsplit(open_url(f"http://{HOST}", SECRET, OpenToken(audience_id, rng.choice(subscriber_ids),
+                                                                   campaign_id))).path for _ in range(args.tokens)]
+    results["pixels"] = []
+    for mode in args.pixel_modes:
+        results["pixels"] += pixel_phase(args, mode, env, port, paths, dsn)
+    results["raw_rate"] = raw_insert_rate(dsn)
+    report(args, results)
+
+
+def server_env(sa_url: str, webhook_url: str) -> dict:
+    env = dict(os.environ, MAILSEG_DATABASE_URL=sa_url, MAILSEG_WEB_SECRET_KEY="bench", MAILSEG_TRACKING_SECRET=SECRET,
+               MAILSEG_MANDRILL_WEBHOOK_KEY=KEY, MAILSEG_MANDRILL_WEBHOOK_URL=webhook_url)
+    env.pop("MAILSEG_CONFIG", None)
+    env.pop("MAILSEG_TRACKING_QUEUE_URL", None)
+    return env
+
+
+def pixel_phase(args, mode: str, env: dict, port: int, paths: list[str], dsn: str) -> list[dict]:
+    """Pixel GETs with a new connection per request, then with kept-alive connections; with the queue,
+    wait until the drainer stored everything and check that every answered open is in the table."""
+    queue_name = f"mailseg-bench:{uuid.uuid4().hex[:8]}"
+    if mode == "queue":
+        env = dict(env, MAILSEG_TRACKING_QUEUE_URL=args.redis_url, MAILSEG_TRACKING_QUEUE_NAME=queue_name)
+    phases = []
+    try:
+        with serving(args, env, port, drainer=mode == "queue"):
+            # gunicorn's sync workers close every connection: kept-alive runs need gthread workers.
+            for keep_alive in (False, True) if args.threads else (False,):
+                before = count(dsn, "source = 'pixel'")
+                figures = wrk(port, paths, connections=args.connections, seconds=args.pixel_seconds,
+                              keep_alive=keep_alive)
+                figures.update(mode=mode, keep_alive=keep_alive)
+                if mode == "queue":
+                    figures["drain_s"] = wait_drained(args.redis_url, queue_name, args.seconds)
+                figures["stored"] = count(dsn, "source = 'pixel'") - before
+                phases.append(figures)
+    finally:
+        if mode == "queue":
+            EventQueue(args.redis_url, queue_name).delete_all()
+    return phases
+
+
+def wait_drained(redis_url: str, name: str, seconds: float) -> float:
+    """Seconds from the end of the load until nothing is pending or unacknowledged in the queue."""
+    queue = EventQueue(redis_url, name)
+    started = time.perf_counter()
+    while queue.pending_count() or queue.unacknowledged():
+        if time.perf_counter() - started > seconds:
+            raise SystemExit(f"the queue was not drained within {seconds} s")
+        time.sleep(0.05)
+    return time.perf_counter() - started
+
+
+@contextmanager
+def serving(args, env: dict, port: int, *, drainer: bool = False):
+    """gunicorn with 2 workers (and `mailseg ingest-worker` when the queue is on) until the block ends."""
+    bin_dir = Path(sys.executable).parent
+    worker = ["-k", "gthread", "--threads", str(args.threads)] if args.threads else ["-k", "sync"]
+    processes = [subprocess.Popen([str(bin_dir / "gunicorn"), "-w", "2", *worker, "--keep-alive", "5",
+                                   "-b", f"{HOST}:{port}", "--log-level", "warning", "--timeout", "120",
+                                   "mailseg.app:create_app()"], cwd=ROOT, env=env)]
+    if drainer:
+        processes.append(subprocess.Popen([str(bin_dir / "mailseg"), "ingest-worker"], cwd=ROOT,
+                                          env=dict(env, MAILSEG_TRACKING_QUEUE_FLUSH_SECONDS="0.2")))
     try:
         wait_until_up(port)
-        posts = [mandrill_body(i, webhook_url) for i in range(args.posts)]
-        mandrill = load(port, [("POST", "/webhooks/mandrill", body, headers) for body, headers in posts],
-                        concurrency=2, seconds=args.seconds)
-        stored = count(dsn, "events")
-        rng = random.Random(7)
-        pixel_paths = [urlsplit(open_url(f"http://{HOST}", SECRET, OpenToken(audience_id, rng.choice(subscriber_ids),
-                                                                              campaign_id))).path
-                       for _ in range(args.pixels)]
-        pixels = load(port, [("GET", p, b"", {}) for p in pixel_paths], concurrency=args.concurrency,
-                      seconds=args.seconds)
+        yield
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-    raw_rate = raw_insert_rate(dsn)
-    report(args, mandrill, stored, pixels, raw_rate)
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=30)
 
 
 def seed(dsn: str) -> tuple[int, int, list[int]]:
@@ -151,75 +225,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(sa_url: str, port: int, webhook_url: str) -> subprocess.Popen:
-    env = dict(os.environ, MAILSEG_DATABASE_URL=sa_url, MAILSEG_WEB_SECRET_KEY="bench", MAILSEG_TRACKING_SECRET=SECRET,
-               MAILSEG_MANDRILL_WEBHOOK_KEY=KEY, MAILSEG_MANDRILL_WEBHOOK_URL=webhook_url)
-    env.pop("MAILSEG_CONFIG", None)
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    return subprocess.Popen([str(gunicorn), "-w", "2", "-b", f"{HOST}:{port}", "--log-level", "warning",
-                             "--timeout", "120", "mailseg.app:create_app()"], cwd=ROOT, env=env)
-
-
-def wait_until_up(port: int, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if request(port, "GET", "/healthz", b"", {})[0] == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("gunicorn did not come up")
-
-
-def request(port: int, method: str, path: str, body: bytes, headers: dict) -> tuple[int, bytes]:
-    head = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}", "Connection: close", f"Content-Length: {len(body)}"]
-    head += [f"{k}: {v}" for k, v in headers.items()]
-    with socket.create_connection((HOST, port), timeout=60) as sock:
-        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    response = b"".join(chunks)
-    return int(response[9:12]), response
-
-
-def load(port: int, requests: list[tuple], *, concurrency: int, seconds: float) -> dict:
-    """Send the requests with `concurrency` connections in flight; stop early at the time limit."""
-    latencies, errors, lock = [], [], threading.Lock()
-    deadline = time.monotonic() + seconds
-    queue = iter(requests)
-
-    def worker() -> None:
-        while time.monotonic() < deadline:
-            with lock:
-                item = next(queue, None)
-            if item is None:
-                return
-            started = time.perf_counter()
-            status, response = request(port, *item)
-            elapsed = time.perf_counter() - started
-            with lock:
-                (latencies if status == 200 else errors).append(elapsed if status == 200 else response[:300])
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        for future in [pool.submit(worker) for _ in range(concurrency)]:
-            future.result()
-    wall = time.perf_counter() - started
-    latencies.sort()
-    return {"ok": len(latencies), "errors": errors, "wall": wall,
-            "p50": percentile(latencies, 50), "p99": percentile(latencies, 99)}
-
-
-def percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return float("nan")
-    return values[min(len(values) - 1, int(round(pct / 100 * (len(values) - 1))))] * 1000
-
-
-def count(dsn: str, table: str) -> int:
+def count(dsn: str, where: str) -> int:
     with psycopg.connect(dsn) as conn:
-        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return conn.execute(f"SELECT count(*) FROM events WHERE {where}").fetchone()[0]
 
 
 def raw_insert_rate(dsn: str) -> float:
@@ -242,18 +250,27 @@ def raw_insert_rate(dsn: str) -> float:
     return len(rows) / elapsed if elapsed else float("nan")
 
 
-def report(args, mandrill: dict, stored: int, pixels: dict, raw_rate: float) -> None:
+def report(args, results: dict) -> None:
+    mandrill, stored, raw_rate = results["mandrill"], results["stored"], results["raw_rate"]
     webhook_rate = stored / mandrill["wall"]
-    pixel_rate = pixels["ok"] / pixels["wall"]
-    print(f"mandrill: {mandrill['ok']} POSTs x {EVENTS_PER_POST} events in {mandrill['wall']:.2f} s -> "
-          f"{stored} events stored, {webhook_rate:,.0f} events/s (goal >= 10,000); "
-          f"POST p50 {mandrill['p50']:.0f} ms, p99 {mandrill['p99']:.0f} ms; errors {len(mandrill['errors'])}")
-    print(f"pixel:    {pixels['ok']} opens in {pixels['wall']:.2f} s, concurrency {args.concurrency} -> "
-          f"{pixel_rate:,.0f} req/s (goal >= 1,500), p50 {pixels['p50']:.1f} ms, p99 {pixels['p99']:.1f} ms "
-          f"(goal < 25 ms); errors {len(pixels['errors'])}")
+    workers = f"gthread x {args.threads} threads" if args.threads else "sync"
+    print(f"gunicorn: 2 workers, {workers}; load average before {args.load_before}, now {os.getloadavg()[0]:.2f}")
+    print(f"mandrill: {mandrill['ok']} POSTs x {EVENTS_PER_POST} events ({args.post_concurrency} in flight) in "
+          f"{mandrill['wall']:.2f} s -> {stored} events stored, {webhook_rate:,.0f} events/s (goal >= 10,000); "
+          f"POST p50 {mandrill['p50_ms']:.0f} ms, p99 {mandrill['p99_ms']:.0f} ms; errors {len(mandrill['errors'])}; "
+          f"client {mandrill['client_cpu']:.0%} of a core")
     print(f"raw:      INSERT ... ON CONFLICT DO NOTHING of the same rows: {raw_rate:,.0f} rows/s")
     print(f"ratio:    webhook / raw = {webhook_rate / raw_rate:.2f}")
-    for sample in (mandrill["errors"] + pixels["errors"])[:3]:
+    for phase in results["pixels"]:
+        connection = "kept-alive connections" if phase["keep_alive"] else "new connection per request"
+        drained = f", drained {phase['drain_s']:.2f} s after the load" if "drain_s" in phase else ""
+        verdict = "every answered open stored" if phase["stored"] >= phase["ok"] else "OPENS MISSING"
+        print(f"pixel:    {phase['mode']:6} {connection:27} {args.connections} conns: {phase['rate']:,.0f} req/s "
+              f"(goal >= 1,500), p50 {phase['p50_ms']:.1f} ms, p99 {phase['p99_ms']:.1f} ms (goal < 25 ms), "
+              f"max {phase['max_ms']:.0f} ms; errors {phase['errors']}; wrk {phase['client_cpu']:.0%} of a core; "
+              f"answered {phase['ok']}, "
+              f"stored {phase['stored']}{drained}: {verdict}")
+    for sample in mandrill["errors"][:3]:
         print("error sample:", sample)
 
 

@@ -8,6 +8,7 @@ from flask import Flask, g
 
 from .config import Config, load_config
 from .db import Database
+from .ingest.queue import queue_from_config
 from .paths import static_dir, templates_dir
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ def create_app(config: Config | None = None, *, database: Database | None = None
     app.config["SESSION_COOKIE_SECURE"] = config.web.secure_cookies
     app.extensions["mailseg.config"] = config
     app.extensions["mailseg.db"] = database or Database(config.database.url, echo=config.database.echo)
+    app.extensions["mailseg.tracking_queue"] = queue_from_config(config)
 
     @app.teardown_appcontext
     def close_session(_exc: BaseException | None) -> None:

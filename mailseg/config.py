@@ -50,10 +50,21 @@ class WebConfig:
     login_attempts_per_minute: int = setting(5, min=1, max=1000)
 
 
+def _check_queue_url(value: str) -> None:
+    if value and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected a redis://, rediss:// or unix:// URL, or empty to store directly")
+
+
 @dataclass(frozen=True)
 class TrackingConfig:
     secret: str = setting("", secret=True)
     base_url: str = setting("http://127.0.0.1:5000")
+    # Write-behind for pixel opens and clicks: "" stores each in its request; a redis:// URL buffers
+    # them in a Redis list drained in batches by `mailseg ingest-worker` or the scheduler process.
+    queue_url: str = setting("", secret=True, check=_check_queue_url)
+    queue_name: str = setting("mailseg:tracking")
+    queue_batch_size: int = setting(1000, min=1, max=20_000)
+    queue_flush_seconds: float = setting(0.5, min=0.01, max=60)
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,20 @@ def scheduler(rt: Runtime) -> None:
     """Run scheduled jobs (pull, classify → policies → sync, sync, panel requests) until stopped.
 
     Start one per machine you like: the processes elect one active scheduler through a database
-    lock; the others wait as hot standbys and take over when it stops.
+    lock; the others wait as hot standbys and take over when it stops. With tracking.queue_url set,
+    each also drains the tracking queue (as `mailseg ingest-worker` does).
     """
+    from ..ingest.drain import start_drainer_thread
     from ..scheduler.service import run_scheduler
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    run_scheduler(rt.migrated_db(), rt.config, stop=stop)
+    db = rt.migrated_db()
+    drainer = start_drainer_thread(db, rt.config, stop) if rt.config.tracking.queue_url else None
+    run_scheduler(db, rt.config, stop=stop)
+    if drainer is not None:
+        drainer.join(timeout=30)
 
 
 @click.command()

@@ -20,6 +20,7 @@ from ..models import Event
 from ..sqlutil import in_chunks
 
 STAGING = "mailseg_events_incoming"
+TIME_COLUMNS = ("occurred_at", "created_at")
 # Below this many rows the temporary-table round trips cost more than they save.
 MIN_COPY_ROWS = 50
 
@@ -31,9 +32,13 @@ def copy_insert_events(session: Session, rows: list[dict]) -> set[str]:
     try:
         cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} "
                        "(LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+        times = [index for index, name in enumerate(columns) if name in TIME_COLUMNS]
         with cursor.copy(f"COPY {STAGING} ({names}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([_naive_utc(row[name]) for name in columns])
+                values = [row[name] for name in columns]
+                for index in times:
+                    values[index] = _naive_utc(values[index])
+                copy.write_row(values)
         cursor.execute(f"INSERT INTO events ({names}) SELECT {names} FROM {STAGING} "
                        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key")
         stored = {key for (key,) in cursor.fetchall()}

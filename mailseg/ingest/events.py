@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..config import FlaggingConfig
 from ..models import Campaign, Event, Subscriber, normalise_email, utcnow
-from ..sqlutil import in_chunks, upsert
+from ..sqlutil import in_chunks, member_of, upsert
 from ..timeutil import isoformat_utc
 from .bulk import MIN_COPY_ROWS, copy_insert_events, insert_events_sqlite
 from .flagging import DEFAULT_SETTINGS, flag_event
@@ -89,7 +89,7 @@ def store_events(session: Session, audience_id: int, events: Sequence[EventIn], 
     result = StoreResult(received=len(events))
     subscriber_ids = _subscriber_ids(session, audience_id, events)
     campaign_ids = _campaign_ids(session, audience_id, events)
-    rows, seen = [], set()
+    rows, seen, now = [], set(), utcnow()
     for event in events:
         subscriber_id = event.subscriber_id or subscriber_ids.get(normalise_email(event.email or ""))
         if subscriber_id is None:
@@ -109,7 +109,7 @@ def store_events(session: Session, audience_id: int, events: Sequence[EventIn], 
             "occurred_at": event.occurred_at, "url": event.url, "user_agent": event.user_agent,
             "ip": event.ip, "amount": event.amount, "is_machine": reason is not None,
             "machine_reason": reason, "source": event.source, "dedupe_key": key,
-            "created_at": utcnow(),
+            "created_at": now,
             "_new_status": event.new_status or STATUS_BY_EVENT.get(event.type),
             "_sent_at": event.sent_at,
         })
@@ -131,9 +131,8 @@ def store_events(session: Session, audience_id: int, events: Sequence[EventIn], 
 def _subscriber_ids(session: Session, audience_id: int, events: Sequence[EventIn]) -> dict[str, int]:
     emails = sorted({normalise_email(e.email) for e in events if e.subscriber_id is None and e.email})
     found: dict[str, int] = {}
-    for chunk in in_chunks(emails):
-        stmt = select(Subscriber.email, Subscriber.id).where(
-            Subscriber.audience_id == audience_id, Subscriber.email.in_(chunk))
+    for matches in member_of(session, Subscriber.email, emails):
+        stmt = select(Subscriber.email, Subscriber.id).where(Subscriber.audience_id == audience_id, matches)
         found.update(session.execute(stmt).all())
     return found
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ..config import FlaggingConfig
 from ..models import Campaign, Event
-from ..sqlutil import in_chunks
+from ..sqlutil import in_chunks, member_of
 from .flagging import Seen, Thread, context_span, thread_flags
 
 THREAD_TYPES = ("send", "open", "click")
@@ -52,10 +52,10 @@ def _add_stored(session: Session, relevant: list[dict], threads: dict[tuple, Thr
     subscriber_ids = sorted({row["subscriber_id"] for row in relevant})
     keys: set[str] = set()
     table = Event.__table__
-    for chunk in in_chunks(subscriber_ids):
+    for matches in member_of(session, table.c.subscriber_id, subscriber_ids):
         stmt = select(table.c.id, table.c.subscriber_id, table.c.campaign_id, table.c.type, table.c.occurred_at,
                       table.c.url, table.c.machine_reason, table.c.dedupe_key).where(
-            table.c.subscriber_id.in_(chunk), table.c.type.in_(THREAD_TYPES),
+            matches, table.c.type.in_(THREAD_TYPES),
             table.c.occurred_at.between(low, high))
         for event_id, subscriber_id, campaign_id, kind, at, url, reason, key in session.execute(stmt):
             keys.add(key)

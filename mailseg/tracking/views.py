@@ -1,4 +1,9 @@
-"""GET /t/o/<token>.gif (open pixel) and GET /t/c/<token> (click redirect): verify, record, answer."""
+"""GET /t/o/<token>.gif (open pixel) and GET /t/c/<token> (click redirect): verify, record, answer.
+
+With tracking.queue_url set, recording is one RPUSH to Redis and the answer does not wait on the
+database (write-behind, mailseg.ingest.queue); clicks take the same path as opens, so a person's
+redirect is as fast as a pixel and same-second link scans land in one batch, where the stateful
+bot rules see them together."""
 
 from __future__ import annotations
 
@@ -8,10 +13,12 @@ from flask import Blueprint, Response, abort, redirect, request
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from ..ingest.events import EventIn, store_events
+from ..ingest.queue import QueueUnavailable
 from ..models import utcnow
-from ..web import config, db_session
+from ..web import config, db_session, tracking_queue
 from ..web.client_ip import client_ip
-from .recording import record_click, record_open
+from .recording import click_event, open_event
 from .tokens import read_click_token, read_open_token
 
 log = logging.getLogger(__name__)
@@ -33,22 +40,34 @@ def _secret() -> str:
     return secret
 
 
-def _record(store, token) -> None:
-    """Store the event; a token for a subscriber or campaign deleted since must not break the answer.
+def _record(make_event, token) -> None:
+    """Queue the event (when a queue is configured and reachable) or store it now.
 
     HEAD requests are never a person reading or clicking (link checkers use them): not recorded."""
     if request.method == "HEAD":
         return
+    event = make_event(token, at=utcnow(), user_agent=request.headers.get("User-Agent"),
+                       ip=client_ip(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                                    config().web.trusted_proxies))
+    queue = tracking_queue()
+    if queue is not None:
+        try:
+            queue.push(token.audience_id, event)
+            return
+        except QueueUnavailable:
+            pass  # logged by the queue; the event is stored directly instead
+    _store_now(token.audience_id, event)
+
+
+def _store_now(audience_id: int, event: EventIn) -> None:
+    """A token for a subscriber or campaign deleted since must not break the answer."""
     session = db_session()
     if session.get_bind().dialect.name == "postgresql":
         # One open or click is worth less than an fsync per request: PostgreSQL may lose the last
         # few hundred milliseconds of them if the server itself crashes, never corrupts anything.
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     try:
-        store(session, token, at=utcnow(), user_agent=request.headers.get("User-Agent"),
-              ip=client_ip(request.remote_addr, request.headers.get("X-Forwarded-For"),
-                           config().web.trusted_proxies),
-              flagging=config().flagging)
+        store_events(session, audience_id, [event], flagging=config().flagging)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -60,7 +79,7 @@ def open_pixel(token: str):
     """Always the GIF (a broken image helps nobody); an open is recorded only for a valid token."""
     opened = read_open_token(_secret(), token)
     if opened is not None:
-        _record(record_open, opened)
+        _record(open_event, opened)
     return Response(PIXEL, mimetype="image/gif", headers=NO_STORE)
 
 
@@ -70,7 +89,7 @@ def click(token: str):
     clicked = read_click_token(_secret(), token)
     if clicked is None:
         return Response(BAD_LINK_PAGE, status=400, mimetype="text/html", headers=NO_STORE)
-    _record(record_click, clicked)
+    _record(click_event, clicked)
     response = redirect(clicked.url, code=302)
     response.headers.update(NO_STORE)
     return response

@@ -19,6 +19,11 @@ def database() -> Database:
     return current_app.extensions["mailseg.db"]
 
 
+def tracking_queue():
+    """The write-behind queue of opens and clicks, or None when they are stored in the request."""
+    return current_app.extensions["mailseg.tracking_queue"]
+
+
 def db_session() -> Session:
     """The request's session, closed (and rolled back if uncommitted) at teardown."""
     if "db_session" not in g:

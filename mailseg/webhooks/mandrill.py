@@ -19,6 +19,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Iterable
 
 from sqlalchemy.orm import Session
@@ -133,8 +134,14 @@ def _timestamp(value: object) -> datetime | None:
 
 def _ip(value: object) -> str | None:
     text = clean_text(value, 45)
+    return _normal_ip(text) if text else None
+
+
+@lru_cache(maxsize=65536)
+def _normal_ip(text: str) -> str | None:
+    """The address in its normal form; cached because a burst repeats few addresses (proxies, gateways)."""
     try:
-        return str(ipaddress.ip_address(text)) if text else None
+        return str(ipaddress.ip_address(text))
     except ValueError:
         return None
 

@@ -10,6 +10,7 @@ counted as unknown (or, with a single audience, handed to it so store_events cou
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from typing import Sequence
 
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..ingest.events import EventIn
 from ..models import Audience, Subscriber, normalise_email
-from ..sqlutil import in_chunks
+from ..sqlutil import member_of
 
 
 def audience_for_list(session: Session, list_id: str | None) -> int | None:
@@ -34,20 +35,31 @@ def only_audience(session: Session) -> int | None:
 
 
 def route_by_email(session: Session, events: Sequence[EventIn]) -> tuple[dict[int, list[EventIn]], list[EventIn]]:
-    """({audience id: its events}, events no audience can take)."""
+    """({audience id: its events}, events no audience can take). Routed events carry their
+    subscriber's id in that audience, so store_events does not look the address up again."""
     emails = sorted({normalise_email(e.email) for e in events if e.email})
-    owners: dict[str, list[int]] = defaultdict(list)
-    for chunk in in_chunks(emails):
-        stmt = select(Subscriber.email, Subscriber.audience_id).where(Subscriber.email.in_(chunk))
-        for email, audience_id in session.execute(stmt):
-            owners[email].append(audience_id)
+    owners: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for matches in member_of(session, Subscriber.email, emails):
+        stmt = select(Subscriber.email, Subscriber.audience_id, Subscriber.id).where(matches)
+        for email, audience_id, subscriber_id in session.execute(stmt):
+            owners[email].append((audience_id, subscriber_id))
     fallback = only_audience(session) if len(owners) < len(emails) else None
     routed: dict[int, list[EventIn]] = defaultdict(list)
     unrouted: list[EventIn] = []
     for event in events:
-        targets = owners.get(normalise_email(event.email or "")) or ([fallback] if fallback else [])
-        if not targets:
+        targets = owners.get(normalise_email(event.email or ""))
+        if targets:
+            for audience_id, subscriber_id in targets:
+                routed[audience_id].append(replace(event, subscriber_id=subscriber_id) if len(targets) > 1
+                                           else _with_subscriber(event, subscriber_id))
+        elif fallback:
+            routed[fallback].append(event)  # store_events counts it as an unknown address there
+        else:
             unrouted.append(event)
-        for audience_id in targets:
-            routed[audience_id].append(event)
     return routed, unrouted
+
+
+def _with_subscriber(event: EventIn, subscriber_id: int) -> EventIn:
+    """The event itself (it goes to one audience only), now naming its subscriber."""
+    event.subscriber_id = subscriber_id
+    return event

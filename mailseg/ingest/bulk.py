@@ -4,8 +4,8 @@ INSERT ... ON CONFLICT (dedupe_key) DO NOTHING and return the dedupe keys actual
 PostgreSQL: COPY the rows into a session-local temporary table, then one INSERT ... SELECT ...
 ON CONFLICT DO NOTHING RETURNING dedupe_key — without building and parsing a 13-parameters-per-row
 VALUES list (which costs more than the insert itself at 1,000 rows).
-SQLite: look up which keys are stored already, then the driver's executemany of the rest with values
-pre-formatted the way SQLAlchemy stores them, skipping per-value bind processing (the import hot path).
+SQLite: the same staging idea — the driver's executemany (values pre-formatted the way SQLAlchemy
+stores them, skipping per-value bind processing) into a temporary table, then INSERT ... SELECT.
 Timestamps are naive UTC, as UTCDateTime stores them.
 """
 
@@ -13,11 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Event
-from ..sqlutil import in_chunks
 
 STAGING = "mailseg_events_incoming"
 TIME_COLUMNS = ("occurred_at", "created_at")
@@ -56,23 +53,28 @@ def _naive_utc(value):
 
 _SQLITE_COLUMNS = ("subscriber_id", "campaign_id", "type", "occurred_at", "url", "user_agent", "ip", "amount",
                    "is_machine", "machine_reason", "source", "dedupe_key", "created_at")
-_SQLITE_INSERT = (f"INSERT INTO events ({', '.join(_SQLITE_COLUMNS)}) "
-                  f"VALUES ({', '.join('?' * len(_SQLITE_COLUMNS))}) ON CONFLICT (dedupe_key) DO NOTHING")
+_SQLITE_STAGING = "mailseg_events_incoming"
+_SQLITE_NAMES = ", ".join(_SQLITE_COLUMNS)
 
 
 def insert_events_sqlite(session: Session, rows: list[dict]) -> set[str]:
-    present: set[str] = set()
-    for chunk in in_chunks([row["dedupe_key"] for row in rows]):
-        present.update(session.scalars(select(Event.dedupe_key).where(Event.dedupe_key.in_(chunk))))
-    new_rows = [row for row in rows if row["dedupe_key"] not in present]
-    if not new_rows:
-        return set()
-    created = _sqlite_datetime(new_rows[0]["created_at"])
+    """The driver's executemany into an index-free temporary table, then one INSERT ... SELECT ...
+    ON CONFLICT DO NOTHING RETURNING dedupe_key (a single statement may RETURN on SQLite >= 3.35)."""
+    created = _sqlite_datetime(rows[0]["created_at"])
     params = [(r["subscriber_id"], r["campaign_id"], r["type"], _sqlite_datetime(r["occurred_at"]), r["url"],
                r["user_agent"], r["ip"], None if r["amount"] is None else float(r["amount"]), r["is_machine"],
-               r["machine_reason"], r["source"], r["dedupe_key"], created) for r in new_rows]
-    session.connection().exec_driver_sql(_SQLITE_INSERT, params)
-    return {row["dedupe_key"] for row in new_rows}
+               r["machine_reason"], r["source"], r["dedupe_key"], created) for r in rows]
+    conn = session.connection()
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_SQLITE_STAGING} AS "
+                         f"SELECT {_SQLITE_NAMES} FROM events WHERE 0")
+    conn.exec_driver_sql(f"INSERT INTO {_SQLITE_STAGING} ({_SQLITE_NAMES}) "
+                         f"VALUES ({', '.join('?' * len(_SQLITE_COLUMNS))})", params)
+    # "WHERE true" lets SQLite parse ON CONFLICT after INSERT ... SELECT
+    stored = conn.exec_driver_sql(f"INSERT INTO events ({_SQLITE_NAMES}) SELECT {_SQLITE_NAMES} "
+                                  f"FROM {_SQLITE_STAGING} WHERE true ON CONFLICT (dedupe_key) DO NOTHING "
+                                  "RETURNING dedupe_key").scalars().all()
+    conn.exec_driver_sql(f"DELETE FROM {_SQLITE_STAGING}")
+    return set(stored)
 
 
 def _sqlite_datetime(value: datetime) -> str:

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -129,7 +129,12 @@ def store_events(session: Session, audience_id: int, events: Sequence[EventIn], 
 
 
 def _subscriber_ids(session: Session, audience_id: int, events: Sequence[EventIn]) -> dict[str, int]:
-    emails = sorted({normalise_email(e.email) for e in events if e.subscriber_id is None and e.email})
+    return subscriber_ids_by_email(session, audience_id, (e.email for e in events if e.subscriber_id is None))
+
+
+def subscriber_ids_by_email(session: Session, audience_id: int, emails: Iterable[str | None]) -> dict[str, int]:
+    """Normalised email -> id, for the emails that are subscribers of the audience."""
+    emails = sorted({normalise_email(e) for e in emails if e})
     found: dict[str, int] = {}
     for matches in member_of(session, Subscriber.email, emails):
         stmt = select(Subscriber.email, Subscriber.id).where(Subscriber.audience_id == audience_id, matches)

@@ -17,7 +17,7 @@ from ..models import EVENT_TYPES, SUBSCRIBER_STATUSES, Subscriber, normalise_ema
 from ..progress import Progress
 from ..sqlutil import in_chunks, upsert
 from ..timeutil import parse_datetime
-from .events import EventIn, StoreResult, store_events
+from .events import EventIn, StoreResult, store_events, subscriber_ids_by_email
 from .records import FileFormatError, Record, RowError, csv_header, read_records
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -96,7 +96,12 @@ def import_events_file(session: Session, audience_id: int, path: Path, *, skip_b
     if path.suffix.lower() == ".csv":
         _require_columns(path, csv_header(path), EVENT_REQUIRED)
 
+    known: dict[str, int] = {}  # email -> subscriber id, looked up once per import
+
     def store(batch: list[EventIn]) -> None:
+        known.update(subscriber_ids_by_email(session, audience_id, (e.email for e in batch if e.email not in known)))
+        for event in batch:
+            event.subscriber_id = known.get(event.email)
         report.events.add(store_events(session, audience_id, batch, flagging=flagging))
 
     parsed = (_parse_event(path.name, record) for record in read_records(path, formats={"csv", "jsonl"}))

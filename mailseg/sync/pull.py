@@ -17,13 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import Config
-from ..ingest.events import EventIn, StoreResult, store_events
+from ..ingest.events import EventIn, StoreResult, store_events, subscriber_ids_by_email
 from ..ingest.importing import SubscriberRow, upsert_subscribers
 from ..models import Audience, Campaign, PullCursor, Subscriber, normalise_email, utcnow
 from ..progress import Progress
 from ..providers.base import Activity, CampaignInfo, EmailPlatform, Member
 from ..runs import finish_run, recorded_run
-from ..sqlutil import chunked, in_chunks, upsert
+from ..sqlutil import chunked, upsert
 from .classes import provider_list_id
 from .state import clear_failures_for
 
@@ -75,7 +75,7 @@ def _pull_members(session: Session, audience_id: int, list_id: str, platform: Em
         report.inserted += inserted
         report.updated += updated
         # the platform has these addresses now: refused tag updates get retried on the next sync
-        clear_failures_for(session, _subscriber_ids(session, audience_id, [row.email for row in rows]))
+        clear_failures_for(session, list(subscriber_ids_by_email(session, audience_id, [row.email for row in rows]).values()))
         session.commit()
         if progress is not None:
             progress.advance(len(chunk))
@@ -136,14 +136,6 @@ def _store(session: Session, audience_id: int, events: Iterable[EventIn], report
         session.commit()
         if progress is not None:
             progress.advance(len(chunk))
-
-
-def _subscriber_ids(session: Session, audience_id: int, emails: list[str]) -> list[int]:
-    ids: list[int] = []
-    for chunk in in_chunks(emails):
-        ids.extend(session.scalars(select(Subscriber.id).where(
-            Subscriber.audience_id == audience_id, Subscriber.email.in_(chunk))))
-    return ids
 
 
 def get_cursor(session: Session, audience_id: int, name: str) -> datetime | None:

@@ -14,7 +14,7 @@ from .base import Base, JSONType, UTCDateTime, utcnow
 
 POLICIES = ("plan", "reengagement", "sunset", "resend", "offer")
 # The steps of an action, in order; a re-run resumes after the last one recorded.
-ACTION_STEPS = ("planned", "segment", "members", "campaign", "content", "scheduled", "done")
+ACTION_STEPS = ("planned", "segment", "members", "campaign", "content", "done")
 REENGAGEMENT_STATES = ("waiting", "answered", "sunset")
 
 
@@ -23,7 +23,7 @@ class PolicyAction(Base):
     __table_args__ = (
         UniqueConstraint("audience_id", "policy", "key"),
         CheckConstraint("policy IN ('plan', 'reengagement', 'sunset', 'resend', 'offer')", name="policy"),
-        CheckConstraint("step IN ('planned', 'segment', 'members', 'campaign', 'content', 'scheduled', 'done')",
+        CheckConstraint("step IN ('planned', 'segment', 'members', 'campaign', 'content', 'done')",
                         name="step"),
         Index("ix_policy_actions_unfinished", "audience_id", "finished_at"),
     )

@@ -53,7 +53,7 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.CheckConstraint("policy IN ('plan', 'reengagement', 'sunset', 'resend', 'offer')", name=op.f('ck_policy_actions_policy')),
-    sa.CheckConstraint("step IN ('planned', 'segment', 'members', 'campaign', 'content', 'scheduled', 'done')", name=op.f('ck_policy_actions_step')),
+    sa.CheckConstraint("step IN ('planned', 'segment', 'members', 'campaign', 'content', 'done')", name=op.f('ck_policy_actions_step')),
     sa.ForeignKeyConstraint(['audience_id'], ['audiences.id'], name=op.f('fk_policy_actions_audience_id_audiences'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_policy_actions_campaign_id_campaigns'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['parent_campaign_id'], ['campaigns.id'], name=op.f('fk_policy_actions_parent_campaign_id_campaigns'), ondelete='SET NULL'),

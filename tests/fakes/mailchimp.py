@@ -13,6 +13,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -77,12 +78,13 @@ class Kill:
 
     pid: int
     method: str
-    path_contains: str
+    path_pattern: str  # a regular expression searched in the path
     when: str = "after"  # before | after
     fired: bool = False
 
     def matches(self, method: str, path: str, when: str) -> bool:
-        return (not self.fired and self.when == when and self.method == method and self.path_contains in path)
+        return (not self.fired and self.when == when and self.method == method
+                and re.search(self.path_pattern, path) is not None)
 
 
 @dataclass
@@ -197,9 +199,9 @@ class FakeMailchimp:
                     counts[email] = counts.get(email, 0) + 1
         return counts
 
-    def kill_on(self, pid: int, method: str, path_contains: str, *, when: str = "after") -> None:
+    def kill_on(self, pid: int, method: str, path_pattern: str, *, when: str = "after") -> None:
         with self.lock:
-            self.kills.append(Kill(pid, method, path_contains, when))
+            self.kills.append(Kill(pid, method, path_pattern, when))
 
     def _kill(self, when: str) -> None:
         with self.lock:

@@ -62,7 +62,8 @@ def test_killed_at_every_step_then_resumed(db_url, session, fake_mailchimp, tmp_
     run_policies(config_path, fake)
 
     segments = [s["name"] for s in fake.lists[LIST_ID].segments.values()]
-    assert segments == ["mailseg:reengage:2026-08-31:a1"]
+    assert [name for name in segments if "reengage" in name] == ["mailseg:reengage:2026-08-31:a1"]
+    assert sorted(segments) == ["mailseg:eligible", "mailseg:reengage:2026-08-31:a1", "mailseg:sunset"]
     copies = [c for c in fake.campaigns.values() if c["id"] != template]
     assert len(copies) == 1 and copies[0]["status"] == "schedule"
     assert fake.contents[copies[0]["id"]]["html"] == "<p>Hi again</p>"

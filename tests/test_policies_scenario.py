@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from mailseg.engagement import classify_audience
 from mailseg.models import PolicyAction, ReengagementState
 from mailseg.policies import plan_policies, run_policies
-from mailseg.sync import sync_engagement
 
 from .policy_helpers import AS_OF, LIST_ID, audience, campaign, event, moved, subscriber
 from .sync_helpers import fast_factory
@@ -110,12 +109,10 @@ def test_policies_against_the_fake(database, session, mailchimp_config, fake_mai
     run_policies(session, target, config, factory, as_of=AS_OF + timedelta(days=30))
     sunset = set(session.scalars(select(ReengagementState.subscriber_id).where(ReengagementState.state == "sunset")))
     assert len(sunset) == 7 and answered not in sunset
-    sync_engagement(session, target, config, factory)
     assert fake.segment_emails(LIST_ID, "mailseg:sunset") == inactive - {"faded0@example.org"}
     assert not fake.segment_emails(LIST_ID, "mailseg:eligible") & fake.segment_emails(LIST_ID, "mailseg:sunset")
     # a sunset subscriber engages again: the state is answered and the tag drops at the next sync
     event(session, people["machine"][0], "open", AS_OF + timedelta(days=31))
     session.commit()
     run_policies(session, target, config, factory, as_of=AS_OF + timedelta(days=32))
-    sync_engagement(session, target, config, factory)
     assert "machine0@example.org" not in fake.segment_emails(LIST_ID, "mailseg:sunset")

@@ -15,7 +15,7 @@ from ..progress import Progress
 from ..providers import PlatformFactory
 from ..runs import finish_run, recorded_run
 from ..sync.classes import provider_list_id, sync_options
-from ..sync.engine import Plan, plan_segments, sync_segments
+from ..sync.engine import Plan, SegmentSpec, SyncReport, plan_segments, sync_segments
 from ..sync.state import recorded_segment
 from . import actions, frequency, offer, reengagement, resend
 from .frequency import CapFigures
@@ -28,10 +28,11 @@ class PolicyReport:
     recorded: list[str] = field(default_factory=list)
     done: list[str] = field(default_factory=list)
     recipients: dict[str, int] = field(default_factory=dict)  # action key -> recipients
+    tags: SyncReport = field(default_factory=SyncReport)
 
     def summary(self) -> dict:
         return {"resumed": self.resumed, "recorded": self.recorded, "done": self.done,
-                "recipients": self.recipients}
+                "recipients": self.recipients, **self.tags.summary()}
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,11 @@ class PolicyPlan:
     unfinished: list[str]
 
 
+def policy_tags(audience_id: int, config: Config, as_of: datetime) -> list[SegmentSpec]:
+    """The tags the policies keep on the platform: the frequency cap's eligible tag and the sunset tag."""
+    return [frequency.eligible_spec(audience_id, config, as_of), reengagement.sunset_spec(audience_id, config)]
+
+
 def policy_platform(session: Session, audience: Audience, config: Config, factory: PlatformFactory,
                     as_of: datetime) -> actions.Platform:
     """A platform for executing actions; plans mirror the eligible tag before sending to it."""
@@ -70,7 +76,7 @@ def policy_platform(session: Session, audience: Audience, config: Config, factor
 def run_policies(session: Session, audience: Audience, config: Config, platform_factory: PlatformFactory,
                  *, as_of: datetime | None = None, progress: Progress | None = None) -> PolicyReport:
     """Finish unfinished actions, record today's (re-engagement and sunset, resends, offers), carry
-    each to the platform; recorded as a job run "policies"."""
+    each to the platform, then mirror the eligible and sunset tags; recorded as a job run "policies"."""
     as_of = as_of or utcnow()
     report = PolicyReport()
     with recorded_run(session, "policies", audience_id=audience.id, as_of=as_of) as run:
@@ -80,6 +86,8 @@ def run_policies(session: Session, audience: Audience, config: Config, platform_
         for policy in (reengagement, resend, offer):
             report.recorded += [a.key for a in policy.record(session, audience.id, config, as_of)]
         _execute_unfinished(session, audience.id, platform, progress)
+        sync_segments(session, audience.id, platform.list_id, policy_tags(audience.id, config, as_of),
+                      platform_factory, sync_options(config), report=report.tags)
         report.done = platform.done
         report.recipients = {key: n for key, n in session.execute(
             select(PolicyAction.key, PolicyAction.recipients).where(

@@ -1,4 +1,4 @@
-"""`mailseg sync`: the engagement classes and the policies' tags mirrored, one recorded run per sync."""
+"""`mailseg sync`: the engagement classes mirrored as tags, one recorded run per sync."""
 
 from __future__ import annotations
 
@@ -24,16 +24,6 @@ def engagement_specs(audience_id: int, prefix: str) -> list[SegmentSpec]:
             for name in ENGAGEMENT_CLASSES]
 
 
-def mirrored_specs(audience_id: int, config: Config) -> list[SegmentSpec]:
-    """Every tag a sync mirrors: the classes, the frequency cap's eligible tag and the sunset tag."""
-    from ..models import utcnow
-    from ..policies.frequency import eligible_spec
-    from ..policies.reengagement import sunset_spec
-
-    return (engagement_specs(audience_id, config.sync.tag_prefix)
-            + [eligible_spec(audience_id, config, utcnow()), sunset_spec(audience_id, config)])
-
-
 def sync_options(config: Config) -> SyncOptions:
     return SyncOptions(batch_size=config.sync.batch_size, max_connections=config.mailchimp.max_connections,
                        address_attempts=config.sync.address_attempts)
@@ -48,7 +38,8 @@ def provider_list_id(audience: Audience, config: Config) -> str:
 
 def plan_engagement_sync(session: Session, audience: Audience, config: Config) -> list[Plan]:
     """What `mailseg sync` would add and remove per tag; calls nothing and writes nothing."""
-    return plan_segments(session, audience.id, mirrored_specs(audience.id, config), sync_options(config))
+    return plan_segments(session, audience.id, engagement_specs(audience.id, config.sync.tag_prefix),
+                         sync_options(config))
 
 
 def sync_engagement(session: Session, audience: Audience, config: Config, factory: PlatformFactory,
@@ -58,7 +49,7 @@ def sync_engagement(session: Session, audience: Audience, config: Config, factor
     report = SyncReport()
     with recorded_run(session, "sync", audience_id=audience.id) as run:
         try:
-            sync_segments(session, audience.id, list_id, mirrored_specs(audience.id, config),
+            sync_segments(session, audience.id, list_id, engagement_specs(audience.id, config.sync.tag_prefix),
                           factory, sync_options(config), progress=progress, report=report)
         except Exception:
             session.rollback()  # completed batches are committed already

@@ -148,6 +148,64 @@ class SchedulerConfig:
     standby_poll_seconds: int = setting(5, min=1, max=600)
 
 
+SUNSET_ACTIONS = ("tag", "unsubscribe", "archive")
+
+
+def _check_subjects(value: list[str]) -> None:
+    if not value:
+        raise ValueError("give at least one subject line")
+    for subject in value:
+        if not subject.strip():
+            raise ValueError("subject lines cannot be empty")
+        try:
+            subject.format(subject="x")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(f"only {{subject}} may appear in braces: {subject!r}") from None
+
+
+@dataclass(frozen=True)
+class FrequencyConfig:
+    """Frequency cap: the tag every regular mailing should target."""
+
+    # Inactive subscribers are eligible again once their last send is this many days old.
+    inactive_every_days: int = setting(60, min=30, max=120)
+    eligible_tag: str = setting("mailseg:eligible")
+
+
+@dataclass(frozen=True)
+class ReengagementConfig:
+    # Sends inside the engagement window, none opened or clicked by a human, before anyone enters.
+    min_sends: int = setting(5, min=1, max=100)
+    wait_days: int = setting(14, min=1, max=90)
+    attempts: int = setting(1, min=1, max=5)
+    # The Mailchimp campaign copied for each attempt; empty: the policy is off.
+    template_campaign_id: str = setting("")
+
+
+@dataclass(frozen=True)
+class SunsetConfig:
+    action: str = setting("tag", choices=SUNSET_ACTIONS)
+    tag: str = setting("mailseg:sunset")
+
+
+@dataclass(frozen=True)
+class ResendConfig:
+    after_days: int = setting(7, min=1, max=30)
+    # Versions in all, the original included.
+    max_versions: int = setting(4, min=1, max=6)
+    all_regular: bool = setting(True)
+    # Subject of version 2, 3, ... ({subject} is the original's); the last one repeats.
+    subjects: list[str] = setting(["Did you miss this? {subject}", "In case you missed it: {subject}",
+                                   "Last chance: {subject}"], check=_check_subjects)
+
+
+@dataclass(frozen=True)
+class OfferConfig:
+    # The Mailchimp campaign copied for each day's offer; empty: the policy is off.
+    campaign_id: str = setting("")
+    cooldown_days: int = setting(90, min=1, max=365)
+
+
 @dataclass(frozen=True)
 class ImportConfig:
     batch_size: int = setting(5000, min=100, max=100_000)
@@ -165,6 +223,11 @@ class Config:
     flagging: FlaggingConfig = field(default_factory=FlaggingConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     imports: ImportConfig = field(default_factory=ImportConfig)
+    frequency: FrequencyConfig = field(default_factory=FrequencyConfig)
+    reengagement: ReengagementConfig = field(default_factory=ReengagementConfig)
+    sunset: SunsetConfig = field(default_factory=SunsetConfig)
+    resend: ResendConfig = field(default_factory=ResendConfig)
+    offer: OfferConfig = field(default_factory=OfferConfig)
 
     def replace(self, **sections: Mapping[str, Any]) -> "Config":
         """A copy with some keys changed, validated like the file: replace(engagement={"window_months": 9})."""

@@ -22,7 +22,14 @@ log = logging.getLogger(__name__)
 # The keys the panel may change, by section. Other capabilities add theirs here when they land.
 EDITABLE: dict[str, tuple[str, ...]] = {
     "engagement": ("window_months", "active_min_clicks", "semi_active_min_opens", "count_machine_opens"),
+    "frequency": ("inactive_every_days", "eligible_tag"),
+    "reengagement": ("template_campaign_id", "min_sends", "wait_days", "attempts"),
+    "sunset": ("action", "tag"),
+    "resend": ("all_regular", "after_days", "max_versions", "subjects"),
+    "offer": ("campaign_id", "cooldown_days"),
 }
+# A list typed in one field: items separated by this character.
+LIST_SEPARATOR = "|"
 TRUE_WORDS, FALSE_WORDS = {"true", "on", "yes", "1"}, {"false", "off", "no", "0", ""}
 
 
@@ -105,6 +112,8 @@ def parse_value(section: str, key: str, raw: str | bool | int) -> Any:
             return float(text)
         except ValueError:
             raise ConfigError(f"{section}.{key}: expected a number, got {raw!r}") from None
+    if typ == list[str]:
+        return [item.strip() for item in text.split(LIST_SEPARATOR) if item.strip()]
     return text
 
 

@@ -20,7 +20,7 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from . import data, db, demo, engagement, ingest, scheduler, serve, sync, users
+    from . import data, db, demo, engagement, ingest, policies, scheduler, serve, sync, users
 
     main.add_command(db.db)
     main.add_command(data.import_group)
@@ -35,6 +35,9 @@ def _register() -> None:
     main.add_command(sync.sync)
     main.add_command(sync.pull)
     main.add_command(ingest.ingest_worker)
+    main.add_command(policies.plan)
+    main.add_command(policies.run_policies)
+    main.add_command(policies.plans_group)
 
 
 _register()

@@ -6,6 +6,7 @@ from .campaigns import CAMPAIGN_KINDS, Campaign
 from .events import EVENT_SOURCES, EVENT_TYPES, Event
 from .history import RUN_STATUSES, ClassChange, JobRun
 from .panel import USER_ROLES, JobRequest, LoginAttempt, SettingChange, SettingOverride, User
+from .policies import ACTION_STEPS, POLICIES, REENGAGEMENT_STATES, CampaignPlan, PolicyAction, PolicyRecipient, ReengagementState
 from .scheduling import SchedulerLease, apscheduler_jobs
 from .sync import PullCursor, SyncFailure, SyncMember, SyncSegment
 
@@ -13,5 +14,6 @@ __all__ = [
     "Audience", "Base", "ClassChange", "SchedulerLease", "apscheduler_jobs", "JobRun", "RUN_STATUSES", "CAMPAIGN_KINDS", "Campaign", "EVENT_SOURCES", "EVENT_TYPES", "Event",
     "JSONType", "SUBSCRIBER_STATUSES", "SUPPRESSED_STATUSES", "Subscriber", "UTCDateTime",
     "normalise_email", "utcnow", "PullCursor", "SyncFailure", "SyncMember", "SyncSegment",
-    "USER_ROLES", "JobRequest", "LoginAttempt", "SettingChange", "SettingOverride", "User",
+    "ACTION_STEPS", "POLICIES", "REENGAGEMENT_STATES", "CampaignPlan", "PolicyAction", "PolicyRecipient",
+    "ReengagementState", "USER_ROLES", "JobRequest", "LoginAttempt", "SettingChange", "SettingOverride", "User",
 ]

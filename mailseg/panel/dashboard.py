@@ -8,7 +8,9 @@ from datetime import timedelta
 
 from ..models import utcnow
 from ..reports.dashboard import class_counts, class_order, class_series, last_runs, transitions
-from ..web import db_session
+from ..policies.frequency import cap_figures
+from ..settings import effective_config
+from ..web import config, db_session
 from .common import current_audience, panel_blueprint
 
 blueprint = panel_blueprint("dashboard", __name__)
@@ -24,6 +26,7 @@ def index():
                                runs=last_runs(session, None), days=TRANSITION_DAYS)
     moves = transitions(session, audience.id, utcnow() - timedelta(days=TRANSITION_DAYS))
     move_classes = class_order({name for pair in moves for name in pair})
-    return render_template("dashboard.html", audience=audience, counts=class_counts(session, audience.id),
+    cap = cap_figures(session, audience.id, effective_config(session, config()), utcnow())
+    return render_template("dashboard.html", audience=audience, counts=class_counts(session, audience.id), cap=cap,
                            series=class_series(session, audience.id), moves=moves, move_classes=move_classes,
                            runs=last_runs(session, audience.id), days=TRANSITION_DAYS)

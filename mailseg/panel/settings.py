@@ -7,7 +7,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..config import ConfigError
-from ..settings import EDITABLE, change_setting, effective_config, field_type, overrides, recent_changes
+from ..settings import EDITABLE, LIST_SEPARATOR, change_setting, effective_config, field_type, overrides, recent_changes
 from ..web import config, db_session
 from .common import admin_required, panel_blueprint
 
@@ -18,14 +18,25 @@ LABELS = {
     ("engagement", "active_min_clicks"): ("Clicks to be active", "Human clicks inside the window that make a subscriber active."),
     ("engagement", "semi_active_min_opens"): ("Opens to be semi-active", "Human opens inside the window that make a non-clicker semi-active."),
     ("engagement", "count_machine_opens"): ("Count machine opens", "Let Apple Mail Privacy Protection opens count as opens (not recommended)."),
+    ("frequency", "inactive_every_days"): ("Mail the inactive every (days)", "Inactive subscribers join the eligible tag once their last send is this old; 30 to 120."),
+    ("frequency", "eligible_tag"): ("Eligible tag", "The tag regular campaigns should target (the frequency cap)."),
+    ("reengagement", "template_campaign_id"): ("Re-engagement campaign", "Mailchimp campaign id copied for each attempt; empty turns re-engagement off."),
+    ("reengagement", "min_sends"): ("Sends before re-engagement", "Mailings inside the window, none opened or clicked, before an inactive subscriber enters."),
+    ("reengagement", "wait_days"): ("Days to wait for an answer", "Without a human open or click this long after an attempt, the next attempt (or the sunset) follows."),
+    ("reengagement", "attempts"): ("Re-engagement attempts", "Attempts before the sunset; 1 to 5."),
+    ("sunset", "action"): ("Sunset action", "tag, unsubscribe or archive on Mailchimp; mailseg keeps its own records."),
+    ("sunset", "tag"): ("Sunset tag", "The tag the sunset adds when the action is tag."),
+    ("resend", "all_regular"): ("Resend every regular campaign", "Resend each regular campaign to its human non-openers."),
+    ("resend", "after_days"): ("Resend after (days)", "Days after a campaign (or its last version) before the next version."),
+    ("resend", "max_versions"): ("Versions in all", "The original included; 1 to 6."),
+    ("resend", "subjects"): ("Resend subjects", "Subjects of version 2, 3, ... separated by |; {subject} is the original's."),
+    ("offer", "campaign_id"): ("Offer campaign", "Mailchimp campaign id for subscribers who move from semi-active to active; empty turns offers off."),
+    ("offer", "cooldown_days"): ("Offer cooldown (days)", "At most one offer per subscriber in this many days."),
 }
+SECTION_TITLES = {"engagement": "Engagement classes", "frequency": "Frequency cap", "reengagement": "Re-engagement",
+                  "sunset": "Sunset", "resend": "Resend to non-openers", "offer": "Offer for warmed-up subscribers"}
 # Shown until the issues that own these settings add their config keys to EDITABLE.
 PLACEHOLDERS = (
-    ("Frequency cap", "policy issue (#7)"),
-    ("Re-engagement email: template, wait, attempts", "policy issue (#7)"),
-    ("Sunset action", "policy issue (#7)"),
-    ("Resend to non-openers: delay, versions, subject variants", "policy issue (#7)"),
-    ("Offer campaign and cooldown", "policy issue (#7)"),
     ("Sync tag prefix", "Mailchimp sync issue (#6)"),
 )
 
@@ -38,14 +49,19 @@ def _fields(errors: dict[str, str], submitted: dict[str, str]) -> list[dict]:
             name = f"{section}.{key}"
             label, help_text = LABELS.get((section, key), (name, ""))
             fields.append({"name": name, "section": section, "key": key, "label": label, "help": help_text,
-                           "is_bool": field_type(section, key) is bool,
-                           "value": submitted.get(name, getattr(getattr(current, section), key)),
+                           "is_bool": field_type(section, key) is bool, "is_int": field_type(section, key) is int,
+                           "value": submitted.get(name, _shown(getattr(getattr(current, section), key))),
                            "overridden": key in stored.get(section, {}), "error": errors.get(name)})
     return fields
 
 
+def _shown(value):
+    return f" {LIST_SEPARATOR} ".join(value) if isinstance(value, list) else value
+
+
 def _render(errors: dict[str, str] | None = None, submitted: dict[str, str] | None = None, status: int = 200):
     return render_template("settings.html", fields=_fields(errors or {}, submitted or {}), placeholders=PLACEHOLDERS,
+                           section_titles=SECTION_TITLES,
                            changes=recent_changes(db_session()), redacted=config().redacted()), status
 
 
@@ -59,7 +75,8 @@ def index():
 def save():
     """Validate every submitted key first; store them all only when all are valid."""
     session, base = db_session(), config()
-    submitted = {f"{s}.{k}": _submitted(s, k) for s, keys in EDITABLE.items() for k in keys}
+    submitted = {f"{s}.{k}": value for s, keys in EDITABLE.items() for k in keys
+                 if (value := _submitted(s, k)) is not None}
     errors, changed = {}, []
     for name, raw in submitted.items():
         section, key = name.split(".", 1)
@@ -78,11 +95,14 @@ def save():
     return redirect(url_for("settings.index"))
 
 
-def _submitted(section: str, key: str) -> str:
+def _submitted(section: str, key: str) -> str | None:
+    """The posted text, or None for a field the form did not show (left unchanged)."""
     name = f"{section}.{key}"
     if field_type(section, key) is bool:  # an unticked checkbox is not posted at all
+        if not request.form.get(name) and not request.form.get(f"{name}__shown"):
+            return None
         return "true" if request.form.get(name) else "false"
-    return request.form.get(name, "")
+    return request.form.get(name)
 
 
 def _message(name: str, exc: ConfigError) -> str:

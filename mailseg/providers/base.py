@@ -53,6 +53,8 @@ class CampaignInfo:
     sent_at: datetime | None
     title: str | None = None
     subject: str | None = None
+    from_name: str | None = None
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,18 @@ class EmailPlatform(Protocol):
     def create_campaign(self, list_id: str, segment_id: str | None, *, title: str, subject: str,
                         from_name: str, reply_to: str) -> str:
         """A draft regular campaign to the list (or to one of its segments); returns its id."""
+
+    def campaign(self, campaign_id: str) -> CampaignInfo:
+        """One campaign's status and settings."""
+
+    def find_campaign(self, list_id: str, title_prefix: str) -> CampaignInfo | None:
+        """The newest campaign of the list whose title starts with title_prefix, if any (any status)."""
+
+    def copy_content(self, source_id: str, target_id: str) -> None:
+        """Give the target campaign the source campaign's content (idempotent)."""
+
+    def archive_member(self, list_id: str, email: str) -> str | None:
+        """Archive the member; None when done (or already gone), else the platform's reason."""
 
     def replicate_campaign(self, campaign_id: str) -> str:
         """A draft copy of the campaign; returns the copy's id."""

@@ -189,6 +189,32 @@ class MailchimpPlatform:
                 "settings": {"title": title, "subject_line": subject, "from_name": from_name, "reply_to": reply_to}}
         return self._call(self.client.campaigns.create, body)["id"]
 
+    def campaign(self, campaign_id: str) -> CampaignInfo:
+        return _campaign_info(self._call(self.client.campaigns.get, campaign_id))
+
+    def find_campaign(self, list_id: str, title_prefix: str) -> CampaignInfo | None:
+        # GET /campaigns has no title filter: page through the list's campaigns, newest first.
+        for item in self._paged(self.client.campaigns.list, "campaigns", list_id=list_id,
+                                sort_field="create_time", sort_dir="DESC"):
+            if ((item.get("settings") or {}).get("title") or "").startswith(title_prefix):
+                return _campaign_info(item)
+        return None
+
+    def copy_content(self, source_id: str, target_id: str) -> None:
+        content = self._call(self.client.campaigns.get_content, source_id)
+        self._call(self.client.campaigns.set_content, target_id, {"html": content.get("html") or ""})
+
+    def archive_member(self, list_id: str, email: str) -> str | None:
+        try:
+            self._call(self.client.lists.delete_list_member, list_id, subscriber_hash(email))
+        except ProviderError as exc:
+            if exc.status == 404:
+                return None  # archived already, or never on the list: nothing left to archive
+            if exc.status in ADDRESS_ERRORS:
+                return str(exc)
+            raise
+        return None
+
     def replicate_campaign(self, campaign_id: str) -> str:
         return self._call(self.client.campaigns.replicate, campaign_id)["id"]
 
@@ -201,9 +227,7 @@ class MailchimpPlatform:
     def sent_campaigns(self, list_id: str) -> Iterator[CampaignInfo]:
         for item in self._paged(self.client.campaigns.list, "campaigns", list_id=list_id, status="sent",
                                 sort_field="send_time", sort_dir="ASC"):
-            settings = item.get("settings") or {}
-            yield CampaignInfo(item["id"], item.get("status", "sent"), _time(item.get("send_time")),
-                               settings.get("title"), settings.get("subject_line"))
+            yield _campaign_info(item)
 
     def campaign_recipients(self, campaign_id: str) -> Iterator[Recipient]:
         for item in self._paged(self.client.reports.get_campaign_recipients, "sent_to", campaign_id):
@@ -219,6 +243,13 @@ class MailchimpPlatform:
                     continue
                 yield Activity(item["email_address"], entry.get("action", ""), occurred, entry.get("url") or None,
                                entry.get("ip") or None, entry.get("type") or None)
+
+
+def _campaign_info(item: dict) -> CampaignInfo:
+    settings = item.get("settings") or {}
+    return CampaignInfo(item["id"], item.get("status", ""), _time(item.get("send_time") or None),
+                        settings.get("title"), settings.get("subject_line"), settings.get("from_name"),
+                        settings.get("reply_to"))
 
 
 def _problem(body: Any) -> dict:

@@ -21,6 +21,8 @@ from ..settings import effective_config
 log = logging.getLogger(__name__)
 
 Job = Callable[[Database, Config], None]
+# Campaign plans run as jobs with the id plan:<plan id>.
+PLAN_JOB_PREFIX = "plan:"
 # A step for one audience: (db, base config, audience id) -> whether it succeeded.
 Step = Callable[[Database, Config, int], bool]
 
@@ -74,6 +76,42 @@ def _record_dry_run(session, audience: Audience, plans) -> None:
             plan.name: {"added": plan.adds, "removed": plan.removes, "failed": 0} for plan in plans}})
 
 
+def policies_step(db: Database, base: Config, audience_id: int) -> bool:
+    from ..policies import run_policies
+    from ..providers import platform_factory
+
+    with db.session() as session:
+        config = effective_config(session, base)
+        audience = session.get(Audience, audience_id)
+        try:
+            report = run_policies(session, audience, config, platform_factory(config, audience.provider))
+        except Exception:  # recorded as a failed run by run_policies
+            log.exception("policies of audience %s failed", audience_id)
+            return False
+    log.info("audience %s policies: %d actions done", audience_id, len(report.done))
+    return True
+
+
+def run_plan(db: Database, config: Config, plan_id: int) -> None:
+    """One occurrence of a campaign plan (a scheduler job with the id plan:<id>)."""
+    from ..models import CampaignPlan
+    from ..policies.plans import run_occurrence
+    from ..providers import platform_factory
+
+    with db.session() as session:
+        plan = session.get(CampaignPlan, plan_id)
+        if plan is None:
+            return
+        effective = effective_config(session, config)
+        audience = session.get(Audience, plan.audience_id)
+        with recorded_run(session, "plan", audience_id=audience.id) as run:
+            action = run_occurrence(session, plan_id, effective, platform_factory(effective, audience.provider))
+            from ..runs import finish_run
+
+            finish_run(session, run, {"plan": plan_id, "key": action.key if action else None,
+                                      "campaign": action.provider_campaign_id if action else None})
+
+
 def pull_step(db: Database, base: Config, audience_id: int) -> bool:
     from ..providers import platform_factory
     from ..sync.pull import pull_audience
@@ -100,7 +138,7 @@ def classify_all(db: Database, config: Config) -> None:
 
 def follow_ups(config: Config) -> list[Step]:
     """What runs after a classification: the policies, then the sync (when Mailchimp is configured)."""
-    return [sync_step] if mailchimp_configured(config) else []
+    return [policies_step, sync_step] if mailchimp_configured(config) else []
 
 
 def sync_all(db: Database, config: Config) -> None:
@@ -137,7 +175,7 @@ def run_requests(db: Database, config: Config) -> None:
 
 def _run_requested(db: Database, config: Config, job: str, audience_id: int, options: dict) -> None:
     dry_run = bool(options.get("dry_run"))
-    if job in ("sync", "pull") and not dry_run and not mailchimp_configured(config):
+    if job in ("sync", "pull", "policies") and not dry_run and not mailchimp_configured(config):
         with db.session() as session:
             try:
                 with recorded_run(session, job, audience_id=audience_id):
@@ -150,6 +188,8 @@ def _run_requested(db: Database, config: Config, job: str, audience_id: int, opt
         pull_step(db, config, audience_id)
     elif job == "classify":
         classify_step(db, config, audience_id)
+    elif job == "policies":
+        policies_step(db, config, audience_id)
 
 
 JOBS: dict[str, Job] = {
@@ -165,4 +205,7 @@ def run_job(name: str) -> None:
     from .service import current_context
 
     db, config = current_context()
+    if name.startswith(PLAN_JOB_PREFIX):
+        run_plan(db, config, int(name[len(PLAN_JOB_PREFIX):]))
+        return
     JOBS[name](db, config)

@@ -8,7 +8,7 @@ import threading
 
 from ..config import Config
 from ..db import Database
-from .jobs import JOBS
+from .jobs import JOBS, PLAN_JOB_PREFIX
 from .leader import holder_id, leader_lock
 from .schedule import make_trigger
 
@@ -59,6 +59,7 @@ def _lead(db: Database, config: Config, lock, stop: threading.Event) -> None:
     )
     scheduler.start(paused=True)
     _install_jobs(scheduler, config)
+    install_plan_jobs(scheduler, db)
     scheduler.resume()
     log.info("scheduler %s is the active scheduler; jobs: %s", holder_id(),
              ", ".join(f"{job.id} (next {job.next_run_time:%Y-%m-%d %H:%M:%S %Z})" for job in scheduler.get_jobs()))
@@ -68,6 +69,7 @@ def _lead(db: Database, config: Config, lock, stop: threading.Event) -> None:
             if not lock.still_held():
                 log.error("scheduler %s lost its lock; stepping down", holder_id())
                 break
+            install_plan_jobs(scheduler, db)  # plans added or removed with `mailseg plans`
     finally:
         scheduler.shutdown(wait=True)
 
@@ -75,7 +77,7 @@ def _lead(db: Database, config: Config, lock, stop: threading.Event) -> None:
 def _install_jobs(scheduler, config: Config) -> None:
     """(Re)declare every job with its configured schedule under a fixed id; drop jobs no longer known."""
     for job in scheduler.get_jobs():
-        if job.id not in JOBS:
+        if job.id not in JOBS and not job.id.startswith(PLAN_JOB_PREFIX):
             scheduler.remove_job(job.id)
     for name in JOBS:
         trigger = make_trigger(schedule_of(config, name), config.scheduler.timezone)
@@ -83,3 +85,20 @@ def _install_jobs(scheduler, config: Config) -> None:
         if existing is not None and str(existing.trigger) == str(trigger):
             continue  # keep its next run time (and any misfire it has to catch up)
         scheduler.add_job(JOB_FUNCTION, trigger=trigger, args=[name], id=name, name=name, replace_existing=True)
+
+
+def install_plan_jobs(scheduler, db: Database) -> None:
+    """One job per campaign plan, id plan:<id>, on the plan's cadence in its time zone; jobs of
+    removed plans are dropped, changed cadences replaced."""
+    from ..policies.plans import list_plans
+
+    with db.session() as session:
+        wanted = {f"{PLAN_JOB_PREFIX}{p.id}": make_trigger(p.cadence, p.timezone) for p in list_plans(session)}
+    for job in scheduler.get_jobs():
+        if job.id.startswith(PLAN_JOB_PREFIX) and job.id not in wanted:
+            scheduler.remove_job(job.id)
+    for job_id, trigger in wanted.items():
+        existing = scheduler.get_job(job_id)
+        if existing is not None and str(existing.trigger) == str(trigger):
+            continue
+        scheduler.add_job(JOB_FUNCTION, trigger=trigger, args=[job_id], id=job_id, name=job_id, replace_existing=True)

@@ -12,6 +12,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
+import re
+import signal
 import threading
 import time
 import uuid
@@ -69,6 +72,22 @@ class Fault:
 
 
 @dataclass
+class Kill:
+    """SIGKILL a process when it makes a matching call: before the call takes effect, or after it
+    took effect but before the answer leaves (the caller never learns that it succeeded)."""
+
+    pid: int
+    method: str
+    path_pattern: str  # a regular expression searched in the path
+    when: str = "after"  # before | after
+    fired: bool = False
+
+    def matches(self, method: str, path: str, when: str) -> bool:
+        return (not self.fired and self.when == when and self.method == method
+                and re.search(self.path_pattern, path) is not None)
+
+
+@dataclass
 class Call:
     method: str
     path: str
@@ -101,6 +120,8 @@ class FakeMailchimp:
         self.calls: list[Call] = []
         self.keep_bodies = True
         self.faults: list[Fault] = []
+        self.kills: list[Kill] = []
+        self.contents: dict[str, dict] = {}  # campaign id -> content
         self.delay = 0.0  # seconds before answering any call
         self.write_delay = 0.0  # extra seconds before answering a write
         self._ids = itertools.count(1)
@@ -138,6 +159,59 @@ class FakeMailchimp:
             self.activity[campaign["id"]] = {subscriber_hash(e): list(a) for e, a in (activity or {}).items()}
             return campaign["id"]
 
+    def add_draft_campaign(self, list_id: str, *, title: str, subject: str, html: str = "<p>Hello</p>",
+                           from_name: str = "Shop", reply_to: str = "shop@example.com") -> str:
+        """A campaign the marketer prepared in Mailchimp (a template mailseg copies)."""
+        with self.lock:
+            campaign = self._campaign({"recipients": {"list_id": list_id},
+                                       "settings": {"subject_line": subject, "title": title, "from_name": from_name,
+                                                    "reply_to": reply_to}})
+            self.contents[campaign["id"]]["html"] = html
+            return campaign["id"]
+
+    def deliver_scheduled(self) -> list[str]:
+        """Send every scheduled campaign now (what Mailchimp does at the scheduled time)."""
+        with self.lock:
+            due = [cid for cid, c in self.campaigns.items() if c["status"] == "schedule"]
+            for campaign_id in due:
+                self._deliver(self.campaigns[campaign_id], self.campaigns[campaign_id]["send_time"])
+            return due
+
+    def _deliver(self, campaign: dict, send_time: str) -> None:
+        fake_list = self.lists[campaign["recipients"]["list_id"]]
+        seg_id = (campaign["recipients"].get("segment_opts") or {}).get("saved_segment_id")
+        pool = fake_list.segment_members.get(seg_id, set()) if seg_id else fake_list.members.keys()
+        self.sent_to[campaign["id"]] = sorted(h for h in pool if fake_list.members[h]["status"] == "subscribed")
+        self.activity[campaign["id"]] = {}
+        campaign.update(status="sent", send_time=send_time)
+
+    def received(self, campaign_titles_containing: str = "") -> dict[str, int]:
+        """Address -> how many sent campaigns (whose title contains the text) it received."""
+        counts: dict[str, int] = {}
+        with self.lock:
+            for campaign_id, hashes in self.sent_to.items():
+                campaign = self.campaigns[campaign_id]
+                if campaign_titles_containing not in (campaign["settings"].get("title") or ""):
+                    continue
+                members = self.lists[campaign["recipients"]["list_id"]].members
+                for h in hashes:
+                    email = members[h]["email_address"]
+                    counts[email] = counts.get(email, 0) + 1
+        return counts
+
+    def kill_on(self, pid: int, method: str, path_pattern: str, *, when: str = "after") -> None:
+        with self.lock:
+            self.kills.append(Kill(pid, method, path_pattern, when))
+
+    def _kill(self, when: str) -> None:
+        with self.lock:
+            kill = next((k for k in self.kills if k.matches(request.method, request.path, when)), None)
+            if kill is not None:
+                kill.fired = True
+        if kill is not None:
+            os.kill(kill.pid, signal.SIGKILL)
+            time.sleep(0.2)  # let it die before anything is answered
+
     def inject(self, status: int, *, times: int = 1, retry_after: str | None = None, bare: bool = False,
                method: str | None = None, path_contains: str | None = None, after: int = 0) -> None:
         """Answer the next `times` matching calls (after letting `after` through) with `status`."""
@@ -170,6 +244,7 @@ class FakeMailchimp:
                     "create_time": now_text(), "status": "save", "send_time": "",
                     "recipients": dict(body.get("recipients") or {}), "settings": dict(body.get("settings") or {})}
         self.campaigns[campaign_id] = campaign
+        self.contents[campaign_id] = {"html": "", "plain_text": ""}
         return campaign
 
     # --- the app ------------------------------------------------------------------------------
@@ -218,6 +293,7 @@ class FakeMailchimp:
                 fault = None
         if fault is not None:
             return self._fault_response(fault)
+        self._kill("before")
         return None
 
     def _fault_response(self, fault: Fault) -> Response:
@@ -235,6 +311,8 @@ class FakeMailchimp:
         call = g.get("call")
         if call is not None:
             call.status = response.status_code
+            if response.status_code < 300:
+                self._kill("after")
         return response
 
 

@@ -48,6 +48,19 @@ def register(app: Flask, fake: "FakeMailchimp") -> None:
             fake_list.members[member["id"]] = member
             return jsonify(fake._member_out(fake_list, member))
 
+    @app.delete(f"{bp}/lists/<list_id>/members/<member_hash>")
+    def archive_member(list_id, member_hash):
+        """DELETE archives the member (status "archived"); an archived or unknown one is a 404."""
+        with fake.lock:
+            fake_list = fake._list(list_id)
+            found = fake_list.members.get(member_hash.lower())
+            if found is None or found["status"] == "archived":
+                raise Problem(404, "Resource Not Found", "The requested resource could not be found.")
+            found.update(status="archived", last_changed=now_text())
+            for held in fake_list.segment_members.values():
+                held.discard(found["id"])
+        return Response(status=204)
+
     @app.route(f"{bp}/lists/<list_id>/members/<member_hash>", methods=["GET", "PATCH", "PUT"])
     def member(list_id, member_hash):
         body = request.get_json(silent=True) or {}
@@ -164,6 +177,33 @@ def register(app: Flask, fake: "FakeMailchimp") -> None:
         with fake.lock:
             return jsonify(fake._campaign_by_id(campaign_id))
 
+    @app.patch(f"{bp}/campaigns/<campaign_id>")
+    def update_campaign(campaign_id):
+        body = request.get_json() or {}
+        with fake.lock:
+            campaign = fake._campaign_by_id(campaign_id)
+            if campaign["status"] not in ("save", "paused"):
+                raise Problem(400, "Bad Request", "Cannot update a campaign that has been sent or scheduled.")
+            for key in ("settings", "recipients"):
+                campaign[key].update(body.get(key) or {})
+            return jsonify(campaign)
+
+    @app.get(f"{bp}/campaigns/<campaign_id>/content")
+    def get_content(campaign_id):
+        with fake.lock:
+            fake._campaign_by_id(campaign_id)
+            return jsonify({**fake.contents[campaign_id], "_links": []})
+
+    @app.put(f"{bp}/campaigns/<campaign_id>/content")
+    def set_content(campaign_id):
+        body = request.get_json() or {}
+        with fake.lock:
+            campaign = fake._campaign_by_id(campaign_id)
+            if campaign["status"] not in ("save", "paused"):
+                raise Problem(400, "Bad Request", "Cannot update the content of a sent or scheduled campaign.")
+            fake.contents[campaign_id] = {"html": body.get("html") or "", "plain_text": body.get("plain_text") or ""}
+            return jsonify({**fake.contents[campaign_id], "_links": []})
+
     @app.post(f"{bp}/campaigns/<campaign_id>/actions/replicate")
     def replicate(campaign_id):
         with fake.lock:
@@ -179,6 +219,8 @@ def register(app: Flask, fake: "FakeMailchimp") -> None:
             campaign = fake._campaign_by_id(campaign_id)
             if not body.get("schedule_time") or campaign["status"] != "save":
                 raise Problem(400, "Bad Request", "This campaign cannot be scheduled.")
+            if _norm(body["schedule_time"])[14:16] not in ("00", "15", "30", "45"):
+                raise Problem(400, "Invalid Resource", "Campaigns may only be scheduled on the quarter-hour.")
             campaign.update(status="schedule", send_time=body["schedule_time"])
         return Response(status=204)
 
@@ -188,12 +230,7 @@ def register(app: Flask, fake: "FakeMailchimp") -> None:
             campaign = fake._campaign_by_id(campaign_id)
             if campaign["status"] not in ("save", "schedule"):
                 raise Problem(400, "Bad Request", "This campaign has already been sent.")
-            fake_list = fake._list(campaign["recipients"]["list_id"])
-            seg_id = (campaign["recipients"].get("segment_opts") or {}).get("saved_segment_id")
-            pool = fake_list.segment_members.get(seg_id, set()) if seg_id else fake_list.members.keys()
-            fake.sent_to[campaign_id] = [h for h in pool if fake_list.members[h]["status"] == "subscribed"]
-            fake.activity[campaign_id] = {}
-            campaign.update(status="sent", send_time=now_text())
+            fake._deliver(campaign, now_text())
         return Response(status=204)
 
     # --- reports ------------------------------------------------------------------------------

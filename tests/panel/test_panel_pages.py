@@ -35,6 +35,12 @@ def test_dashboard_counts_match_the_database(viewer, seeded, session):
     assert 'id="class-series"' in page and "chart.umd.min.js" in page
     assert "RuntimeError: the window is broken" in page  # the failed classify run
     assert "Sends saved by the frequency cap" in page
+    from mailseg.config import Config
+    from mailseg.models import utcnow
+    from mailseg.policies.frequency import cap_figures
+
+    saved = cap_figures(session, seeded.audience_id, Config(), utcnow()).sends_saved_per_month
+    assert f'id="sends-saved" data-count="{saved}"' in page
 
 
 def test_dashboard_transitions_matrix(viewer, seeded):

@@ -75,4 +75,5 @@ def test_settings_page_masks_secrets(app, admin, config):
     app.extensions["mailseg.config"] = config.replace(mailchimp={"api_key": "0123456789abcdef-us21"})
     page = admin.get("/settings").data.decode()
     assert "0123456789abcdef-us21" not in page and "****us21" in page
-    assert "configured by the policy issue (#7)" in page
+    assert "configured by the policy issue" not in page
+    assert 'name="frequency.inactive_every_days" value="60"' in page and "Resend to non-openers" in page

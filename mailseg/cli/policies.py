@@ -1,0 +1,133 @@
+"""`mailseg plan`, `mailseg run-policies` and `mailseg plans`: the campaign policies."""
+
+from __future__ import annotations
+
+import click
+
+from ..audiences import find_audience
+from ..progress import progress
+from ..providers import platform_factory
+from ..timeutil import isoformat_utc, parse_datetime
+from .runtime import Runtime, fails_cleanly, pass_runtime
+
+audience_option = click.option("--audience", help="Audience name (default: the only one).")
+
+
+def _as_of(value: str | None):
+    if value is None:
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from None
+
+
+@click.command("plan")
+@audience_option
+@click.option("--as-of", help="Plan as of this moment (ISO-8601; default now).")
+@pass_runtime
+@fails_cleanly
+def plan(rt: Runtime, audience: str | None, as_of: str | None) -> None:
+    """What every policy would do now: counts, segments, campaigns. Writes nothing."""
+    from ..policies import plan_policies
+
+    with rt.migrated_db().session() as session:
+        target = find_audience(session, audience)
+        p = plan_policies(session, target, rt.settings(session), as_of=_as_of(as_of))
+    cap, re = p.cap, p.reengagement
+    click.echo(f"as of {isoformat_utc(p.as_of)}")
+    click.echo(f"frequency cap: {cap.eligible} eligible ({p.eligible_tag.name}: would add {p.eligible_tag.adds}, "
+               f"remove {p.eligible_tag.removes}); {cap.held_back} of {cap.inactive} inactive held back; "
+               f"{cap.mailings_per_month:g} regular mailings a month, {cap.allowed_per_month:g} for the inactive: "
+               f"saves {cap.sends_saved_per_month} sends per month")
+    state = "" if re.configured else " (off: set reengagement.template_campaign_id)"
+    attempts = ", ".join(f"attempt {n}: {count}" for n, count in re.attempts.items())
+    click.echo(f"re-engagement{state}: {re.entrants} entrants (attempt 1){', ' + attempts if attempts else ''}; "
+               f"{re.sunset} to sunset; {re.answered} answered since their attempt")
+    if not p.resends:
+        click.echo("resend: nothing due")
+    for r in p.resends:
+        click.echo(f"resend {r.key}: {r.recipients} non-openers of {r.original!r}, subject {r.subject!r}")
+    click.echo(f"offer{'' if p.offer_configured else ' (off: set offer.campaign_id)'}: {p.offers} warmed-up subscribers")
+    if p.unfinished:
+        click.echo(f"unfinished actions to resume: {', '.join(p.unfinished)}")
+    click.echo("plan only: nothing was written or sent")
+
+
+@click.command("run-policies")
+@audience_option
+@click.option("--as-of", help="Run as of this moment (ISO-8601; default now).", hidden=True)
+@pass_runtime
+@fails_cleanly
+def run_policies(rt: Runtime, audience: str | None, as_of: str | None) -> None:
+    """Run the policies now (what the scheduler does after each classification)."""
+    from ..policies import run_policies as run
+
+    with rt.migrated_db().session() as session:
+        target = find_audience(session, audience)
+        config = rt.settings(session)
+        factory = platform_factory(config, target.provider)
+        with progress(f"policies of {target.name}") as bar:
+            report = run(session, target, config, factory, as_of=_as_of(as_of), progress=bar)
+    if report.resumed:
+        click.echo(f"resumed: {', '.join(report.resumed)}")
+    for key in report.done:
+        click.echo(f"{key}: done, {report.recipients.get(key, 0)} recipients")
+    click.echo(f"{len(report.done)} actions done ({len(report.recorded)} new)")
+
+
+@click.group("plans")
+def plans_group() -> None:
+    """Campaign plans: a Mailchimp campaign copied and sent to the eligible tag on a cadence."""
+
+
+@plans_group.command("add")
+@click.argument("name")
+@click.option("--template", "template", required=True, help="The Mailchimp campaign id to copy each time.")
+@click.option("--cadence", required=True, help='Crontab, e.g. "0 10 * * 2" (Tuesdays 10:00).')
+@click.option("--timezone", default=None, help="IANA time zone (default: scheduler.timezone).")
+@audience_option
+@pass_runtime
+@fails_cleanly
+def plans_add(rt: Runtime, name: str, template: str, cadence: str, timezone: str | None, audience: str | None) -> None:
+    from ..policies.plans import add_plan
+
+    with rt.migrated_db().session() as session:
+        target = find_audience(session, audience)
+        plan = add_plan(session, target.id, name, template, cadence, timezone or rt.config.scheduler.timezone)
+        session.commit()
+        click.echo(f"plan {plan.name!r} added: {plan.template_campaign_id} on {plan.cadence!r} ({plan.timezone}), "
+                   f"sent to {rt.config.frequency.eligible_tag}; the scheduler picks it up")
+
+
+@plans_group.command("list")
+@audience_option
+@pass_runtime
+@fails_cleanly
+def plans_list(rt: Runtime, audience: str | None) -> None:
+    from ..policies.plans import list_plans
+
+    with rt.migrated_db().session() as session:
+        target = find_audience(session, audience)
+        plans = list_plans(session, target.id)
+    if not plans:
+        click.echo("no campaign plans")
+    for p in plans:
+        click.echo(f"{p.name}: {p.template_campaign_id} on {p.cadence!r} ({p.timezone})")
+
+
+@plans_group.command("remove")
+@click.argument("name")
+@audience_option
+@pass_runtime
+@fails_cleanly
+def plans_remove(rt: Runtime, name: str, audience: str | None) -> None:
+    from ..policies.plans import remove_plan
+
+    with rt.migrated_db().session() as session:
+        target = find_audience(session, audience)
+        if not remove_plan(session, target.id, name):
+            click.echo(f"error: no plan named {name!r}", err=True)
+            raise SystemExit(1)
+        session.commit()
+    click.echo(f"plan {name!r} removed")

@@ -1,0 +1,232 @@
+"""Exactly-once actions on the email platform.
+
+An action (a static segment of frozen recipients and a campaign copied to it, or a campaign sent to a
+mirrored tag) is recorded with its recipients before any platform call, under a unique key (policy,
+day/attempt/version/occurrence). Each step commits the platform ids it obtained, and a re-run resumes
+after the last recorded step. The two calls that are not idempotent (create a segment, create a
+campaign) are preceded by a search for the object by a name that carries the key, so a crash between
+the call and its recording adopts the object instead of making a second one. Scheduling looks at the
+campaign's status first, so a campaign is scheduled (and sent) once.
+
+Campaigns are created with the key in their title and then given the source's content, rather than
+replicated: a replica is named "<title> (copy 01)" and cannot be found again after a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+from sqlalchemy import Select, func, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from ..config import Config
+from ..models import Campaign, PolicyAction, PolicyRecipient, Subscriber, utcnow
+from ..providers import PlatformFactory
+from ..providers.base import EmailPlatform
+from ..sqlutil import chunked
+
+log = logging.getLogger(__name__)
+# Policies whose campaign goes out at once (a plan fires at its cadence); the others are scheduled.
+SEND_NOW = {"plan"}
+# Mailchimp schedules on the quarter-hour only, some minutes ahead.
+SCHEDULE_LEAD = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """An action to record: who it targets (subscriber ids in column `id`, or None for a mirrored tag
+    named segment_name) and the platform campaign copied for it."""
+
+    policy: str
+    key: str
+    source_campaign: str
+    recipients: Select | None
+    kind: str
+    subject: str | None = None
+    segment_name: str | None = None
+    parent_campaign_id: int | None = None
+    variant: int = 1
+    attempt: int = 1
+
+
+@dataclass
+class Platform:
+    """What executing actions needs: the platform client, the list, and how to mirror a tag first."""
+
+    client: EmailPlatform
+    list_id: str
+    tag_prefix: str
+    # Mirrors a tag (e.g. the eligible tag) and returns its platform segment id.
+    mirror_tag: Callable[[str], str] | None = None
+    done: list[str] = field(default_factory=list)
+
+
+def marker(key: str) -> str:
+    """The text every platform object of an action carries: its segment name, its campaign title's start."""
+    return f"[mailseg {key}]"
+
+
+def exists(session: Session, audience_id: int, policy: str, key: str) -> bool:
+    return session.scalar(select(PolicyAction.id).where(PolicyAction.audience_id == audience_id,
+                                                        PolicyAction.policy == policy, PolicyAction.key == key)) is not None
+
+
+def record(session: Session, audience_id: int, spec: ActionSpec, as_of: datetime,
+           prefix: str) -> PolicyAction | None:
+    """Record the action and its recipients (flushed, committed by the caller with its state changes).
+    None when the key is recorded already or nobody is targeted."""
+    if exists(session, audience_id, spec.policy, spec.key):
+        return None
+    action = PolicyAction(audience_id=audience_id, policy=spec.policy, key=spec.key, step="planned", as_of=as_of,
+                          source_campaign=spec.source_campaign, subject=spec.subject, campaign_kind=spec.kind,
+                          segment_name=spec.segment_name or f"{prefix}{spec.key}", variant=spec.variant,
+                          attempt=spec.attempt, parent_campaign_id=spec.parent_campaign_id, details={})
+    session.add(action)
+    session.flush()
+    if spec.recipients is not None:
+        wanted = spec.recipients.subquery("wanted")
+        session.execute(insert(PolicyRecipient).from_select(
+            ["action_id", "subscriber_id"], select(literal(action.id), wanted.c.id).distinct()))
+        action.recipients = recipient_count(session, action.id)
+        if action.recipients == 0:
+            session.delete(action)
+            session.flush()
+            return None
+    return action
+
+
+def recipient_count(session: Session, action_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(PolicyRecipient)
+                          .where(PolicyRecipient.action_id == action_id)) or 0
+
+
+def recipients_of(action_id: int) -> Select:
+    return select(PolicyRecipient.subscriber_id.label("id")).where(PolicyRecipient.action_id == action_id)
+
+
+def unfinished(session: Session, audience_id: int) -> list[PolicyAction]:
+    return list(session.scalars(select(PolicyAction).where(PolicyAction.audience_id == audience_id,
+                                                           PolicyAction.finished_at.is_(None))
+                                .order_by(PolicyAction.id)))
+
+
+def execute(session: Session, action: PolicyAction, platform: Platform) -> None:
+    """Carry the action from its recorded step to done, committing after every step."""
+    steps = {"planned": _segment, "segment": _members, "members": _campaign, "campaign": _content,
+             "content": _deliver}
+    if action.policy == "sunset":
+        steps = {"planned": _member_statuses}
+    while action.step != "done":
+        steps[action.step](session, action, platform)
+        action.updated_at = utcnow()
+        if action.step == "done":
+            action.finished_at = utcnow()
+        session.commit()
+    platform.done.append(action.key)
+
+
+def _segment(session: Session, action: PolicyAction, platform: Platform) -> None:
+    if action.policy == "plan":  # the mirrored eligible tag is the segment
+        action.provider_segment_id = platform.mirror_tag(action.segment_name)
+        action.step = "members"
+        return
+    ref = platform.client.ensure_static_segment(platform.list_id, action.segment_name)  # finds before creating
+    action.provider_segment_id = ref.id
+    action.step = "segment"
+
+
+def _members(session: Session, action: PolicyAction, platform: Platform) -> None:
+    """Add the frozen recipients to the static segment (adding is idempotent: a re-run repeats it)."""
+    refused = 0
+    emails = session.scalars(select(Subscriber.email).join(PolicyRecipient, PolicyRecipient.subscriber_id == Subscriber.id)
+                             .where(PolicyRecipient.action_id == action.id).order_by(Subscriber.id))
+    for batch in chunked(emails, platform.client.max_batch):
+        answer = platform.client.update_segment(platform.list_id, action.provider_segment_id, add=batch, remove=[])
+        refused += len(answer.errors)
+    action.details = {**(action.details or {}), "refused": refused}
+    action.step = "members"
+
+
+def _campaign(session: Session, action: PolicyAction, platform: Platform) -> None:
+    client = platform.client
+    found = client.find_campaign(platform.list_id, marker(action.key))
+    source = client.campaign(action.source_campaign)
+    subject = action.subject or source.subject or ""
+    if found is not None:
+        campaign_id = found.id
+    else:
+        campaign_id = client.create_campaign(platform.list_id, action.provider_segment_id,
+                                             title=f"{marker(action.key)} {source.title or source.id}"[:100],
+                                             subject=subject, from_name=source.from_name or "",
+                                             reply_to=source.reply_to or "")
+    row = session.scalar(select(Campaign).where(Campaign.audience_id == action.audience_id,
+                                                Campaign.provider_id == campaign_id))
+    if row is None:
+        row = Campaign(audience_id=action.audience_id, provider_id=campaign_id, status="draft",
+                       name=f"{marker(action.key)} {source.title or ''}".strip())
+        session.add(row)
+    row.subject, row.kind, row.parent_id, row.variant = subject, action.campaign_kind or "regular", \
+        action.parent_campaign_id, action.variant
+    session.flush()
+    action.provider_campaign_id, action.campaign_id, action.subject = campaign_id, row.id, subject
+    action.step = "campaign"
+
+
+def _content(session: Session, action: PolicyAction, platform: Platform) -> None:
+    platform.client.copy_content(action.source_campaign, action.provider_campaign_id)
+    action.step = "content"
+
+
+def _deliver(session: Session, action: PolicyAction, platform: Platform) -> None:
+    """Schedule (or send) the campaign unless the platform shows it scheduled or sent already."""
+    client = platform.client
+    state = client.campaign(action.provider_campaign_id)
+    now = utcnow()
+    if state.status == "save":
+        if action.policy in SEND_NOW:
+            client.send_campaign(action.provider_campaign_id)
+            action.send_at = now
+        else:
+            action.send_at = next_quarter_hour(now + SCHEDULE_LEAD)
+            client.schedule_campaign(action.provider_campaign_id, action.send_at)
+    else:
+        action.send_at = state.sent_at or action.send_at or now
+    row = session.get(Campaign, action.campaign_id)
+    if row is not None:
+        row.status = "sent" if action.policy in SEND_NOW else "scheduled"
+        row.sent_at = action.send_at
+    action.step = "done"
+
+
+def _member_statuses(session: Session, action: PolicyAction, platform: Platform) -> None:
+    """The sunset on the platform: unsubscribe or archive each recipient (both idempotent)."""
+    how = (action.details or {}).get("how", "unsubscribe")
+    refused = 0
+    emails = session.scalars(select(Subscriber.email).join(PolicyRecipient, PolicyRecipient.subscriber_id == Subscriber.id)
+                             .where(PolicyRecipient.action_id == action.id).order_by(Subscriber.id))
+    for email in emails:
+        if how == "archive":
+            problem = platform.client.archive_member(platform.list_id, email)
+        else:
+            problem = platform.client.update_member_status(platform.list_id, email, "unsubscribed")
+        refused += problem is not None
+    if how == "unsubscribe":
+        session.execute(update(Subscriber).where(Subscriber.id.in_(recipients_of(action.id)),
+                                                 Subscriber.status == "subscribed")
+                        .values(status="unsubscribed", status_changed_at=utcnow(), updated_at=utcnow()))
+    action.details = {**(action.details or {}), "refused": refused}
+    action.step = "done"
+
+
+def next_quarter_hour(moment: datetime) -> datetime:
+    moment = moment.replace(second=0, microsecond=0)
+    extra = (-moment.minute) % 15
+    return moment + timedelta(minutes=extra)
+
+
+def make_platform(factory: PlatformFactory, list_id: str, config: Config,
+                  mirror_tag: Callable[[str], str] | None = None) -> Platform:
+    return Platform(factory(), list_id, config.sync.tag_prefix, mirror_tag)

@@ -1,0 +1,96 @@
+"""Resend to non-openers: resend.after_days after a regular campaign (or its latest version) went
+out, the recipients of the original without a human open of any version so far (machine-only opens
+count as not opened; unsubscribed, cleaned and complained addresses and the sunset are left out)
+get the next version with the next subject, up to resend.max_versions in all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from ..config import Config
+from ..models import Campaign, Event, PolicyAction, Subscriber
+from . import actions
+from .actions import ActionSpec
+from .common import mailable
+
+
+@dataclass(frozen=True)
+class DueResend:
+    original: Campaign
+    variant: int
+    subject: str
+    version_ids: tuple[int, ...]  # the original and the versions sent so far
+
+    @property
+    def key(self) -> str:
+        return f"resend:{self.original.provider_id}:v{self.variant}"
+
+
+def non_openers(audience_id: int, original_id: int, version_ids: tuple[int, ...]):
+    """Recipients of the original (its send events) with no human open of any version so far."""
+    opened = exists(select(Event.id).where(Event.subscriber_id == Subscriber.id, Event.type == "open",
+                                           Event.is_machine.is_(False), Event.campaign_id.in_(version_ids)))
+    sent = exists(select(Event.id).where(Event.subscriber_id == Subscriber.id, Event.type == "send",
+                                         Event.campaign_id == original_id))
+    return select(Subscriber.id).where(mailable(audience_id), sent, ~opened)
+
+
+def subject_for(config: Config, original_subject: str | None, variant: int) -> str:
+    subjects = config.resend.subjects
+    template = subjects[min(variant - 2, len(subjects) - 1)]
+    return template.format(subject=original_subject or "")
+
+
+def due(session: Session, audience_id: int, config: Config, as_of: datetime) -> list[DueResend]:
+    """Originals whose next version is due: the latest version went out between after_days and
+    2 x after_days ago (older ones are not resent late), and no version is still being made."""
+    if not config.resend.all_regular:
+        return []
+    after = timedelta(days=config.resend.after_days)
+    oldest = as_of - after * (config.resend.max_versions + 1)
+    originals = session.scalars(select(Campaign).where(
+        Campaign.audience_id == audience_id, Campaign.kind == "regular", Campaign.parent_id.is_(None),
+        Campaign.status == "sent", Campaign.provider_id.is_not(None), Campaign.sent_at > oldest,
+        Campaign.sent_at <= as_of - after).order_by(Campaign.sent_at, Campaign.id)).all()
+    out = []
+    for original in originals:
+        versions = session.scalars(select(Campaign).where(Campaign.parent_id == original.id)
+                                   .order_by(Campaign.variant)).all()
+        if any(v.sent_at is None for v in versions) or _in_progress(session, audience_id, original):
+            continue
+        variant = max([original.variant] + [v.variant for v in versions]) + 1
+        latest = max([original.sent_at] + [v.sent_at for v in versions])
+        if variant > config.resend.max_versions or not (as_of - 2 * after < latest <= as_of - after):
+            continue
+        out.append(DueResend(original, variant, subject_for(config, original.subject, variant),
+                             (original.id, *(v.id for v in versions))))
+    return out
+
+
+def _in_progress(session: Session, audience_id: int, original: Campaign) -> bool:
+    return session.scalar(select(PolicyAction.id).where(
+        PolicyAction.audience_id == audience_id, PolicyAction.policy == "resend",
+        PolicyAction.parent_campaign_id == original.id, PolicyAction.finished_at.is_(None))) is not None
+
+
+def count(session: Session, audience_id: int, resend: DueResend) -> int:
+    stmt = non_openers(audience_id, resend.original.id, resend.version_ids).subquery()
+    return session.scalar(select(func.count()).select_from(stmt)) or 0
+
+
+def record(session: Session, audience_id: int, config: Config, as_of: datetime) -> list[PolicyAction]:
+    recorded = []
+    for resend in due(session, audience_id, config, as_of):
+        spec = ActionSpec("resend", resend.key, resend.original.provider_id,
+                          non_openers(audience_id, resend.original.id, resend.version_ids), kind="resend",
+                          subject=resend.subject, parent_campaign_id=resend.original.id, variant=resend.variant)
+        action = actions.record(session, audience_id, spec, as_of, config.sync.tag_prefix)
+        if action is not None:
+            recorded.append(action)
+        session.commit()
+    return recorded
+

@@ -1,0 +1,76 @@
+"""Exactly once: a real `mailseg run-policies` is killed (SIGKILL) at each step of a re-engagement
+action, right after the fake Mailchimp carried out the call and before the answer reached it; each
+re-run resumes. In the end: one segment, one campaign, every entrant mailed once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from mailseg.models import PolicyAction
+
+from .policy_helpers import AS_OF, LIST_ID, audience, sends, subscriber
+
+STEPS = [("POST", r"/segments$"), ("POST", r"/segments/\d+$"), ("POST", r"/campaigns$"),
+         ("PUT", r"/content$"), ("POST", r"/actions/schedule$")]
+
+
+def write_config(path, db_url: str, fake, template: str):
+    path.write_text(f"""
+[database]
+url = "{db_url}"
+[mailchimp]
+api_key = "{fake.api_key}"
+api_base_url = "{fake.base_url}"
+list_id = "{LIST_ID}"
+max_attempts = 1
+[reengagement]
+template_campaign_id = "{template}"
+""")
+    return path
+
+
+def run_policies(config_path, fake, kill_at=None) -> int:
+    env = {**os.environ, "MAILSEG_CONFIG": str(config_path)}
+    process = subprocess.Popen([sys.executable, "-m", "mailseg", "run-policies", "--as-of", AS_OF.isoformat()],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if kill_at is not None:
+        fake.kill_on(process.pid, *kill_at)
+    output, _ = process.communicate(timeout=60)
+    if kill_at is None:
+        assert process.returncode == 0, output.decode()
+    return process.returncode
+
+
+def test_killed_at_every_step_then_resumed(db_url, session, fake_mailchimp, tmp_path):
+    fake = fake_mailchimp
+    a = audience(session)
+    entrants = [f"quiet{i}@example.org" for i in range(6)]
+    for email in entrants:
+        sends(session, subscriber(session, a, email), 6, last=AS_OF - timedelta(days=30))
+    session.commit()
+    fake.add_members(LIST_ID, entrants)
+    template = fake.add_draft_campaign(LIST_ID, title="Come back", subject="We miss you", html="<p>Hi again</p>")
+    config_path = write_config(tmp_path / "mailseg.toml", db_url, fake, template)
+
+    for step in STEPS:
+        assert run_policies(config_path, fake, kill_at=step) == -9, step
+    run_policies(config_path, fake)
+
+    segments = [s["name"] for s in fake.lists[LIST_ID].segments.values()]
+    assert [name for name in segments if "reengage" in name] == ["mailseg:reengage:2026-08-31:a1"]
+    assert sorted(segments) == ["mailseg:eligible", "mailseg:reengage:2026-08-31:a1", "mailseg:sunset"]
+    copies = [c for c in fake.campaigns.values() if c["id"] != template]
+    assert len(copies) == 1 and copies[0]["status"] == "schedule"
+    assert fake.contents[copies[0]["id"]]["html"] == "<p>Hi again</p>"
+    fake.deliver_scheduled()
+    assert fake.received("reengage:") == dict.fromkeys(entrants, 1)
+    session.expire_all()
+    (action,) = session.scalars(select(PolicyAction)).all()
+    assert (action.step, action.provider_campaign_id, action.recipients) == ("done", copies[0]["id"], 6)
+    run_policies(config_path, fake)  # nothing left to do
+    assert len(fake.campaigns) == 2

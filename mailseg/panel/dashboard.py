@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import render_template
-
 from datetime import timedelta
 
+from flask import render_template
+
 from ..models import utcnow
-from ..reports.dashboard import class_counts, class_order, class_series, last_runs, transitions
 from ..policies.frequency import cap_figures
+from ..reports.dashboard import class_counts, class_order, class_series, last_runs, next_runs, transitions
 from ..settings import effective_config
 from ..web import config, db_session
 from .common import current_audience, panel_blueprint
@@ -23,10 +23,10 @@ def index():
     session = db_session()
     if audience is None:
         return render_template("dashboard.html", audience=None, counts=[], series=None, moves={}, move_classes=[],
-                               runs=last_runs(session, None), days=TRANSITION_DAYS)
+                               runs=last_runs(session, None), scheduled=next_runs(session), days=TRANSITION_DAYS)
     moves = transitions(session, audience.id, utcnow() - timedelta(days=TRANSITION_DAYS))
     move_classes = class_order({name for pair in moves for name in pair})
     cap = cap_figures(session, audience.id, effective_config(session, config()), utcnow())
     return render_template("dashboard.html", audience=audience, counts=class_counts(session, audience.id), cap=cap,
                            series=class_series(session, audience.id), moves=moves, move_classes=move_classes,
-                           runs=last_runs(session, audience.id), days=TRANSITION_DAYS)
+                           runs=last_runs(session, audience.id), scheduled=next_runs(session), days=TRANSITION_DAYS)

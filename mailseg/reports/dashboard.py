@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ..models import ClassChange, JobRun, Subscriber
+from ..models import ClassChange, JobRun, Subscriber, apscheduler_jobs
 
 # Display order of the classes; anything else (e.g. a class a later issue adds) follows.
 CLASS_ORDER = ("active", "semi_active", "new", "inactive", "pending", "unsubscribed", "cleaned", "complained")
@@ -89,3 +89,17 @@ def last_runs(session: Session, audience_id: int | None) -> dict[str, JobRun | N
             stmt = stmt.where(or_(JobRun.audience_id == audience_id, JobRun.audience_id.is_(None)))
         out[job] = session.scalar(stmt)
     return out
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    job: str
+    at: datetime
+
+
+def next_runs(session: Session) -> list[ScheduledRun]:
+    """The scheduler's jobs by their next run (APScheduler keeps next_run_time as a UTC epoch)."""
+    rows = session.execute(select(apscheduler_jobs.c.id, apscheduler_jobs.c.next_run_time)
+                           .where(apscheduler_jobs.c.next_run_time.is_not(None))
+                           .order_by(apscheduler_jobs.c.next_run_time)).all()
+    return [ScheduledRun(job, datetime.fromtimestamp(at, timezone.utc)) for job, at in rows]

@@ -178,3 +178,16 @@ def test_webhook_secret_only_for_admins(app, client, users, config):
     page = client.get("/sync").data.decode()
     assert "https://mail.example.com/webhooks/mailchimp/s3cr3t-webhook-path-value" in page
     assert "https://mail.example.com/webhooks/mandrill" in page
+
+
+def test_dashboard_lists_the_next_scheduled_runs(viewer, seeded, session):
+    from datetime import datetime, timezone
+
+    from mailseg.models import apscheduler_jobs
+
+    assert "Nothing scheduled yet" in viewer.get("/").data.decode()
+    at = datetime(2030, 1, 2, 3, 0, tzinfo=timezone.utc)
+    session.execute(apscheduler_jobs.insert(), [{"id": "classify", "next_run_time": at.timestamp(), "job_state": b"-"}])
+    session.commit()
+    page = viewer.get("/").data.decode()
+    assert "<td>classify</td>" in page and "2030-01-02 03:00" in page

@@ -27,6 +27,7 @@ EDITABLE: dict[str, tuple[str, ...]] = {
     "sunset": ("action", "tag"),
     "resend": ("all_regular", "after_days", "max_versions", "subjects"),
     "offer": ("campaign_id", "cooldown_days"),
+    "sync": ("tag_prefix",),
 }
 # A list typed in one field: items separated by this character.
 LIST_SEPARATOR = "|"

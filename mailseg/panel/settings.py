@@ -32,15 +32,12 @@ LABELS = {
     ("resend", "subjects"): ("Resend subjects", "Subjects of version 2, 3, ... separated by |; {subject} is the original's."),
     ("offer", "campaign_id"): ("Offer campaign", "Mailchimp campaign id for subscribers who move from semi-active to active; empty turns offers off."),
     ("offer", "cooldown_days"): ("Offer cooldown (days)", "At most one offer per subscriber in this many days."),
+    ("sync", "tag_prefix"): ("Sync tag prefix", "Class tags on Mailchimp are this prefix plus the class name. Changing it "
+                             "starts new tags; the old ones stay on Mailchimp until you delete them there."),
 }
 SECTION_TITLES = {"engagement": "Engagement classes", "frequency": "Frequency cap", "reengagement": "Re-engagement",
-                  "sunset": "Sunset", "resend": "Resend to non-openers", "offer": "Offer for warmed-up subscribers"}
-# Shown until the issues that own these settings add their config keys to EDITABLE.
-PLACEHOLDERS = (
-    ("Sync tag prefix", "Mailchimp sync issue (#6)"),
-)
-
-
+                  "sunset": "Sunset", "resend": "Resend to non-openers", "offer": "Offer for warmed-up subscribers",
+                  "sync": "Sync to Mailchimp"}
 def _fields(errors: dict[str, str], submitted: dict[str, str]) -> list[dict]:
     current, stored = effective_config(db_session(), config()), overrides(db_session())
     fields = []
@@ -60,7 +57,7 @@ def _shown(value):
 
 
 def _render(errors: dict[str, str] | None = None, submitted: dict[str, str] | None = None, status: int = 200):
-    return render_template("settings.html", fields=_fields(errors or {}, submitted or {}), placeholders=PLACEHOLDERS,
+    return render_template("settings.html", fields=_fields(errors or {}, submitted or {}),
                            section_titles=SECTION_TITLES,
                            changes=recent_changes(db_session()), redacted=config().redacted()), status
 

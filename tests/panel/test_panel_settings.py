@@ -77,3 +77,14 @@ def test_settings_page_masks_secrets(app, admin, config):
     assert "0123456789abcdef-us21" not in page and "****us21" in page
     assert "configured by the policy issue" not in page
     assert 'name="frequency.inactive_every_days" value="60"' in page and "Resend to non-openers" in page
+
+
+def test_sync_tag_prefix_is_editable_and_reaches_the_sync(admin, session, config):
+    from mailseg.settings import effective_config
+    from mailseg.sync.classes import engagement_specs
+
+    response = admin.post("/settings", data={**FORM, "sync.tag_prefix": "seg/"})
+    assert response.status_code == 302
+    effective = effective_config(session, config)
+    assert effective.sync.tag_prefix == "seg/"
+    assert "seg/active" in [spec.name for spec in engagement_specs(1, effective.sync.tag_prefix)]

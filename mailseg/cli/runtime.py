@@ -88,5 +88,7 @@ def setup_logging(verbose: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("sqlalchemy", "alembic"):
+    # apscheduler.executors logs every run of every job (the requests job runs every 15 s);
+    # mailseg's own jobs log what they did.
+    for noisy in ("sqlalchemy", "alembic", "apscheduler.executors"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 
 from mailseg.models import Audience, Event, Subscriber
 
+from . import factories
+
 UTC = timezone.utc
 AS_OF = datetime(2026, 8, 31, 12, 0, tzinfo=UTC)
 # With the default 6-month window, AS_OF's window starts here (day clamped to February's end).
@@ -15,18 +17,13 @@ LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def make_audience(session, name: str = "main") -> int:
-    audience = Audience(name=name)
-    session.add(audience)
-    session.flush()
-    return audience.id
+    return factories.make_audience(session, name, list_id=None).id
 
 
 def add_subscriber(session, audience_id: int, email: str, *, status: str = "subscribed",
                    subscribed_at: datetime = LONG_AGO) -> int:
-    sub = Subscriber(audience_id=audience_id, email=email, status=status, subscribed_at=subscribed_at)
-    session.add(sub)
-    session.flush()
-    return sub.id
+    audience = session.get(Audience, audience_id)
+    return factories.make_subscriber(session, audience, email, status=status, subscribed_at=subscribed_at).id
 
 
 def add_event(session, subscriber_id: int, type_: str, occurred_at: datetime, *,

@@ -28,6 +28,6 @@ def parse_datetime(text: str) -> datetime:
 def isoformat_utc(value: datetime | None) -> str:
     if value is None:
         return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not timezone.utc:  # the common case (parse_datetime's output) skips the conversion
+        value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.isoformat().replace("+00:00", "Z")

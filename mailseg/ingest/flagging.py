@@ -197,9 +197,10 @@ def thread_flags(thread: Thread, settings: FlaggingConfig | None = None) -> dict
 
 
 def _soon_after_send(seen: Seen, sends: Sequence[datetime], seconds: int) -> bool:
-    limit = timedelta(seconds=seconds)
-    candidates = list(sends) + ([seen.sent_at] if seen.sent_at else [])
-    return any(timedelta(0) <= seen.at - sent <= limit for sent in candidates)
+    limit, zero = timedelta(seconds=seconds), timedelta(0)
+    if seen.sent_at is not None and zero <= seen.at - seen.sent_at <= limit:
+        return True
+    return any(zero <= seen.at - sent <= limit for sent in sends)
 
 
 def _by_second(clicks: Iterable[Seen]) -> list[list[Seen]]:

@@ -133,8 +133,10 @@ def _parse_event(file: str, record: Record) -> EventIn | RowError:
                 raise InvalidOperation
         except InvalidOperation:
             return RowError(file, record.line, "amount", f"not a number: {f['amount']!r}")
-    optional = {name: (f.get(name) or "").strip() or None for name in ("campaign", "url", "user_agent", "ip")}
-    return EventIn(type=event_type, occurred_at=occurred_at, source="import", email=email, amount=amount, **optional)
+    get = f.get
+    return EventIn(type=event_type, occurred_at=occurred_at, source="import", email=email, amount=amount,
+                   campaign=(get("campaign") or "").strip() or None, url=(get("url") or "").strip() or None,
+                   user_agent=(get("user_agent") or "").strip() or None, ip=(get("ip") or "").strip() or None)
 
 
 # --- subscribers ------------------------------------------------------------------------------

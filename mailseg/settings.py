@@ -125,6 +125,13 @@ def field_type(section: str, key: str) -> Any:
     return get_type_hints(section_type)[key]
 
 
+def field_choices(section: str, key: str) -> tuple | None:
+    """The allowed values of a key that has a fixed set (e.g. sunset.action), else None."""
+    section_type = get_type_hints(Config)[section]
+    (found,) = [f for f in dataclasses.fields(section_type) if f.name == key]
+    return found.metadata.get("choices")
+
+
 def recent_changes(session: Session, limit: int = 50) -> list[SettingChange]:
     return list(session.scalars(select(SettingChange).order_by(SettingChange.changed_at.desc(), SettingChange.id.desc())
                                 .limit(limit)))

@@ -7,7 +7,8 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..config import ConfigError
-from ..settings import EDITABLE, LIST_SEPARATOR, change_setting, effective_config, field_type, overrides, recent_changes
+from ..settings import (EDITABLE, LIST_SEPARATOR, change_setting, effective_config, field_choices, field_type, overrides,
+                        recent_changes)
 from ..web import config, db_session
 from .common import admin_required, panel_blueprint
 
@@ -47,6 +48,7 @@ def _fields(errors: dict[str, str], submitted: dict[str, str]) -> list[dict]:
             label, help_text = LABELS.get((section, key), (name, ""))
             fields.append({"name": name, "section": section, "key": key, "label": label, "help": help_text,
                            "is_bool": field_type(section, key) is bool, "is_int": field_type(section, key) is int,
+                           "choices": field_choices(section, key),
                            "value": submitted.get(name, _shown(getattr(getattr(current, section), key))),
                            "overridden": key in stored.get(section, {}), "error": errors.get(name)})
     return fields

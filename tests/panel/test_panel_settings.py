@@ -88,3 +88,9 @@ def test_sync_tag_prefix_is_editable_and_reaches_the_sync(admin, session, config
     effective = effective_config(session, config)
     assert effective.sync.tag_prefix == "seg/"
     assert "seg/active" in [spec.name for spec in engagement_specs(1, effective.sync.tag_prefix)]
+
+
+def test_keys_with_a_fixed_set_of_values_are_a_select(admin):
+    page = admin.get("/settings").data.decode()
+    assert '<select id="sunset-action" name="sunset.action"' in page
+    assert '<option value="tag" selected>tag</option>' in page and '<option value="archive">archive</option>' in page

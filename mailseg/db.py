@@ -64,8 +64,12 @@ class Database:
 
     def upgrade(self, revision: str = "head") -> None:
         from alembic import command
+        from alembic.util import CommandError
 
-        command.upgrade(alembic_config(self.engine), revision)
+        try:
+            command.upgrade(alembic_config(self.engine), revision)
+        except CommandError as exc:  # e.g. a database migrated by a newer (or unrelated) mailseg
+            raise SchemaOutOfDate(f"cannot migrate the database: {exc}") from None
 
     def head_revision(self) -> str | None:
         from alembic.script import ScriptDirectory

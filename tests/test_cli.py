@@ -68,3 +68,17 @@ def test_demo_builds_a_realistic_audience(cli, session):
     assert "already has data" in again.output
     duplicate = cli("demo", "--subscribers", "200", "--weeks", "10")
     assert duplicate.exit_code == 1 and "already exists" in duplicate.output
+
+
+def test_upgrade_of_a_database_from_an_unknown_revision_fails_cleanly(tmp_path):
+    from sqlalchemy import text
+
+    db = Database(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    db.upgrade()
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    result = CliRunner().invoke(main, ["db", "upgrade"], obj=Runtime(_config=Config().replace(database={"url": db.url}),
+                                                                     _database=db))
+    assert result.exit_code == 1
+    assert "cannot migrate the database" in result.output and "9999_future" in result.output
+    assert "Traceback" not in result.output

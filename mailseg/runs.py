@@ -3,6 +3,8 @@ so a crashed run stays visible as failed-or-running rather than vanishing with i
 
 from __future__ import annotations
 
+import os
+import socket
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Iterator
@@ -13,12 +15,52 @@ from sqlalchemy.orm import Session
 from .models import JobRun, utcnow
 
 
+def this_process() -> str:
+    """"host:pid": who holds a run (or the scheduler lock)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def start_run(session: Session, job: str, *, audience_id: int | None = None,
               as_of: datetime | None = None) -> JobRun:
-    run = JobRun(job=job, audience_id=audience_id, as_of=as_of, status="running", started_at=utcnow(), summary={})
+    """Record a run as started (committed), after marking failed the runs of the same job that a
+    process of this host left running when it died (killed, power cut)."""
+    sweep_interrupted(session, job, audience_id)
+    run = JobRun(job=job, audience_id=audience_id, as_of=as_of, status="running", started_at=utcnow(), summary={},
+                 holder=this_process())
     session.add(run)
     session.commit()
     return run
+
+
+def sweep_interrupted(session: Session, job: str, audience_id: int | None) -> int:
+    """Mark failed the runs of this job and audience still "running" whose process (on this host) is
+    gone; runs held on other hosts are left alone, as their processes cannot be checked from here."""
+    host = socket.gethostname()
+    stale = 0
+    same_audience = JobRun.audience_id.is_(None) if audience_id is None else JobRun.audience_id == audience_id
+    running = session.scalars(select(JobRun).where(JobRun.job == job, same_audience, JobRun.status == "running",
+                                                   JobRun.holder.like(f"{host}:%")))
+    for run in running:
+        pid = int(run.holder.rsplit(":", 1)[1])
+        if not _process_alive(pid):
+            run.status, run.finished_at = "failed", utcnow()
+            run.error = f"interrupted: the process running it (pid {pid}) stopped before it finished"
+            stale += 1
+    if stale:
+        session.commit()
+    return stale
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def finish_run(session: Session, run: JobRun, summary: dict[str, Any]) -> JobRun:

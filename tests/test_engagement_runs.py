@@ -158,3 +158,25 @@ def test_a_concurrent_run_that_committed_first_wins(database, session, audience)
     result = classify_audience(session, audience_id, SETTINGS, as_of=AS_OF, progress=OtherRunInBetween())
     assert result.changes == 0
     assert len(history(session)) == 4  # written once, by the other run
+
+
+def test_a_run_left_running_by_a_dead_process_is_marked_failed_and_completed(session, audience):
+    import subprocess
+    import sys
+
+    from mailseg.models import JobRun
+    from mailseg.runs import this_process
+
+    audience_id, _ = audience
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = this_process().rsplit(":", 1)[0]
+    crashed = JobRun(job="classify", audience_id=audience_id, status="running", holder=f"{host}:{gone.stdout.strip()}")
+    elsewhere = JobRun(job="classify", audience_id=audience_id, status="running", holder="other-host:1")
+    session.add_all([elsewhere, crashed])
+    session.commit()
+    result = classify_audience(session, audience_id, SETTINGS, as_of=AS_OF)
+    session.refresh(crashed)
+    session.refresh(elsewhere)
+    assert crashed.status == "failed" and crashed.error.startswith("interrupted")
+    assert elsewhere.status == "running"  # another host's process cannot be checked from here
+    assert result.completes_run_id == crashed.id

@@ -73,6 +73,10 @@ def test_two_schedulers_run_each_job_once_and_hand_over(db_url, database, sessio
             except subprocess.TimeoutExpired:
                 proc.kill()
     runs = [run for run in classify_runs(database) if run.status != "running" or run.finished_at]
+    # the run the killed leader was in the middle of (if any) is marked failed when the next one starts
+    interrupted = [run for run in runs if run.status == "failed" and run.error.startswith("interrupted")]
+    assert len(interrupted) <= 1
+    runs = [run for run in runs if run not in interrupted]
     assert all(run.status == "succeeded" for run in runs), [(r.status, r.error) for r in runs]
     for earlier, later in zip(runs, runs[1:]):
         assert later.started_at >= earlier.finished_at, "two classify runs overlapped"

@@ -48,8 +48,8 @@ def classify_audience(session: Session, audience_id: int, settings: EngagementCo
                       as_of: datetime | None = None, progress: Progress | None = None) -> ClassifyResult:
     """Classify every subscriber of the audience as of `as_of` (default now) and record the run."""
     window_start, as_of = window_bounds(as_of or utcnow(), settings.window_months)
-    failed_before = _previous_failed_run(session, audience_id)
     with recorded_run(session, JOB, audience_id=audience_id, as_of=as_of) as run:
+        failed_before = _previous_failed_run(session, audience_id, run.id)
         result = ClassifyResult(run.id, audience_id, as_of, window_start, completes_run_id=failed_before)
         _lock_audience(session, audience_id)
         _drop_staging(session)
@@ -94,9 +94,11 @@ def _advance(progress: Progress | None) -> None:
         progress.advance(1)
 
 
-def _previous_failed_run(session: Session, audience_id: int) -> int | None:
+def _previous_failed_run(session: Session, audience_id: int, this_run: int) -> int | None:
+    """The run before this one, if it failed (crashed runs were marked failed when this one started)."""
     last = session.execute(
-        select(JobRun.id, JobRun.status).where(JobRun.job == JOB, JobRun.audience_id == audience_id)
+        select(JobRun.id, JobRun.status).where(JobRun.job == JOB, JobRun.audience_id == audience_id,
+                                               JobRun.id != this_run)
         .order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(1)).first()
     return last.id if last is not None and last.status == "failed" else None
 

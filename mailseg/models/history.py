@@ -31,6 +31,8 @@ class JobRun(Base):
     # Counts and details: per-class counts, changes, per-tag added/removed/failed...
     summary: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+    # "host:pid" of the process running it, so a run left "running" by a dead process is recognised.
+    holder: Mapped[str | None] = mapped_column(String(200))
 
 
 class ClassChange(Base):

@@ -9,8 +9,6 @@ over by a standby once it has expired.
 
 from __future__ import annotations
 
-import os
-import socket
 from datetime import timedelta
 from typing import Protocol
 
@@ -19,15 +17,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..db import Database
 from ..models import SchedulerLease, utcnow
+from ..runs import this_process
 from ..sqlutil import upsert
 
 LOCK_NAME = "scheduler"
 # pg_advisory_lock key: the first 8 bytes of "mailseg\0" as a signed 64-bit integer.
 ADVISORY_KEY = int.from_bytes(b"mailseg\0", "big", signed=True)
-
-
-def holder_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class LeaderLock(Protocol):
@@ -79,7 +74,7 @@ class LeaseLock:
     """A row in scheduler_leases: whoever holds an unexpired lease is the active scheduler."""
 
     def __init__(self, db: Database, lease_seconds: int, holder: str | None = None) -> None:
-        self.db, self.lease, self.holder = db, timedelta(seconds=lease_seconds), holder or holder_id()
+        self.db, self.lease, self.holder = db, timedelta(seconds=lease_seconds), holder or this_process()
         self.renewed_at = utcnow()
 
     def try_acquire(self) -> bool:

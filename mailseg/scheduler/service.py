@@ -9,7 +9,8 @@ import threading
 from ..config import Config
 from ..db import Database
 from .jobs import JOBS, PLAN_JOB_PREFIX
-from .leader import holder_id, leader_lock
+from ..runs import this_process
+from .leader import leader_lock
 from .schedule import make_trigger
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def run_scheduler(db: Database, config: Config, *, stop: threading.Event) -> Non
     global _context
     _context = (db, config)
     lock = leader_lock(db, config.scheduler.lease_seconds)
-    log.info("scheduler %s started; waiting to become the active scheduler", holder_id())
+    log.info("scheduler %s started; waiting to become the active scheduler", this_process())
     while not stop.is_set():
         if lock.try_acquire():
             try:
@@ -42,7 +43,7 @@ def run_scheduler(db: Database, config: Config, *, stop: threading.Event) -> Non
                 lock.release()
         else:
             stop.wait(config.scheduler.standby_poll_seconds)
-    log.info("scheduler %s stopped", holder_id())
+    log.info("scheduler %s stopped", this_process())
 
 
 def _lead(db: Database, config: Config, lock, stop: threading.Event) -> None:
@@ -61,13 +62,13 @@ def _lead(db: Database, config: Config, lock, stop: threading.Event) -> None:
     _install_jobs(scheduler, config)
     install_plan_jobs(scheduler, db)
     scheduler.resume()
-    log.info("scheduler %s is the active scheduler; jobs: %s", holder_id(),
+    log.info("scheduler %s is the active scheduler; jobs: %s", this_process(),
              ", ".join(f"{job.id} (next {job.next_run_time:%Y-%m-%d %H:%M:%S %Z})" for job in scheduler.get_jobs()))
     try:
         renew_every = max(1.0, config.scheduler.lease_seconds / 3)
         while not stop.wait(renew_every):
             if not lock.still_held():
-                log.error("scheduler %s lost its lock; stepping down", holder_id())
+                log.error("scheduler %s lost its lock; stepping down", this_process())
                 break
             install_plan_jobs(scheduler, db)  # plans added or removed with `mailseg plans`
     finally:

@@ -144,3 +144,18 @@ def test_wrong_api_key_stops_the_run_with_a_clear_message(session, database, mai
     run = session.scalars(select(JobRun).where(JobRun.job == "sync")).one()
     assert run.status == "failed" and "401" in run.error
     assert len(fake_mailchimp.calls) == 1  # nothing after the refusal
+
+
+def test_a_tag_deleted_on_mailchimp_is_made_again_with_all_its_members(session, mailchimp_config, fake_mailchimp):
+    audience_id = make_audience(session, fake_mailchimp, 12)
+    run_sync(session, mailchimp_config, audience_id)
+    active = fake_mailchimp.segment_emails(LIST_ID, "mailseg:active")
+    assert len(active) == 3
+    with fake_mailchimp.lock:  # a marketer deletes the tag in Mailchimp
+        fake_list = fake_mailchimp.lists[LIST_ID]
+        (seg_id,) = [i for i, seg in fake_list.segments.items() if seg["name"] == "mailseg:active"]
+        del fake_list.segments[seg_id], fake_list.segment_members[seg_id]
+    report = run_sync(session, mailchimp_config, audience_id)
+    assert fake_mailchimp.segment_emails(LIST_ID, "mailseg:active") == active
+    assert report.tags["mailseg:active"].added == 3 and report.tags["mailseg:inactive"].added == 0
+    assert recorded(session, "mailseg:active") == active

@@ -102,6 +102,9 @@ class EmailPlatform(Protocol):
     def segment_members(self, list_id: str, segment_id: str) -> Iterator[str]:
         """Email addresses the platform holds in the segment (paged)."""
 
+    def segment_exists(self, list_id: str, segment_id: str) -> bool:
+        """Whether the segment is still on the platform (a marketer may delete a tag there)."""
+
     def update_segment(self, list_id: str, segment_id: str, *, add: list[str], remove: list[str]) -> SegmentUpdate:
         """Add and remove at most max_batch addresses each, in one call; refused addresses come back in errors."""
 

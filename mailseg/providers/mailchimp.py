@@ -158,6 +158,15 @@ class MailchimpPlatform:
                                 include_unsubscribed=True, include_cleaned=True):
             yield item["email_address"]
 
+    def segment_exists(self, list_id: str, segment_id: str) -> bool:
+        try:
+            self._call(self.client.lists.get_segment, list_id, segment_id)
+        except ProviderError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     def update_segment(self, list_id: str, segment_id: str, *, add: list[str], remove: list[str]) -> SegmentUpdate:
         if len(add) > MAX_BATCH or len(remove) > MAX_BATCH:
             raise ValueError(f"at most {MAX_BATCH} addresses to add and to remove per call")

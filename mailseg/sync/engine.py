@@ -150,7 +150,10 @@ def _ensure_segment(session: Session, audience_id: int, list_id: str, name: str,
                     platform: EmailPlatform) -> RecordedSegment:
     recorded = state.recorded_segment(session, audience_id, name)
     if recorded is not None:
-        return recorded
+        if platform.segment_exists(list_id, recorded.provider_segment_id):
+            return recorded
+        log.warning("tag %r was deleted on the platform: making it again with all its members", name)
+        state.forget_segment(session, recorded.id)
     ref = platform.ensure_static_segment(list_id, name)
     held = list(platform.segment_members(list_id, ref.id)) if ref.member_count else []
     return state.record_segment(session, audience_id, name, ref.id, held)

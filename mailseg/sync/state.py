@@ -36,6 +36,13 @@ def recorded_segment(session: Session, audience_id: int, name: str) -> RecordedS
     return RecordedSegment(row.id, name, row.provider_segment_id) if row else None
 
 
+def forget_segment(session: Session, segment_id: int) -> None:
+    """Drop what we recorded of a segment the platform no longer has, so it is made again and refilled."""
+    session.execute(MEMBERS.delete().where(MEMBERS.c.segment_id == segment_id))
+    session.execute(SyncSegment.__table__.delete().where(SyncSegment.__table__.c.id == segment_id))
+    session.commit()
+
+
 def record_segment(session: Session, audience_id: int, name: str, provider_segment_id: str,
                    held_emails: Sequence[str] = ()) -> RecordedSegment:
     """Record a segment found or created on the platform, with the members it already holds."""

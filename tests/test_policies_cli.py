@@ -75,3 +75,23 @@ def test_plan_occurrence_goes_to_the_eligible_tag_once(session, mailchimp_config
     assert first.step == "done" and again.id == first.id
     assert fake_mailchimp.received("plan:") == dict.fromkeys(emails, 1)
     assert session.scalar(select(func.count()).select_from(PolicyAction)) == 1
+
+
+def test_resend_command_switches_one_campaign(cli, session):
+    from mailseg.models import Audience, Campaign
+
+    audience = Audience(name="main", provider="mailchimp", provider_list_id="l1")
+    session.add(audience)
+    session.flush()
+    session.add(Campaign(audience_id=audience.id, provider_id="c42", subject="News", kind="regular", status="sent"))
+    session.commit()
+    result = cli("resend", "c42", "--off")
+    assert result.exit_code == 0 and "resend for c42: off; subjects: resend.subjects" in result.output
+    result = cli("resend", "c42", "--subject", "Again: {subject}", "--subject", "Last: {subject}")
+    assert "resend for c42: off; subjects: Again: {subject} | Last: {subject}" in result.output
+    result = cli("resend", "c42", "--follow-rule", "--default-subjects")
+    assert "following resend.all_regular; subjects: resend.subjects" in result.output
+    assert cli("resend", "nope", "--on").exit_code == 1
+    session.expire_all()
+    row = session.query(Campaign).filter_by(provider_id="c42").one()
+    assert row.resend_enabled is None and row.resend_subjects is None

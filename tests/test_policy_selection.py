@@ -115,8 +115,32 @@ def test_resend_is_due_after_days_up_to_max_versions(session):
     (only,) = resend.due(session, a, CONFIG, AS_OF)
     assert (only.original.id, only.variant, only.subject, only.key) == (due_now, 2, "Did you miss this? News",
                                                                        "resend:due:v2")
-    assert resend.subject_for(CONFIG, "News", 9) == "Last chance: News"
+    from mailseg.models import Campaign
+
+    assert resend.subject_for(CONFIG, Campaign(subject="News"), 9) == "Last chance: News"
     assert resend.due(session, a, CONFIG.replace(resend={"all_regular": False}), AS_OF) == []
+
+
+def test_resend_switched_per_campaign_with_its_own_subjects(session):
+    import pytest
+
+    from mailseg.config import ConfigError
+
+    a = audience(session)
+    on = campaign(session, a, "on", AS_OF - timedelta(days=8), subject="News")
+    off = campaign(session, a, "off", AS_OF - timedelta(days=8), subject="Other")
+    resend.configure_resend(session, a, "on", enabled=True, subjects=["Second look: {subject}"])
+    resend.configure_resend(session, a, "off", enabled=False, subjects=None)
+    rule_off = CONFIG.replace(resend={"all_regular": False})
+    (only,) = resend.due(session, a, rule_off, AS_OF)  # the rule is off; "on" is switched on by itself
+    assert (only.original.id, only.subject) == (on, "Second look: News")
+    assert [r.original.id for r in resend.due(session, a, CONFIG, AS_OF)] == [on]  # "off" stays off
+    resend.configure_resend(session, a, "off", enabled=None, subjects=None)  # back to the rule
+    assert sorted(r.original.id for r in resend.due(session, a, CONFIG, AS_OF)) == sorted([on, off])
+    with pytest.raises(resend.CampaignNotFound):
+        resend.configure_resend(session, a, "nope", enabled=True, subjects=None)
+    with pytest.raises(ConfigError, match="resend.subjects"):
+        resend.configure_resend(session, a, "on", enabled=True, subjects=[])
 
 
 def test_offer_for_fresh_semi_active_to_active_moves_once_per_cooldown(session):

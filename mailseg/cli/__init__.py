@@ -38,6 +38,7 @@ def _register() -> None:
     main.add_command(policies.plan)
     main.add_command(policies.run_policies)
     main.add_command(policies.plans_group)
+    main.add_command(policies.resend_campaign)
 
 
 _register()

@@ -1,4 +1,4 @@
-"""`mailseg plan`, `mailseg run-policies` and `mailseg plans`: the campaign policies."""
+"""`mailseg plan`, `mailseg run-policies`, `mailseg plans` and `mailseg resend`: the campaign policies."""
 
 from __future__ import annotations
 
@@ -131,3 +131,36 @@ def plans_remove(rt: Runtime, name: str, audience: str | None) -> None:
             raise SystemExit(1)
         session.commit()
     click.echo(f"plan {name!r} removed")
+
+
+@click.command("resend")
+@click.argument("campaign")
+@audience_option
+@click.option("--on", "mode", flag_value="on", help="Resend this campaign to its non-openers.")
+@click.option("--off", "mode", flag_value="off", help="Never resend this campaign.")
+@click.option("--follow-rule", "mode", flag_value="rule", help="Follow resend.all_regular (the default).")
+@click.option("--subject", "subjects", multiple=True,
+              help="Subject of the next version ({subject} is the original's); repeat for versions 2, 3, ...")
+@click.option("--default-subjects", is_flag=True, help="Use resend.subjects again for this campaign.")
+@pass_runtime
+@fails_cleanly
+def resend_campaign(rt: Runtime, campaign: str, audience: str | None, mode: str | None, subjects: tuple[str, ...],
+                    default_subjects: bool) -> None:
+    """Switch resend to non-openers on or off for one CAMPAIGN (its Mailchimp id) and set its subjects."""
+    from ..config import ConfigError
+    from ..policies.resend import KEEP, CampaignNotFound, configure_resend
+
+    enabled = {"on": True, "off": False, "rule": None}[mode] if mode else KEEP
+    wanted = None if default_subjects else (list(subjects) if subjects else KEEP)
+    with rt.migrated_db().session() as session:
+        target = find_audience(session, audience)
+        try:
+            row = configure_resend(session, target.id, campaign, enabled=enabled, subjects=wanted)
+        except CampaignNotFound as exc:
+            raise click.ClickException(str(exc)) from None
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--subject") from None
+        session.commit()
+        state = {True: "on", False: "off", None: "following resend.all_regular"}[row.resend_enabled]
+        click.echo(f"resend for {campaign}: {state}; subjects: "
+                   f"{' | '.join(row.resend_subjects) if row.resend_subjects else 'resend.subjects'}")

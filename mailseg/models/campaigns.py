@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, JSONType, UTCDateTime, utcnow
 
 CAMPAIGN_KINDS = ("regular", "resend", "reengagement", "offer", "transactional")
 
@@ -35,4 +35,8 @@ class Campaign(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"), index=True)
     # 1 for the original; 2, 3, 4 for resend versions.
     variant: Mapped[int] = mapped_column(default=1)
+    # Resend to non-openers for this campaign: True/False, or None to follow resend.all_regular.
+    resend_enabled: Mapped[bool | None] = mapped_column()
+    # Subjects of versions 2, 3, ... ({subject} is the original's); None uses resend.subjects.
+    resend_subjects: Mapped[list[str] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

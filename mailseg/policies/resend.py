@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..config import Config
@@ -39,21 +40,53 @@ def non_openers(audience_id: int, original_id: int, version_ids: tuple[int, ...]
     return select(Subscriber.id).where(mailable(audience_id), sent, ~opened)
 
 
-def subject_for(config: Config, original_subject: str | None, variant: int) -> str:
-    subjects = config.resend.subjects
+def subject_for(config: Config, original: Campaign, variant: int) -> str:
+    """The campaign's own variant list, else resend.subjects; the last one repeats if versions outnumber it."""
+    subjects = original.resend_subjects or config.resend.subjects
     template = subjects[min(variant - 2, len(subjects) - 1)]
-    return template.format(subject=original_subject or "")
+    return template.format(subject=original.subject or "")
+
+
+def resend_wanted(config: Config):
+    """Campaigns switched on, plus those following the rule when the rule is on."""
+    if config.resend.all_regular:
+        return or_(Campaign.resend_enabled.is_(None), Campaign.resend_enabled.is_(True))
+    return Campaign.resend_enabled.is_(True)
+
+
+class CampaignNotFound(LookupError):
+    pass
+
+
+KEEP: Any = object()  # leave this setting as it is
+
+
+def configure_resend(session: Session, audience_id: int, provider_id: str, *, enabled: bool | None = KEEP,
+                     subjects: list[str] | None = KEEP) -> Campaign:
+    """Switch resend on/off for one campaign (None: follow resend.all_regular) and set its subject
+    variants (None: resend.subjects). Subjects are checked like the config key."""
+    campaign = session.scalar(select(Campaign).where(Campaign.audience_id == audience_id,
+                                                     Campaign.provider_id == provider_id))
+    if campaign is None:
+        raise CampaignNotFound(f"no campaign {provider_id!r} in this audience (run `mailseg pull` first?)")
+    if subjects is not KEEP:
+        if subjects is not None:
+            Config().replace(resend={"subjects": subjects})  # the same rules as the config file
+        campaign.resend_subjects = subjects
+    if enabled is not KEEP:
+        campaign.resend_enabled = enabled
+    session.flush()
+    return campaign
 
 
 def due(session: Session, audience_id: int, config: Config, as_of: datetime) -> list[DueResend]:
     """Originals whose next version is due: the latest version went out between after_days and
     2 x after_days ago (older ones are not resent late), and no version is still being made."""
-    if not config.resend.all_regular:
-        return []
     after = timedelta(days=config.resend.after_days)
     oldest = as_of - after * (config.resend.max_versions + 1)
     originals = session.scalars(select(Campaign).where(
         Campaign.audience_id == audience_id, Campaign.kind == "regular", Campaign.parent_id.is_(None),
+        resend_wanted(config),
         Campaign.status == "sent", Campaign.provider_id.is_not(None), Campaign.sent_at > oldest,
         Campaign.sent_at <= as_of - after).order_by(Campaign.sent_at, Campaign.id)).all()
     out = []
@@ -66,7 +99,7 @@ def due(session: Session, audience_id: int, config: Config, as_of: datetime) -> 
         latest = max([original.sent_at] + [v.sent_at for v in versions])
         if variant > config.resend.max_versions or not (as_of - 2 * after < latest <= as_of - after):
             continue
-        out.append(DueResend(original, variant, subject_for(config, original.subject, variant),
+        out.append(DueResend(original, variant, subject_for(config, original, variant),
                              (original.id, *(v.id for v in versions))))
     return out
 

@@ -191,3 +191,11 @@ def test_dashboard_lists_the_next_scheduled_runs(viewer, seeded, session):
     session.commit()
     page = viewer.get("/").data.decode()
     assert "<td>classify</td>" in page and "2030-01-02 03:00" in page
+
+
+def test_campaigns_page_shows_a_per_campaign_resend_switch(viewer, seeded, session):
+    from mailseg.models import Campaign
+
+    session.get(Campaign, seeded.original_id).resend_enabled = False
+    session.commit()
+    assert "resend off" in viewer.get("/campaigns").data.decode()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, get_type_hints
 
 from sqlalchemy import select
@@ -87,10 +88,16 @@ def change_setting(session: Session, user_email: str, section: str, key: str, ra
         session.add(SettingOverride(section=section, key=key, value=new, updated_by=user_email, updated_at=now))
     else:
         row.value, row.updated_by, row.updated_at = new, user_email, now
-    session.add(SettingChange(changed_at=now, changed_by=user_email, section=section, key=key,
+    audit(session, user_email, section, key, old, new, at=now)
+    return SettingChangeResult(section, key, old, new, changed=True)
+
+
+def audit(session: Session, user_email: str, section: str, key: str, old: Any, new: Any, *,
+          at: datetime | None = None) -> None:
+    """Add a line to the change history shown on the settings page."""
+    session.add(SettingChange(changed_at=at or utcnow(), changed_by=user_email, section=section, key=key,
                               old_value=old, new_value=new))
     session.flush()
-    return SettingChangeResult(section, key, old, new, changed=True)
 
 
 def parse_value(section: str, key: str, raw: str | bool | int) -> Any:

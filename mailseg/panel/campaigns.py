@@ -3,12 +3,17 @@ and scheduled campaigns."""
 
 from __future__ import annotations
 
-from flask import abort, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
+from ..policies.resend import CampaignNotFound, configure_resend
 from ..reports.campaigns import PAGE_SIZE, scheduled_campaigns, sent_campaigns
+from ..settings import audit
 from ..timeutil import isoformat_utc, parse_datetime
 from ..web import db_session
-from .common import current_audience, panel_blueprint
+from .common import admin_required, current_audience, panel_blueprint
+
+RESEND_MODES = {"on": True, "off": False, "rule": None}
 
 blueprint = panel_blueprint("campaigns", __name__)
 
@@ -28,3 +33,23 @@ def index():
                  if len(campaigns) == PAGE_SIZE else None)
     return render_template("campaigns.html", audience=audience, campaigns=campaigns,
                            scheduled=scheduled_campaigns(session, audience.id), older_url=older_url)
+
+
+@blueprint.post("/campaigns/<provider_id>/resend")
+@admin_required
+def set_resend(provider_id: str):
+    """Switch resend to non-openers for one campaign: on, off, or follow resend.all_regular (audited)."""
+    audience = current_audience()
+    mode = request.form.get("mode")
+    if audience is None or mode not in RESEND_MODES:
+        abort(400, description="mode must be on, off or rule")
+    session = db_session()
+    try:
+        before = configure_resend(session, audience.id, provider_id).resend_enabled
+        configure_resend(session, audience.id, provider_id, enabled=RESEND_MODES[mode])
+    except CampaignNotFound as exc:
+        abort(404, description=str(exc))
+    audit(session, current_user.email, "campaign", f"{provider_id}.resend_enabled", before, RESEND_MODES[mode])
+    session.commit()
+    flash(f"Resend for {provider_id}: {'follows the rule' if mode == 'rule' else mode}.")
+    return redirect(url_for("campaigns.index"))

@@ -74,6 +74,7 @@ def test_posts_without_a_csrf_token_are_rejected(app, client, users):
     assert client.post("/login", data={"email": ADMIN, "password": PASSWORD, "csrf_token": token}).status_code == 302
     assert client.post("/settings", data={"engagement.window_months": "9"}).status_code == 400
     assert client.post("/sync/requests", data={"mode": "sync"}).status_code == 400
+    assert client.post("/campaigns/c1/resend", data={"mode": "off"}).status_code == 400
     assert client.post("/logout").status_code == 400
     settings_page = client.get("/settings").data.decode()
     token = re.search(r'name="csrf_token" value="([^"]+)"', settings_page).group(1)

@@ -199,3 +199,27 @@ def test_campaigns_page_shows_a_per_campaign_resend_switch(viewer, seeded, sessi
     session.get(Campaign, seeded.original_id).resend_enabled = False
     session.commit()
     assert "resend off" in viewer.get("/campaigns").data.decode()
+
+
+def test_admin_switches_resend_for_one_campaign_and_it_is_audited(admin, seeded, session):
+    from mailseg.models import Campaign, SettingChange
+
+    provider_id = session.get(Campaign, seeded.original_id).provider_id
+    response = admin.post(f"/campaigns/{provider_id}/resend", data={"mode": "off"})
+    assert response.status_code == 302
+    session.expire_all()
+    assert session.get(Campaign, seeded.original_id).resend_enabled is False
+    (change,) = session.query(SettingChange).filter_by(section="campaign").all()
+    assert (change.key, change.old_value, change.new_value) == (f"{provider_id}.resend_enabled", None, False)
+    page = admin.get("/campaigns").data.decode()
+    assert '<option value="off" selected>resend: off</option>' in page
+    assert admin.post(f"/campaigns/{provider_id}/resend", data={"mode": "maybe"}).status_code == 400
+    assert admin.post("/campaigns/nope/resend", data={"mode": "on"}).status_code == 404
+
+
+def test_viewer_cannot_switch_resend(viewer, seeded, session):
+    from mailseg.models import Campaign
+
+    provider_id = session.get(Campaign, seeded.original_id).provider_id
+    assert viewer.post(f"/campaigns/{provider_id}/resend", data={"mode": "off"}).status_code == 403
+    assert "resend: follow the rule" not in viewer.get("/campaigns").data.decode()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -22,6 +23,10 @@ from mailseg.cli.runtime import Runtime
 from mailseg.config import Config
 from mailseg.db import Database
 from mailseg.models import Base
+
+# No per-example deadline: a loaded 2-core CI machine must not turn slowness into failures.
+hypothesis_settings.register_profile("mailseg", deadline=None)
+hypothesis_settings.load_profile("mailseg")
 
 POSTGRES_ENV = "MAILSEG_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -41,3 +41,14 @@ def client_for(config, database, **sections):
     app = create_app(config.replace(**sections), database=database)
     app.config["TESTING"] = True
     return app.test_client()
+
+
+def tracked_recipient(session):
+    """An audience, a subscriber and a campaign, committed: the recipient a tracking token names."""
+    from mailseg.tracking import OpenToken
+
+    aud = audience(session)
+    sub = subscriber(session, aud, "reader@example.com")
+    camp = campaign(session, aud)
+    session.commit()
+    return OpenToken(aud.id, sub.id, camp.id)

@@ -11,7 +11,7 @@ from mailseg.tracking.tokens import ClickToken, click_token, open_token, read_cl
 from mailseg.tracking.views import PIXEL
 from mailseg.web.client_ip import client_ip
 
-from .ingest_helpers import audience, campaign, client_for, events, subscriber
+from .ingest_helpers import client_for, events, tracked_recipient
 
 SECRET = "test-tracking-secret"
 BASE = "https://track.example.com"
@@ -62,11 +62,7 @@ def test_rewriter_wraps_links_and_leaves_the_rest():
 
 @pytest.fixture
 def setup(session):
-    aud = audience(session)
-    sub = subscriber(session, aud, "reader@example.com")
-    camp = campaign(session, aud)
-    session.commit()
-    return OpenToken(aud.id, sub.id, camp.id)
+    return tracked_recipient(session)
 
 
 def test_pixel_records_an_open_and_is_never_cached(client, session, setup):

@@ -27,7 +27,7 @@ from mailseg.tracking.rewrite import click_url, open_url
 from mailseg.tracking.views import PIXEL
 
 from .conftest import IN_CI
-from .ingest_helpers import T0, audience, campaign, client_for, events, subscriber
+from .ingest_helpers import T0, client_for, events, subscriber, tracked_recipient
 
 SECRET = "test-tracking-secret"
 BASE = "https://track.example.com"
@@ -62,11 +62,7 @@ def queued(config, redis_url, queue_name):
 
 @pytest.fixture
 def recipient(session):
-    aud = audience(session)
-    sub = subscriber(session, aud, "reader@example.com")
-    camp = campaign(session, aud)
-    session.commit()
-    return OpenToken(aud.id, sub.id, camp.id)
+    return tracked_recipient(session)
 
 
 def _open(client, recipient, agent="Thunderbird/115"):

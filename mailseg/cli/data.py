@@ -121,10 +121,7 @@ def _open_output(output: Path | None):
 @fails_cleanly
 def export_subscribers(rt: Runtime, audience: str | None, fmt: str, output: Path | None) -> None:
     """Subscribers with status, dates, tags and merge fields."""
-    with rt.migrated_db().session() as session, _open_output(output) as out:
-        audience_id = find_audience(session, audience).id
-        count = write_rows(subscriber_rows(session, audience_id), subscriber_columns(session, audience_id, fmt), fmt, out)
-    click.echo(f"exported {count} subscribers", err=True)
+    _export(rt, audience, fmt, output, subscriber_rows, subscriber_columns, "subscribers")
 
 
 @export_group.command("events")
@@ -133,7 +130,7 @@ def export_subscribers(rt: Runtime, audience: str | None, fmt: str, output: Path
 @fails_cleanly
 def export_events(rt: Runtime, audience: str | None, fmt: str, output: Path | None) -> None:
     """Events with their machine/bot flag and source."""
-    _export(rt, audience, fmt, output, event_rows, EVENT_COLUMNS, "events")
+    _export(rt, audience, fmt, output, event_rows, lambda *_: EVENT_COLUMNS, "events")
 
 
 @export_group.command("classes")
@@ -142,12 +139,12 @@ def export_events(rt: Runtime, audience: str | None, fmt: str, output: Path | No
 @fails_cleanly
 def export_classes(rt: Runtime, audience: str | None, fmt: str, output: Path | None) -> None:
     """Engagement classes: email, class, class_since, last human open and click."""
-    _export(rt, audience, fmt, output, class_rows, CLASS_COLUMNS, "subscribers' classes")
+    _export(rt, audience, fmt, output, class_rows, lambda *_: CLASS_COLUMNS, "subscribers' classes")
 
 
-def _export(rt: Runtime, audience: str | None, fmt: str, output: Path | None, rows_of, columns, noun: str) -> None:
-    """Write rows_of(session, audience_id) with fixed columns; report the count on stderr."""
+def _export(rt: Runtime, audience: str | None, fmt: str, output: Path | None, rows_of, columns_of, noun: str) -> None:
+    """Write rows_of(session, audience_id) with columns_of(session, audience_id, fmt); report the count on stderr."""
     with rt.migrated_db().session() as session, _open_output(output) as out:
         audience_id = find_audience(session, audience).id
-        count = write_rows(rows_of(session, audience_id), columns, fmt, out)
+        count = write_rows(rows_of(session, audience_id), columns_of(session, audience_id, fmt), fmt, out)
     click.echo(f"exported {count} {noun}", err=True)

@@ -141,20 +141,20 @@ def follow_ups(config: Config) -> list[Step]:
     return [policies_step, sync_step] if mailchimp_configured(config) else []
 
 
-def sync_all(db: Database, config: Config) -> None:
-    if not mailchimp_configured(config):
-        log.info("sync skipped: Mailchimp is not configured (mailchimp.api_key)")
-        return
-    for audience_id in audience_ids(db):
-        sync_step(db, config, audience_id)
+def _with_mailchimp(job: str, step: Step) -> Job:
+    """A job running `step` for every audience, skipped (logged) while Mailchimp is not configured."""
+    def run(db: Database, config: Config) -> None:
+        if not mailchimp_configured(config):
+            log.info("%s skipped: Mailchimp is not configured (mailchimp.api_key)", job)
+            return
+        for audience_id in audience_ids(db):
+            step(db, config, audience_id)
+
+    return run
 
 
-def pull_all(db: Database, config: Config) -> None:
-    if not mailchimp_configured(config):
-        log.info("pull skipped: Mailchimp is not configured (mailchimp.api_key)")
-        return
-    for audience_id in audience_ids(db):
-        pull_step(db, config, audience_id)
+sync_all = _with_mailchimp("sync", sync_step)
+pull_all = _with_mailchimp("pull", pull_step)
 
 
 def run_requests(db: Database, config: Config) -> None:

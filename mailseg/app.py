@@ -38,8 +38,10 @@ def create_app(config: Config | None = None, *, database: Database | None = None
     app.register_blueprint(web_blueprint)
     app.register_blueprint(tracking_blueprint)
     app.register_blueprint(webhooks_blueprint)
+    from .i18n import init_i18n
     from .panel import init_panel
 
+    init_i18n(app)
     init_panel(app)
     return app
 

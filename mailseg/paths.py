@@ -25,3 +25,7 @@ def migrations_dir() -> Path:
 
 def static_dir() -> Path:
     return PACKAGE_DIR / "static"
+
+
+def translations_dir() -> Path:
+    return PACKAGE_DIR / "translations"

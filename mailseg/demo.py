@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from .audiences import ensure_audience
 from .ingest.events import EventIn, StoreResult, store_events
-from .ingest.importing import SubscriberRow, upsert_subscribers
 from .models import Campaign, Subscriber
 from .progress import Progress
+from .subscribers.upsert import SubscriberRow, upsert_subscribers
 
 FIRST_NAMES = ["Anna", "Ivan", "Olena", "Li", "Wei", "Maria", "Taras", "Sofia", "Dmytro", "Mei", "Noah", "Emma",
                "Oleh", "Iryna", "Chen", "Lucas", "Yulia", "Andriy", "Hana", "Pavlo"]
@@ -86,7 +86,7 @@ def generate_demo(session: Session, *, audience_name: str | None = None, subscri
                                           "merge_fields": {"COUNTRY": rng.choice(["UA", "CN", "US", "DE", "PL"])}}))
         personas[email] = _persona(rng)
     for offset in range(0, len(rows), 2000):
-        upsert_subscribers(session, audience_id, rows[offset:offset + 2000])
+        upsert_subscribers(session, audience_id, rows[offset:offset + 2000], source="demo")
 
     joined_at = dict(session.execute(select(Subscriber.email, Subscriber.subscribed_at)
                                      .where(Subscriber.audience_id == audience_id)).all())

@@ -164,3 +164,20 @@ def test_list_id_picks_the_audience(hook, session, aud):
     assert statuses == {(aud.id, "subscribed"), (other.id, "unsubscribed")}
     form["data[list_id]"] = "unknown-list"
     assert hook.post(f"/webhooks/mailchimp/{SECRET}", data=form).json["outcome"] == "ignored: no audience for this list"
+
+
+def test_subscribe_unsubscribe_resubscribe_are_in_the_status_history(hook, session, aud):
+    from mailseg.models import SubscriberStatusChange
+    from .factories import utc
+
+    send(hook, "subscribe", {"email": "h@example.com"}, fired_at="2025-03-02 10:00:00")
+    send(hook, "unsubscribe", {"email": "h@example.com", "action": "unsub"}, fired_at="2025-03-03 10:00:00")
+    send(hook, "subscribe", {"email": "h@example.com"}, fired_at="2025-03-04 10:00:00")
+    sub = member(session, "h@example.com")
+    assert sub.subscribed_at == utc(2025, 3, 2, 10)  # a resubscribe does not move the sign-up date
+    rows = session.execute(select(SubscriberStatusChange.from_status, SubscriberStatusChange.to_status,
+                                  SubscriberStatusChange.changed_at)
+                           .where(SubscriberStatusChange.subscriber_id == sub.id)
+                           .order_by(SubscriberStatusChange.changed_at)).all()
+    assert [tuple(r) for r in rows] == [("subscribed", "unsubscribed", utc(2025, 3, 3, 10)),
+                                        ("unsubscribed", "subscribed", utc(2025, 3, 4, 10))]

@@ -10,12 +10,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import FlaggingConfig
 from ..models import Campaign, Event, Subscriber, normalise_email, utcnow
 from ..sqlutil import in_chunks, member_of, upsert
+from ..subscribers.status import StatusChange, change_statuses
 from ..timeutil import isoformat_utc
 from .bulk import MIN_COPY_ROWS, copy_insert_events, insert_events_sqlite
 from .flagging import DEFAULT_SETTINGS, flag_event
@@ -194,16 +195,8 @@ def _insert_new(session: Session, rows: list[dict]) -> set[str]:
 
 
 def _apply_status_changes(session: Session, new_rows: list[dict]) -> int:
-    """Unsubscribe/complaint/hard bounce move the subscriber's status, unless a later change already did."""
-    changes = [row for row in new_rows if row["_new_status"]]
-    changed = 0
-    table = Subscriber.__table__
-    for row in changes:
-        stmt = (update(table)
-                .where(table.c.id == row["subscriber_id"],
-                       table.c.status != row["_new_status"],
-                       or_(table.c.status_changed_at.is_(None),
-                           table.c.status_changed_at <= row["occurred_at"]))
-                .values(status=row["_new_status"], status_changed_at=row["occurred_at"], updated_at=utcnow()))
-        changed += session.execute(stmt).rowcount
-    return changed
+    """Unsubscribe/complaint/hard bounce move the subscriber's status at the event's time, unless a
+    later change is already recorded (change_statuses decides and records)."""
+    return change_statuses(session, [
+        StatusChange(row["subscriber_id"], row["_new_status"], row["occurred_at"], row["source"])
+        for row in new_rows if row["_new_status"]])

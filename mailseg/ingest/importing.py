@@ -9,19 +9,18 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable, Iterable
 
-from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
 
 from ..config import FlaggingConfig
-from ..models import EVENT_TYPES, SUBSCRIBER_STATUSES, Subscriber, normalise_email, utcnow
+from ..models import EVENT_TYPES, SUBSCRIBER_STATUSES, normalise_email
 from ..progress import Progress
-from ..sqlutil import in_chunks, upsert
+from ..subscribers.upsert import SubscriberRow, upsert_subscribers
 from ..timeutil import parse_datetime
 from .events import EventIn, StoreResult, store_events, subscriber_ids_by_email
 from .records import FileFormatError, Record, RowError, csv_header, read_records
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-SUBSCRIBER_COLUMNS = {"email", "status", "subscribed_at", "first_name", "last_name", "tags"}
+SUBSCRIBER_COLUMNS = {"email", "status", "status_changed_at", "subscribed_at", "first_name", "last_name", "tags"}
 EVENT_REQUIRED = ("email", "type", "occurred_at")
 EVENT_OPTIONAL = ("campaign", "url", "user_agent", "ip", "amount")
 MAX_ERRORS_KEPT = 1000
@@ -141,12 +140,6 @@ def _parse_event(file: str, record: Record) -> EventIn | RowError:
 
 # --- subscribers ------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class SubscriberRow:
-    email: str
-    values: dict  # only the columns the file has
-
-
 def import_subscribers_file(session: Session, audience_id: int, path: Path, *, skip_bad: bool = False,
                             batch_size: int = 5000, progress: Progress | None = None) -> ImportReport:
     """Upsert subscribers from a CSV file; re-importing the same file changes nothing."""
@@ -159,7 +152,7 @@ def import_subscribers_file(session: Session, audience_id: int, path: Path, *, s
     seen: dict[str, int] = {}
 
     def store(batch: list[SubscriberRow]) -> None:
-        inserted, updated = upsert_subscribers(session, audience_id, batch)
+        inserted, updated = upsert_subscribers(session, audience_id, batch, source="import")
         report.inserted += inserted
         report.updated += updated
         report.unchanged += len(batch) - inserted - updated
@@ -198,6 +191,14 @@ def _parse_subscriber(file: str, record: Record) -> SubscriberRow | RowError:
             values["subscribed_at"] = parse_datetime(f["subscribed_at"])
         except ValueError as exc:
             return RowError(file, record.line, "subscribed_at", str(exc))
+    status_at = None
+    if (f.get("status_changed_at") or "").strip():
+        if "status" not in values:
+            return RowError(file, record.line, "status_changed_at", "given without a status column")
+        try:
+            status_at = parse_datetime(f["status_changed_at"])
+        except ValueError as exc:
+            return RowError(file, record.line, "status_changed_at", str(exc))
     for name in ("first_name", "last_name"):
         if name in f:
             values[name] = f[name].strip() or None
@@ -207,49 +208,7 @@ def _parse_subscriber(file: str, record: Record) -> SubscriberRow | RowError:
     merge = {k: v for k, v in f.items() if k not in SUBSCRIBER_COLUMNS}
     if merge:
         values["merge_fields"] = merge
-    return SubscriberRow(email, values)
-
-
-def upsert_subscribers(session: Session, audience_id: int, rows: list[SubscriberRow]) -> tuple[int, int]:
-    """INSERT ... ON CONFLICT (audience_id, email) DO UPDATE the given columns WHERE any of them differs.
-
-    Each row updates only the values it carries (a blank subscribed_at keeps the stored one).
-    Returns (inserted, updated); rows identical to what is stored are not touched.
-    """
-    table = Subscriber.__table__
-    emails = [row.email for row in rows]
-    existing: set[str] = set()
-    for chunk in in_chunks(emails):
-        existing.update(session.scalars(select(table.c.email).where(
-            table.c.audience_id == audience_id, table.c.email.in_(chunk))))
-    groups: dict[tuple[str, ...], list[SubscriberRow]] = {}
-    for row in rows:
-        groups.setdefault(tuple(sorted(row.values)), []).append(row)
-    touched = sum(_upsert_group(session, audience_id, columns, group) for columns, group in groups.items())
-    inserted = sum(1 for email in emails if email not in existing)
-    return inserted, touched - inserted
-
-
-def _upsert_group(session: Session, audience_id: int, columns: tuple[str, ...], rows: list[SubscriberRow]) -> int:
-    table = Subscriber.__table__
-    now = utcnow()
-    defaults = {"status": "subscribed", "subscribed_at": now, "first_name": None, "last_name": None,
-                "tags": [], "merge_fields": {}}
-    params = [{"audience_id": audience_id, "email": row.email, "created_at": now, "updated_at": now,
-               "status_changed_at": None, **defaults, **row.values} for row in rows]
-    stmt = upsert(session, table)
-    if columns:
-        changed = or_(*(table.c[name].is_distinct_from(stmt.excluded[name]) for name in columns))
-        set_ = {name: stmt.excluded[name] for name in columns}
-        set_["updated_at"] = stmt.excluded.updated_at
-        if "status" in columns:  # status_changed_at moves only when the status really changes
-            set_["status_changed_at"] = case(
-                (table.c.status.is_distinct_from(stmt.excluded.status), stmt.excluded.updated_at),
-                else_=table.c.status_changed_at)
-        stmt = stmt.on_conflict_do_update(index_elements=["audience_id", "email"], set_=set_, where=changed)
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=["audience_id", "email"])
-    return len(session.execute(stmt.returning(table.c.id), params).all())
+    return SubscriberRow(email, values, status_at=status_at)
 
 
 def _require_columns(path: Path, header: list[str], required: Iterable[str]) -> None:

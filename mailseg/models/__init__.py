@@ -4,7 +4,7 @@ from .audience import SUBSCRIBER_STATUSES, SUPPRESSED_STATUSES, Audience, Subscr
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .campaigns import CAMPAIGN_KINDS, Campaign
 from .events import EVENT_SOURCES, EVENT_TYPES, Event
-from .history import RUN_STATUSES, ClassChange, JobRun
+from .history import RUN_STATUSES, ClassChange, JobRun, SubscriberStatusChange
 from .panel import USER_ROLES, JobRequest, LoginAttempt, SettingChange, SettingOverride, User
 from .policies import ACTION_STEPS, POLICIES, REENGAGEMENT_STATES, CampaignPlan, PolicyAction, PolicyRecipient, ReengagementState
 from .scheduling import SchedulerLease, apscheduler_jobs
@@ -15,5 +15,5 @@ __all__ = [
     "JSONType", "SUBSCRIBER_STATUSES", "SUPPRESSED_STATUSES", "Subscriber", "UTCDateTime",
     "normalise_email", "utcnow", "PullCursor", "SyncFailure", "SyncMember", "SyncSegment",
     "ACTION_STEPS", "POLICIES", "REENGAGEMENT_STATES", "CampaignPlan", "PolicyAction", "PolicyRecipient",
-    "ReengagementState", "USER_ROLES", "JobRequest", "LoginAttempt", "SettingChange", "SettingOverride", "User",
+    "ReengagementState", "SubscriberStatusChange", "USER_ROLES", "JobRequest", "LoginAttempt", "SettingChange", "SettingOverride", "User",
 ]

@@ -1,11 +1,11 @@
-"""Class history and job runs: what changed, when, and which run did it."""
+"""Class and status history and job runs: what changed, when, and which run (or source) did it."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, JSONType, UTCDateTime, utcnow
@@ -57,3 +57,31 @@ class ClassChange(Base):
     to_class: Mapped[str] = mapped_column(String(20))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     run_id: Mapped[int | None] = mapped_column()
+
+
+class SubscriberStatusChange(Base):
+    """A subscriber's status change (subscribed -> unsubscribed, ...) at the moment it happened.
+
+    The status at a moment T is the to_status of the latest change at or before T; before the first
+    change it is that change's from_status (the status the subscriber was created with). Written only
+    by mailseg.subscribers.status.change_statuses, in the same transaction as the change itself.
+    """
+
+    __tablename__ = "status_changes"
+    __table_args__ = (
+        Index("ix_status_changes_subscriber", "subscriber_id", "changed_at"),
+        Index("ix_status_changes_audience_time", "audience_id", "changed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    # The subscriber's audience, copied for the per-audience index (no key, as in class_changes).
+    audience_id: Mapped[int] = mapped_column()
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    from_status: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Where the change came from: an event source (mailchimp, mandrill, import, pull, ...), "import",
+    # "pull", "policy:sunset", "panel", "migration".
+    source: Mapped[str] = mapped_column(String(40))
+    # False when changed_at is an estimate (a status imported without its time, rows seeded by migration).
+    time_known: Mapped[bool] = mapped_column(Boolean, default=True)

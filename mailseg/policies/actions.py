@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import Select, func, insert, literal, select, update
+from sqlalchemy import Select, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from ..config import Config
@@ -27,6 +27,7 @@ from ..models import Campaign, PolicyAction, PolicyRecipient, Subscriber, utcnow
 from ..providers import PlatformFactory
 from ..providers.base import EmailPlatform
 from ..sqlutil import chunked
+from ..subscribers.status import StatusChange, change_statuses
 
 log = logging.getLogger(__name__)
 # Policies whose campaign goes out at once (a plan fires at its cadence); the others are scheduled.
@@ -214,9 +215,10 @@ def _member_statuses(session: Session, action: PolicyAction, platform: Platform)
             problem = platform.client.update_member_status(platform.list_id, email, "unsubscribed")
         refused += problem is not None
     if how == "unsubscribe":
-        session.execute(update(Subscriber).where(Subscriber.id.in_(recipients_of(action.id)),
-                                                 Subscriber.status == "subscribed")
-                        .values(status="unsubscribed", status_changed_at=utcnow(), updated_at=utcnow()))
+        now = utcnow()
+        subscribed = session.scalars(select(Subscriber.id).where(Subscriber.id.in_(recipients_of(action.id)),
+                                                                 Subscriber.status == "subscribed"))
+        change_statuses(session, [StatusChange(sid, "unsubscribed", now, "policy:sunset") for sid in subscribed])
     action.details = {**(action.details or {}), "refused": refused}
     action.step = "done"
 

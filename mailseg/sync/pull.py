@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 
 from ..config import Config
 from ..ingest.events import EventIn, StoreResult, store_events, subscriber_ids_by_email
-from ..ingest.importing import SubscriberRow, upsert_subscribers
 from ..models import Audience, Campaign, PullCursor, Subscriber, normalise_email, utcnow
 from ..progress import Progress
 from ..providers.base import Activity, CampaignInfo, EmailPlatform, Member
 from ..runs import finish_run, recorded_run
 from ..sqlutil import chunked, upsert
+from ..subscribers.upsert import SubscriberRow, upsert_subscribers
 from .classes import provider_list_id
 from .state import clear_failures_for
 
@@ -70,7 +70,7 @@ def _pull_members(session: Session, audience_id: int, list_id: str, platform: Em
     since = get_cursor(session, audience_id, "members")
     for chunk in chunked(platform.list_members(list_id, since_last_changed=since), CHUNK):
         rows = [_subscriber_row(member, prefix) for member in chunk if member.status in KEPT_STATUSES]
-        inserted, updated = upsert_subscribers(session, audience_id, rows)
+        inserted, updated = upsert_subscribers(session, audience_id, rows, source="pull")
         report.members += len(chunk)
         report.inserted += inserted
         report.updated += updated
@@ -93,7 +93,8 @@ def _subscriber_row(member: Member, prefix: str) -> SubscriberRow:
                     "tags": [tag for tag in member.tags if not tag.startswith(prefix)]}
     if member.subscribed_at is not None:
         values["subscribed_at"] = member.subscribed_at
-    return SubscriberRow(normalise_email(member.email), values)
+    # the member's last_changed dates a status change the pull brings
+    return SubscriberRow(normalise_email(member.email), values, status_at=member.last_changed)
 
 
 def _pull_campaign(session: Session, audience_id: int, campaign: CampaignInfo, platform: EmailPlatform,

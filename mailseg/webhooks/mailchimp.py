@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import FlaggingConfig, MailchimpConfig
 from ..ingest.events import EventIn, StoreResult, store_events
 from ..ingest.importing import EMAIL_PATTERN
+from ..subscribers.upsert import SubscriberRow, upsert_subscribers
 from ..models import Campaign, Subscriber, normalise_email, utcnow
 from ..timeutil import parse_datetime
 from . import WebhookError, clean_text
@@ -143,37 +144,22 @@ def _status_event(hook: Hook, email: str) -> EventIn:
 
 
 def _profile(session: Session, audience_id: int, email: str, hook: Hook, *, subscribe: bool) -> str:
+    """A subscribe or profile update, through the one subscriber upsert: names and merge fields are
+    overwritten, a subscribe (re)subscribes at fired_at unless a later status change is recorded."""
     merges = hook.data.get("merges") if isinstance(hook.data.get("merges"), dict) else {}
     values: dict[str, Any] = {column: clean_text(merges.get(tag), 200) for tag, column in NAME_MERGES.items()
                               if tag in merges}
     extra = {tag: clean_text(value, 2000) or "" for tag, value in merges.items()
              if isinstance(value, str) and tag not in NAME_MERGES and tag != "EMAIL"}
-    subscriber = session.scalar(select(Subscriber).where(Subscriber.audience_id == audience_id,
-                                                         Subscriber.email == email))
-    now = utcnow()
-    if subscriber is None:
-        session.add(Subscriber(audience_id=audience_id, email=email, status="subscribed", subscribed_at=hook.fired_at,
-                               merge_fields=extra, created_at=now, updated_at=now, **values))
-        session.flush()
-        return "created"
-    for column, value in values.items():
-        setattr(subscriber, column, value)
+    stored = session.scalar(select(Subscriber.merge_fields).where(Subscriber.audience_id == audience_id,
+                                                                  Subscriber.email == email))
     if extra:
-        subscriber.merge_fields = {**(subscriber.merge_fields or {}), **extra}
-    subscriber.updated_at = now
+        values["merge_fields"] = {**(stored or {}), **extra}
     if subscribe:
-        _resubscribe(session, subscriber.id, hook.fired_at)
-    session.flush()
-    return "updated"
-
-
-def _resubscribe(session: Session, subscriber_id: int, at: datetime) -> None:
-    """Back to subscribed, unless a later status change is already recorded (retries arrive late)."""
-    table = Subscriber.__table__
-    session.execute(update(table).where(
-        table.c.id == subscriber_id, table.c.status != "subscribed",
-        or_(table.c.status_changed_at.is_(None), table.c.status_changed_at <= at),
-    ).values(status="subscribed", status_changed_at=at, updated_at=utcnow()))
+        values["status"] = "subscribed"
+    row = SubscriberRow(email, values, on_insert={"subscribed_at": hook.fired_at}, status_at=hook.fired_at)
+    inserted, _ = upsert_subscribers(session, audience_id, [row], source="mailchimp")
+    return "created" if inserted else "updated"
 
 
 def _campaign(session: Session, audience_id: int, hook: Hook) -> str:

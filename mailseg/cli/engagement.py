@@ -80,10 +80,12 @@ def explain(rt: Runtime, email: str, audience: str | None, as_of: datetime | Non
 def explanation_lines(ex: Explanation) -> list[str]:
     stored = (f"{ex.stored_class} since {isoformat_utc(ex.class_since)}" if ex.stored_class
               else "not classified yet")
+    if not ex.exists:
+        return [f"{ex.email}: {ex.rule}"]
     lines = [
         f"{ex.email}: {ex.engagement_class}",
         f"  rule: {ex.rule}",
-        f"  status: {ex.status}, subscribed at {isoformat_utc(ex.subscribed_at)}",
+        f"  status then: {ex.status}, subscribed at {isoformat_utc(ex.subscribed_at)}",
         f"  window: {isoformat_utc(ex.window_start)} (excluded) to {isoformat_utc(ex.window_end)} (included)",
         f"  human clicks: {ex.human_clicks}, last {isoformat_utc(ex.last_human_click) or '-'}",
         f"  human opens: {ex.human_opens}, last {isoformat_utc(ex.last_human_open) or '-'}",

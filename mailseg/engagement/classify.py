@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, and_, func, insert, literal, select, text, update
+from sqlalchemy import (Column, Integer, MetaData, String, Table, and_, case, func, insert, literal, null, select, text,
+                        update)
 from sqlalchemy.orm import Session
 
 from ..config import EngagementConfig
@@ -19,7 +20,8 @@ from ..models import Audience, ClassChange, JobRun, UTCDateTime, utcnow
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
 from ..sqlutil import CreateTemporaryTableAs
-from .rules import SUBSCRIBERS, class_expression, window_counts
+from ..subscribers.status import first_change_after, status_at_expression
+from .rules import SUBSCRIBERS, class_at_expression, window_counts
 from .window import CLASS_NAMES, window_bounds
 
 JOB = "classify"
@@ -114,12 +116,17 @@ def _drop_staging(session: Session) -> None:
 
 def _stage_changes(session: Session, audience_id: int, window_start: datetime, as_of: datetime,
                    settings: EngagementConfig) -> None:
-    """The one pass over the events: every subscriber whose class differs from the stored one."""
+    """Named statement "stage changes", the one pass over the events: every subscriber whose class at
+    as_of (NULL when not subscribed yet) differs from the stored one, with the status at as_of taken
+    from the status history (the first change after as_of says what it was)."""
     counts = window_counts(audience_id, window_start, as_of, settings).subquery("counts")
-    new_class = class_expression(counts.c.clicks, counts.c.opens, window_start, settings)
+    status_then = first_change_after(audience_id, as_of)
+    new_class = class_at_expression(counts.c.clicks, counts.c.opens, status_at_expression(status_then),
+                                    window_start, as_of, settings)
     changed = (select(SUBSCRIBERS.c.id.label("subscriber_id"), SUBSCRIBERS.c.engagement_class.label("from_class"),
                       new_class.label("to_class"))
-               .select_from(SUBSCRIBERS.outerjoin(counts, counts.c.subscriber_id == SUBSCRIBERS.c.id))
+               .select_from(SUBSCRIBERS.outerjoin(counts, counts.c.subscriber_id == SUBSCRIBERS.c.id)
+                            .outerjoin(status_then, status_then.c.subscriber_id == SUBSCRIBERS.c.id))
                .where(SUBSCRIBERS.c.audience_id == audience_id,
                       SUBSCRIBERS.c.engagement_class.is_distinct_from(new_class)))
     session.execute(CreateTemporaryTableAs(STAGING.name, changed))
@@ -135,12 +142,14 @@ def _still_current():
 def _write_history(session: Session, audience_id: int, as_of: datetime, run_id: int) -> int:
     rows = (select(literal(audience_id), STAGING.c.subscriber_id, STAGING.c.from_class, STAGING.c.to_class,
                    literal(as_of, UTCDateTime), literal(run_id))
-            .select_from(STAGING).join(SUBSCRIBERS, _still_current()))
+            .select_from(STAGING).join(SUBSCRIBERS, _still_current())
+            .where(STAGING.c.to_class.is_not(None)))  # no class, no history row: not subscribed yet
     columns = ["audience_id", "subscriber_id", "from_class", "to_class", "changed_at", "run_id"]
     stmt = insert(ClassChange.__table__).from_select(columns, rows).execution_options(preserve_rowcount=True)
     return session.execute(stmt).rowcount
 
 
 def _apply_classes(session: Session, as_of: datetime) -> None:
+    since = case((STAGING.c.to_class.is_(None), null()), else_=literal(as_of, UTCDateTime))
     session.execute(update(SUBSCRIBERS).where(_still_current())
-                    .values(engagement_class=STAGING.c.to_class, class_since=as_of))
+                    .values(engagement_class=STAGING.c.to_class, class_since=since))

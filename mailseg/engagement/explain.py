@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..config import EngagementConfig
 from ..models import Campaign, Subscriber, utcnow
+from ..subscribers.status import status_at
 from .rules import EVENTS, ENGAGEMENT_TYPES, counted_click, counted_open, in_window
 from .window import window_bounds
 
@@ -36,7 +37,9 @@ class EvidenceEvent:
 @dataclass
 class Explanation:
     email: str
+    # The status at window_end (the as_of), from the status history.
     status: str
+    # "" when the subscriber did not exist yet at window_end (see `exists`).
     engagement_class: str
     rule: str
     window_start: datetime
@@ -59,6 +62,8 @@ class Explanation:
     deciding_events: list[EvidenceEvent] = field(default_factory=list)
     # Flagged opens and clicks in the window that did not count, most recent first.
     ignored_events: list[EvidenceEvent] = field(default_factory=list)
+    # False when subscribed_at is after the as_of: no class at that moment.
+    exists: bool = True
 
 
 def explain_subscriber(session: Session, subscriber_id: int, settings: EngagementConfig, *,
@@ -67,9 +72,14 @@ def explain_subscriber(session: Session, subscriber_id: int, settings: Engagemen
     if sub is None:
         raise SubscriberNotFound(f"no subscriber with id {subscriber_id}")
     start, end = window_bounds(as_of or utcnow(), settings.window_months)
-    out = Explanation(email=sub.email, status=sub.status, engagement_class="", rule="",
+    out = Explanation(email=sub.email, status=status_at(session, sub.id, end), engagement_class="", rule="",
                       window_start=start, window_end=end, subscribed_at=sub.subscribed_at,
                       stored_class=sub.engagement_class, class_since=sub.class_since)
+    if sub.subscribed_at > end:
+        out.exists = False
+        out.rule = (f"not yet subscribed at {end:%Y-%m-%d %H:%M} UTC (subscribed at "
+                    f"{sub.subscribed_at:%Y-%m-%d %H:%M} UTC): no class at that moment")
+        return out
     _count_events(session, sub.id, out, settings)
     out.engagement_class, out.rule = decide(out, settings)
     deciding_type = {"active": "click", "semi_active": "open"}.get(out.engagement_class)

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..export import STREAM_BATCH
+from ..models import JobRun
 from .rules import EVENTS, SUBSCRIBERS
 
 CLASS_COLUMNS = ("email", "class", "class_since", "last_human_open", "last_human_click")
@@ -21,12 +22,23 @@ def _last_human(event_type: str):
             .scalar_subquery())
 
 
+def classified_as_of(session: Session, audience_id: int):
+    """The as_of of the audience's latest successful classification (what the stored classes are as of)."""
+    return session.scalar(select(JobRun.as_of).where(JobRun.job == "classify", JobRun.audience_id == audience_id,
+                                                     JobRun.status == "succeeded")
+                          .order_by(JobRun.id.desc()).limit(1))
+
+
 def class_rows(session: Session, audience_id: int) -> Iterator[dict]:
-    """email, class (NULL before the first classification), class_since, last human open and click."""
+    """email, class (NULL before the first classification), class_since, last human open and click.
+    After a classification as of T, subscribers who were not subscribed yet at T are left out."""
     stmt = (select(SUBSCRIBERS.c.email, SUBSCRIBERS.c.engagement_class, SUBSCRIBERS.c.class_since,
                    _last_human("open"), _last_human("click"))
             .where(SUBSCRIBERS.c.audience_id == audience_id)
             .order_by(SUBSCRIBERS.c.id)
             .execution_options(yield_per=STREAM_BATCH))
+    as_of = classified_as_of(session, audience_id)
+    if as_of is not None:
+        stmt = stmt.where(SUBSCRIBERS.c.subscribed_at <= as_of)
     for row in session.execute(stmt):
         yield dict(zip(CLASS_COLUMNS, row))

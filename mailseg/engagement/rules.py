@@ -2,13 +2,15 @@
 
 Counted events: opens and clicks with window_start < occurred_at <= as_of. Clicks count only when
 not flagged machine/bot; opens count when not flagged, or always with count_machine_opens.
+A subscriber exists at as_of when subscribed_at <= as_of; one who does not has no class then.
+The status is the one at as_of (the status history, mailseg.subscribers.status).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, and_, case, func, null, or_, select
 
 from ..config import EngagementConfig
 from ..models import Event, Subscriber
@@ -40,15 +42,34 @@ def window_counts(audience_id: int, window_start: datetime, window_end: datetime
     opens = func.sum(case((counted_open(settings), 1), else_=0)).label("opens")
     return (select(EVENTS.c.subscriber_id, clicks, opens)
             .join(SUBSCRIBERS, SUBSCRIBERS.c.id == EVENTS.c.subscriber_id)
-            .where(SUBSCRIBERS.c.audience_id == audience_id, SUBSCRIBERS.c.status == "subscribed",
+            .where(SUBSCRIBERS.c.audience_id == audience_id, may_be_subscribed_at(window_end),
                    EVENTS.c.type.in_(ENGAGEMENT_TYPES), in_window(window_start, window_end))
             .group_by(EVENTS.c.subscriber_id))
 
 
-def class_expression(clicks, opens, window_start: datetime, settings: EngagementConfig):
-    """CASE giving the class from the subscriber's status, counted clicks and opens (NULL = none)."""
+def may_be_subscribed_at(as_of: datetime):
+    """Subscribed now, or changed status after as_of (so possibly subscribed then): the subscribers whose
+    events can matter. status_changed_at is the time of the latest change, so for everyone else the
+    status now is the status at as_of."""
+    return or_(SUBSCRIBERS.c.status == "subscribed", SUBSCRIBERS.c.status_changed_at > as_of)
+
+
+def exists_at(as_of: datetime):
+    return SUBSCRIBERS.c.subscribed_at <= as_of
+
+
+def class_at_expression(clicks, opens, status, window_start: datetime, as_of: datetime,
+                        settings: EngagementConfig):
+    """The class at as_of, NULL for a subscriber who did not exist yet."""
+    return case((~exists_at(as_of), null()),
+                else_=class_expression(clicks, opens, window_start, settings, status=status))
+
+
+def class_expression(clicks, opens, window_start: datetime, settings: EngagementConfig, *, status=None):
+    """CASE giving the class from the subscriber's status (default: now), counted clicks and opens (NULL = none)."""
+    status = SUBSCRIBERS.c.status if status is None else status
     return case(
-        (SUBSCRIBERS.c.status != "subscribed", SUBSCRIBERS.c.status),
+        (status != "subscribed", status),
         (func.coalesce(clicks, 0) >= settings.active_min_clicks, "active"),
         (func.coalesce(opens, 0) >= settings.semi_active_min_opens, "semi_active"),
         (SUBSCRIBERS.c.subscribed_at > window_start, "new"),

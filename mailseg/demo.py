@@ -111,22 +111,6 @@ def generate_demo(session: Session, *, audience_name: str | None = None, subscri
                        started_at=start)
 
 
-def classify_history(session: Session, audience_id: int, settings, start: datetime, *, every_weeks: int = 2,
-                     now: datetime | None = None, progress: Progress | None = None) -> int:
-    """Classify the demo audience as the scheduler would have over the demo year (every few weeks,
-    then now), so the dashboard has class sizes over time and a class history. Returns the runs made."""
-    from .engagement import classify_audience
-
-    now = now or datetime.now(timezone.utc)
-    moments = [start + timedelta(weeks=w) for w in range(every_weeks, 1000, every_weeks)]
-    moments = [m for m in moments if m < now] + [now]
-    for as_of in moments:
-        classify_audience(session, audience_id, settings, as_of=as_of)
-        if progress:
-            progress.advance()
-    return len(moments)
-
-
 def _ensure_campaign(session: Session, audience_id: int, key: str, subject: str, sent_at: datetime) -> Campaign:
     campaign = session.scalar(select(Campaign).where(Campaign.audience_id == audience_id, Campaign.provider_id == key))
     if campaign is None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..audiences import ensure_audience, find_audience
-from ..engagement import CLASS_COLUMNS, class_rows
+from ..engagement import CLASS_COLUMNS, HISTORY_COLUMNS, class_rows, history_rows
 from ..export import EVENT_COLUMNS, FORMATS, event_rows, subscriber_columns, subscriber_rows, write_rows
 from ..ingest.importing import ImportReport, import_events_file, import_subscribers_file
 from ..ingest.records import count_lines
@@ -39,7 +39,7 @@ def _import_options(command):
 def import_subscribers(rt: Runtime, file: Path, audience: str | None, skip_bad: bool) -> None:
     """Upsert subscribers from a CSV FILE.
 
-    Columns: email (required), status, subscribed_at, first_name, last_name, tags (a;b);
+    Columns: email (required), status, status_changed_at, subscribed_at, first_name, last_name, tags (a;b);
     any other column becomes a merge field. Re-importing updates, never duplicates.
     """
     with rt.migrated_db().session() as session:
@@ -101,7 +101,7 @@ def _exit_for(report: ImportReport, skip_bad: bool) -> None:
 
 @click.group("export")
 def export_group() -> None:
-    """Write subscribers, events or engagement classes to a file or standard output."""
+    """Write subscribers, events, engagement classes or the class history to a file or standard output."""
 
 
 def _export_options(command):
@@ -140,6 +140,15 @@ def export_events(rt: Runtime, audience: str | None, fmt: str, output: Path | No
 def export_classes(rt: Runtime, audience: str | None, fmt: str, output: Path | None) -> None:
     """Engagement classes: email, class, class_since, last human open and click."""
     _export(rt, audience, fmt, output, class_rows, lambda *_: CLASS_COLUMNS, "subscribers' classes")
+
+
+@export_group.command("history")
+@_export_options
+@pass_runtime
+@fails_cleanly
+def export_history(rt: Runtime, audience: str | None, fmt: str, output: Path | None) -> None:
+    """Class history: one row per class change (email, from_class, to_class, changed_at)."""
+    _export(rt, audience, fmt, output, history_rows, lambda *_: HISTORY_COLUMNS, "class changes")
 
 
 def _export(rt: Runtime, audience: str | None, fmt: str, output: Path | None, rows_of, columns_of, noun: str) -> None:

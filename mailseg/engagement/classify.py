@@ -47,8 +47,10 @@ class ClassifyResult:
 
 
 def classify_audience(session: Session, audience_id: int, settings: EngagementConfig, *,
-                      as_of: datetime | None = None, progress: Progress | None = None) -> ClassifyResult:
-    """Classify every subscriber of the audience as of `as_of` (default now) and record the run."""
+                      as_of: datetime | None = None, progress: Progress | None = None,
+                      summary_extra: dict | None = None) -> ClassifyResult:
+    """Classify every subscriber of the audience as of `as_of` (default now) and record the run
+    (summary_extra is added to the run's summary, e.g. the backfill a point belongs to)."""
     window_start, as_of = window_bounds(as_of or utcnow(), settings.window_months)
     with recorded_run(session, JOB, audience_id=audience_id, as_of=as_of) as run:
         failed_before = _previous_failed_run(session, audience_id, run.id)
@@ -68,6 +70,7 @@ def classify_audience(session: Session, audience_id: int, settings: EngagementCo
                    "window_start": window_start.isoformat()}
         if failed_before is not None:
             summary["completes_run"] = failed_before
+        summary.update(summary_extra or {})
         finish_run(session, run, summary)  # commits the work and the run's success together
     return result
 

@@ -1,4 +1,5 @@
-"""Rows for `mailseg export classes`: one per subscriber, streamed in constant memory."""
+"""Rows for `mailseg export classes` (one per subscriber) and `mailseg export history` (one per class
+change), streamed in constant memory."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..export import STREAM_BATCH
-from ..models import JobRun
+from ..models import ClassChange, JobRun
+from ..timeutil import isoformat_utc
 from .rules import EVENTS, SUBSCRIBERS
 
 CLASS_COLUMNS = ("email", "class", "class_since", "last_human_open", "last_human_click")
+HISTORY_COLUMNS = ("email", "from_class", "to_class", "changed_at")
 
 
 def _last_human(event_type: str):
@@ -42,3 +45,17 @@ def class_rows(session: Session, audience_id: int) -> Iterator[dict]:
         stmt = stmt.where(SUBSCRIBERS.c.subscribed_at <= as_of)
     for row in session.execute(stmt):
         yield dict(zip(CLASS_COLUMNS, row))
+
+
+def history_rows(session: Session, audience_id: int) -> Iterator[dict]:
+    """Every class change of the audience in time order: email, from_class (empty for a subscriber's
+    first class), to_class, changed_at (ISO-8601 UTC). A range of ix_class_changes_audience_time."""
+    changes = ClassChange.__table__
+    stmt = (select(SUBSCRIBERS.c.email, changes.c.from_class, changes.c.to_class, changes.c.changed_at)
+            .join(SUBSCRIBERS, SUBSCRIBERS.c.id == changes.c.subscriber_id)
+            .where(changes.c.audience_id == audience_id)
+            .order_by(changes.c.changed_at, changes.c.id)
+            .execution_options(yield_per=STREAM_BATCH))
+    for email, from_class, to_class, changed_at in session.execute(stmt):
+        yield {"email": email, "from_class": from_class or "", "to_class": to_class,
+               "changed_at": isoformat_utc(changed_at)}

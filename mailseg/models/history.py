@@ -11,7 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .events import BIG_ID
 
-RUN_STATUSES = ("running", "succeeded", "failed")
+# "replaced": a classification whose history a backfill recomputed (mailseg.engagement.backfill).
+RUN_STATUSES = ("running", "succeeded", "failed", "replaced")
 
 
 class JobRun(Base):

@@ -8,7 +8,7 @@ from flask import render_template
 
 from ..models import utcnow
 from ..policies.frequency import cap_figures
-from ..reports.dashboard import class_counts, class_order, class_series, last_runs, next_runs, transitions
+from ..reports.dashboard import class_counts, class_series, last_runs, next_runs, transitions
 from ..settings import effective_config
 from ..web import config, db_session
 from .common import current_audience, panel_blueprint
@@ -22,11 +22,10 @@ def index():
     audience = current_audience()
     session = db_session()
     if audience is None:
-        return render_template("dashboard.html", audience=None, counts=[], series=None, moves={}, move_classes=[],
+        return render_template("dashboard.html", audience=None, counts=[], series=None, moves=None,
                                runs=last_runs(session, None), scheduled=next_runs(session), days=TRANSITION_DAYS)
     moves = transitions(session, audience.id, utcnow() - timedelta(days=TRANSITION_DAYS))
-    move_classes = class_order({name for pair in moves for name in pair})
     cap = cap_figures(session, audience.id, effective_config(session, config()), utcnow())
     return render_template("dashboard.html", audience=audience, counts=class_counts(session, audience.id), cap=cap,
-                           series=class_series(session, audience.id), moves=moves, move_classes=move_classes,
+                           series=class_series(session, audience.id), moves=moves,
                            runs=last_runs(session, audience.id), scheduled=next_runs(session), days=TRANSITION_DAYS)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..config import Config
-from ..models import ClassChange, PolicyAction, PolicyRecipient, Subscriber
+from ..models import ClassChange, JobRun, PolicyAction, PolicyRecipient, Subscriber
 from . import actions
 from .actions import ActionSpec
 from .common import day_key, mailable
@@ -18,10 +18,17 @@ from .common import day_key, mailable
 LOOKBACK = timedelta(days=7)
 
 
+def backfill_runs(audience_id: int):
+    """Classification runs made by a backfill: their moves are history, not news."""
+    return select(JobRun.id).where(JobRun.job == "classify", JobRun.audience_id == audience_id,
+                                   JobRun.summary["backfill"].as_string().is_not(None))
+
+
 def warmed_up(audience_id: int, config: Config, as_of: datetime):
     moved = exists(select(ClassChange.id).where(
         ClassChange.subscriber_id == Subscriber.id, ClassChange.from_class == "semi_active",
-        ClassChange.to_class == "active", ClassChange.changed_at > as_of - LOOKBACK, ClassChange.changed_at <= as_of))
+        ClassChange.to_class == "active", ClassChange.changed_at > as_of - LOOKBACK, ClassChange.changed_at <= as_of,
+        or_(ClassChange.run_id.is_(None), ClassChange.run_id.not_in(backfill_runs(audience_id)))))
     offered = exists(select(PolicyRecipient.subscriber_id).join(PolicyAction, PolicyAction.id == PolicyRecipient.action_id)
                      .where(PolicyRecipient.subscriber_id == Subscriber.id, PolicyAction.policy == "offer",
                             PolicyAction.as_of > as_of - timedelta(days=config.offer.cooldown_days)))

@@ -13,6 +13,10 @@ from ..models import ClassChange, JobRun, Subscriber, apscheduler_jobs
 # Display order of the classes; anything else (e.g. a class a later issue adds) follows.
 CLASS_ORDER = ("active", "semi_active", "new", "inactive", "pending", "unsubscribed", "cleaned", "complained")
 UNCLASSIFIED = "unclassified"
+# The source of a subscriber's first class in a period: they appeared (subscribed) in it.
+JOINED = "joined"
+# Flows into these are churn (seed 003: "отток").
+CHURN = ("unsubscribed", "cleaned", "complained")
 DASHBOARD_JOBS = ("classify", "pull", "sync", "policies")
 # Longer histories are drawn in weekly steps so the chart stays readable.
 MAX_DAILY_POINTS = 120
@@ -63,12 +67,40 @@ def class_series(session: Session, audience_id: int) -> ClassSeries:
     return ClassSeries(days, {name: [by_day[day].get(name, 0) for day in days] for name in names})
 
 
-def transitions(session: Session, audience_id: int, since: datetime) -> dict[tuple[str, str], int]:
-    """From → to counts of class changes since a moment (a range of ix_class_changes_audience_time)."""
+@dataclass(frozen=True)
+class Transitions:
+    """From → to counts of class changes in a period: "joined" for subscribers' first class (they
+    appeared in the period), churn for moves into unsubscribed, cleaned or complained."""
+
+    counts: dict[tuple[str, str], int]
+
+    @property
+    def sources(self) -> list[str]:
+        names = {source for source, _ in self.counts}
+        return ([JOINED] if JOINED in names else []) + class_order(names - {JOINED})
+
+    @property
+    def targets(self) -> list[str]:
+        return class_order({target for _, target in self.counts})
+
+    @property
+    def joined(self) -> int:
+        return sum(n for (source, _), n in self.counts.items() if source == JOINED)
+
+    @property
+    def churned(self) -> int:
+        return sum(n for (source, target), n in self.counts.items() if target in CHURN and source not in CHURN)
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
+
+
+def transitions(session: Session, audience_id: int, since: datetime) -> Transitions:
+    """Class changes since a moment by from → to (a range of ix_class_changes_audience_time)."""
     rows = session.execute(select(ClassChange.from_class, ClassChange.to_class, func.count())
                            .where(ClassChange.audience_id == audience_id, ClassChange.changed_at >= since)
                            .group_by(ClassChange.from_class, ClassChange.to_class)).all()
-    return {(source or UNCLASSIFIED, target): n for source, target, n in rows}
+    return Transitions({(source or JOINED, target): n for source, target, n in rows})
 
 
 def _weekly(days: list[str]) -> list[str]:

@@ -1,0 +1,117 @@
+"""Backfilling the class history: the classes as of FROM, FROM+every, ... and now, recorded as if
+those classifications had run then (`mailseg classify --backfill`, and `mailseg demo`).
+
+The class history is derived data: a backfill first removes the audience's history from FROM on and
+puts every subscriber back in the class it had just before FROM (the latest remaining history row),
+then classifies each point in time order with the ordinary engine (classify_audience), so each point's
+rows and counts are exactly what a run as of that moment computes. Each point is a run of its own
+(summary "backfill": FROM); the classification runs it replaces are kept, marked "replaced", so the
+chart shows one series. A backfill never runs policies, and the offer policy ignores moves a backfill
+recorded (a historic transition is no reason to send an offer today).
+A backfill that stops half way leaves the points it finished; running it again redoes them all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from ..config import EngagementConfig
+from ..models import ClassChange, JobRun, utcnow
+from ..progress import Progress
+from .classify import JOB, ClassifyResult, classify_audience
+from .rules import SUBSCRIBERS
+from .window import as_utc, months_before
+
+EVERY = re.compile(r"^\s*(\d+)\s*([dwm])\s*$")
+DEFAULT_EVERY = "14d"
+REPLACED = "replaced"
+
+
+@dataclass(frozen=True)
+class Every:
+    """A step between points: days, weeks or calendar months (text "14d", "1w", "1m")."""
+
+    amount: int
+    unit: str  # "d", "w" or "m"
+
+    def point(self, start: datetime, n: int) -> datetime:
+        """The n-th point after start (months counted from start, so 31 Jan + 1m is 28/29 Feb, + 2m 31 Mar)."""
+        if self.unit == "m":
+            return months_before(start, -n * self.amount)
+        return start + n * timedelta(days=self.amount * (7 if self.unit == "w" else 1))
+
+    def __str__(self) -> str:
+        return f"{self.amount}{self.unit}"
+
+
+def parse_every(text: str) -> Every:
+    match = EVERY.match(text or "")
+    if match is None or int(match.group(1)) < 1:
+        raise ValueError(f"expected a step like 14d, 2w or 1m (days, weeks, months), got {text!r}")
+    return Every(int(match.group(1)), match.group(2))
+
+
+def backfill_points(start: datetime, every: Every, now: datetime) -> list[datetime]:
+    """start, start+every, ... (each <= now), then now; empty when start is after now."""
+    start, now = as_utc(start), as_utc(now)
+    points, n = [], 0
+    while (point := every.point(start, n)) <= now:
+        points.append(point)
+        n += 1
+    if points and points[-1] != now:
+        points.append(now)
+    return points
+
+
+@dataclass
+class BackfillResult:
+    audience_id: int
+    start: datetime
+    points: list[ClassifyResult] = field(default_factory=list)
+    removed_changes: int = 0
+    replaced_runs: int = 0
+
+
+def backfill_audience(session: Session, audience_id: int, settings: EngagementConfig, start: datetime,
+                      every: Every, *, now: datetime | None = None,
+                      progress: Progress | None = None) -> BackfillResult:
+    """Replace the audience's class history from `start` on with classifications at every point."""
+    points = backfill_points(start, every, now or utcnow())
+    if not points:
+        raise ValueError(f"the backfill start {start.isoformat()} is in the future")
+    start = points[0]
+    result = BackfillResult(audience_id, start)
+    result.removed_changes, result.replaced_runs = reset_history(session, audience_id, start)
+    session.commit()
+    for as_of in points:
+        result.points.append(classify_audience(session, audience_id, settings, as_of=as_of,
+                                               summary_extra={"backfill": start.isoformat()}))
+        if progress is not None:
+            progress.advance(1)
+    return result
+
+
+def reset_history(session: Session, audience_id: int, start: datetime) -> tuple[int, int]:
+    """Remove the class history at and after start, put every subscriber back in its class just
+    before start, and mark the classification runs as of start or later replaced (caller commits)."""
+    removed = session.execute(delete(ClassChange).where(ClassChange.audience_id == audience_id,
+                                                        ClassChange.changed_at >= start)
+                              .execution_options(synchronize_session=False)).rowcount
+    # Named statement "class before start": each subscriber's latest remaining change (index
+    # ix_class_changes_subscriber), or no class when it has none.
+    def latest(column):
+        return (select(column).where(ClassChange.subscriber_id == SUBSCRIBERS.c.id)
+                .order_by(ClassChange.changed_at.desc(), ClassChange.id.desc()).limit(1)
+                .correlate(SUBSCRIBERS).scalar_subquery())
+
+    session.execute(update(SUBSCRIBERS).where(SUBSCRIBERS.c.audience_id == audience_id)
+                    .values(engagement_class=latest(ClassChange.to_class), class_since=latest(ClassChange.changed_at)))
+    replaced = session.execute(update(JobRun).where(JobRun.job == JOB, JobRun.audience_id == audience_id,
+                                                    JobRun.status == "succeeded", JobRun.as_of >= start)
+                               .values(status=REPLACED).execution_options(synchronize_session=False)).rowcount
+    return removed, replaced

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, get_args, get_origin, get_type_hints
 
+from .schedules import check_schedule, check_timezone
+
 ENV_PREFIX = "MAILSEG_"
 DEFAULT_CONFIG_FILE = "mailseg.toml"
 # Environment variables with the prefix that are not config keys.
@@ -107,18 +109,6 @@ class MandrillConfig:
     webhook_url: str = setting("")
 
 
-def _check_schedule(value: str) -> None:
-    from .scheduler.schedule import check_schedule
-
-    check_schedule(value)
-
-
-def _check_timezone(value: str) -> None:
-    from .scheduler.schedule import check_timezone
-
-    check_timezone(value)
-
-
 @dataclass(frozen=True)
 class FlaggingConfig:
     """Thresholds of the stateful machine/bot rules in mailseg.ingest.flagging."""
@@ -138,11 +128,11 @@ class FlaggingConfig:
 
 @dataclass(frozen=True)
 class SchedulerConfig:
-    timezone: str = setting("UTC", check=_check_timezone)
-    pull_schedule: str = setting("0 * * * *", check=_check_schedule)
-    classify_schedule: str = setting("0 3 * * *", check=_check_schedule)
-    sync_schedule: str = setting("30 * * * *", check=_check_schedule)
-    requests_schedule: str = setting("every 15 seconds", check=_check_schedule)
+    timezone: str = setting("UTC", check=check_timezone)
+    pull_schedule: str = setting("0 * * * *", check=check_schedule)
+    classify_schedule: str = setting("0 3 * * *", check=check_schedule)
+    sync_schedule: str = setting("30 * * * *", check=check_schedule)
+    requests_schedule: str = setting("every 15 seconds", check=check_schedule)
     misfire_grace_seconds: int = setting(3600, min=1, max=7 * 86400)
     lease_seconds: int = setting(30, min=2, max=3600)
     standby_poll_seconds: int = setting(5, min=1, max=600)

@@ -31,6 +31,48 @@ def test_classify_chain_classifies_then_syncs_the_tags(database, session, mailch
     assert runs(session, "classify")[0].audience_id == audience_id
 
 
+def test_the_chain_uses_one_as_of_and_one_configuration(database, session, mailchimp_config, fake_mailchimp,
+                                                        monkeypatch):
+    """A panel setting saved while the chain runs does not reach its later steps; every run of the
+    chain records the same as_of."""
+    from mailseg import settings
+    from mailseg.scheduler import jobs
+
+    make_audience(session, fake_mailchimp, 4)
+    seen = []
+    real_classify, real_policies, real_sync = jobs.classify_step, jobs.policies_step, jobs.sync_step
+
+    def classify_then_save_a_setting(db, config, audience_id, *, as_of):
+        ok = real_classify(db, config, audience_id, as_of=as_of)
+        with db.session() as s:  # an admin saves a setting in the panel between two steps
+            settings.change_setting(s, "admin@example.com", "engagement", "window_months", "12", base=config)
+            s.commit()
+        seen.append(("classify", config.engagement.window_months, as_of))
+        return ok
+
+    def watched(name, real):
+        def step(db, config, audience_id, *, as_of):
+            seen.append((name, config.engagement.window_months, as_of))
+            return real(db, config, audience_id, as_of=as_of)
+        return step
+
+    monkeypatch.setattr(jobs, "classify_step", classify_then_save_a_setting)
+    monkeypatch.setattr(jobs, "follow_ups", lambda config: [watched("policies", real_policies),
+                                                           watched("sync", real_sync)])
+    classify_all(database, mailchimp_config)
+    assert [name for name, _, _ in seen] == ["classify", "policies", "sync"]
+    assert {months for _, months, _ in seen} == {6}
+    assert len({as_of for _, _, as_of in seen}) == 1
+    chain = runs(session)
+    assert [(r.job, r.status) for r in chain] == [("classify", "succeeded"), ("policies", "succeeded"),
+                                                 ("sync", "succeeded")]
+    assert {r.as_of for r in chain} == {seen[0][2]}
+    # The next chain takes the saved setting.
+    seen.clear()
+    classify_all(database, mailchimp_config)
+    assert {months for _, months, _ in seen} == {12}
+
+
 def test_classify_without_mailchimp_only_classifies(database, session, config, fake_mailchimp):
     make_audience(session, fake_mailchimp, 4)
     classify_all(database, config)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import ipaddress
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, current_app, g, request, session
@@ -14,6 +13,7 @@ from sqlalchemy import select
 from ..accounts import get_user
 from ..models import Audience
 from ..web import config, db_session
+from ..web.client_ip import client_ip
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -90,21 +90,6 @@ def current_audience_id() -> int | None:
 
 
 def client_address() -> str:
-    """The client's IP; X-Forwarded-For is believed only from a configured trusted proxy."""
-    remote = request.remote_addr or "unknown"
-    trusted = set(config().web.trusted_proxies)
-    if remote not in trusted:
-        return remote
-    for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
-        hop = hop.strip()
-        if hop and hop not in trusted and _is_ip(hop):
-            return hop
-    return remote
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+    """The client's IP, by the one rule of web/client_ip.py (X-Forwarded-For only from a trusted proxy)."""
+    return client_ip(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                     config().web.trusted_proxies) or "unknown"

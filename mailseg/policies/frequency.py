@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Config
 from ..models import Campaign, CampaignPlan, Event, Subscriber
+from ..schedules import make_trigger
 from ..sync.engine import SegmentSpec
 from .common import mailable
 
@@ -65,8 +66,6 @@ def _regular_last_month(session: Session, audience_id: int, as_of: datetime) -> 
 
 
 def planned_per_month(session: Session, audience_id: int, as_of: datetime) -> float:
-    from ..scheduler.schedule import make_trigger
-
     total = 0
     end = as_of + timedelta(days=MONTH_DAYS)
     for plan in session.scalars(select(CampaignPlan).where(CampaignPlan.audience_id == audience_id)):

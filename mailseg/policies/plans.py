@@ -12,14 +12,13 @@ from sqlalchemy.orm import Session
 from ..config import Config, ConfigError
 from ..models import Audience, CampaignPlan, PolicyAction, utcnow
 from ..providers import PlatformFactory
+from ..schedules import make_trigger
 from . import actions
 from .actions import ActionSpec
 
 
 def add_plan(session: Session, audience_id: int, name: str, template_campaign_id: str, cadence: str,
              timezone: str) -> CampaignPlan:
-    from ..scheduler.schedule import make_trigger
-
     try:
         make_trigger(cadence, timezone)
     except ValueError as exc:

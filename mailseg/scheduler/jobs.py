@@ -2,20 +2,24 @@
 domain for every audience; every step records its own job run (mailseg.runs), so `mailseg runs`
 and the panel show each one. Jobs are idempotent: running one twice does no harm.
 
-Settings saved in the panel apply: each step reads the effective config at the moment it runs.
+One clock and one configuration per job: a job reads the time once (its as_of) and the effective
+configuration (file + panel settings) once when it starts, and hands both to every step, so the
+chain classify -> policies -> sync computes for one moment with one set of settings even if a
+panel setting is saved between its steps; their run records carry the same as_of.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from datetime import datetime
+from typing import Callable, Protocol
 
 from sqlalchemy import select
 
 from ..config import Config
 from ..db import Database
-from ..models import Audience
-from ..runs import recorded_run
+from ..models import Audience, utcnow
+from ..runs import finish_run, recorded_run
 from ..settings import effective_config
 
 log = logging.getLogger(__name__)
@@ -23,8 +27,18 @@ log = logging.getLogger(__name__)
 Job = Callable[[Database, Config], None]
 # Campaign plans run as jobs with the id plan:<plan id>.
 PLAN_JOB_PREFIX = "plan:"
-# A step for one audience: (db, base config, audience id) -> whether it succeeded.
-Step = Callable[[Database, Config, int], bool]
+
+
+class Step(Protocol):
+    """A step for one audience: (db, the job's config snapshot, audience id, as_of) -> whether it succeeded."""
+
+    def __call__(self, db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool: ...
+
+
+def snapshot(db: Database, base: Config) -> tuple[Config, datetime]:
+    """The effective configuration and the moment a job works with, taken once at its start."""
+    with db.session() as session:
+        return effective_config(session, base), utcnow()
 
 
 def audience_ids(db: Database) -> list[int]:
@@ -36,12 +50,12 @@ def mailchimp_configured(config: Config) -> bool:
     return bool(config.mailchimp.api_key)
 
 
-def classify_step(db: Database, base: Config, audience_id: int) -> bool:
+def classify_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
     from ..engagement import classify_audience
 
     with db.session() as session:
         try:
-            result = classify_audience(session, audience_id, effective_config(session, base).engagement)
+            result = classify_audience(session, audience_id, config.engagement, as_of=as_of)
         except Exception:  # recorded as a failed run by classify_audience
             log.exception("classification of audience %s failed", audience_id)
             return False
@@ -49,18 +63,18 @@ def classify_step(db: Database, base: Config, audience_id: int) -> bool:
     return True
 
 
-def sync_step(db: Database, base: Config, audience_id: int, *, dry_run: bool = False) -> bool:
+def sync_step(db: Database, config: Config, audience_id: int, *, as_of: datetime, dry_run: bool = False) -> bool:
     from ..providers import platform_factory
     from ..sync import plan_engagement_sync, sync_engagement
 
     with db.session() as session:
-        config = effective_config(session, base)
         audience = session.get(Audience, audience_id)
         try:
             if dry_run:
-                _record_dry_run(session, audience, plan_engagement_sync(session, audience, config))
+                _record_dry_run(session, audience, plan_engagement_sync(session, audience, config), as_of)
             else:
-                report = sync_engagement(session, audience, config, platform_factory(config, audience.provider))
+                report = sync_engagement(session, audience, config, platform_factory(config, audience.provider),
+                                         as_of=as_of)
                 log.info("audience %s synced: %s batches", audience_id, report.batches)
         except Exception:  # recorded as a failed run by sync_engagement
             log.exception("sync of audience %s failed", audience_id)
@@ -68,23 +82,20 @@ def sync_step(db: Database, base: Config, audience_id: int, *, dry_run: bool = F
     return True
 
 
-def _record_dry_run(session, audience: Audience, plans) -> None:
-    from ..runs import finish_run
-
-    with recorded_run(session, "sync", audience_id=audience.id) as run:
+def _record_dry_run(session, audience: Audience, plans, as_of: datetime) -> None:
+    with recorded_run(session, "sync", audience_id=audience.id, as_of=as_of) as run:
         finish_run(session, run, {"dry_run": True, "tags": {
             plan.name: {"added": plan.adds, "removed": plan.removes, "failed": 0} for plan in plans}})
 
 
-def policies_step(db: Database, base: Config, audience_id: int) -> bool:
+def policies_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
     from ..policies import run_policies
     from ..providers import platform_factory
 
     with db.session() as session:
-        config = effective_config(session, base)
         audience = session.get(Audience, audience_id)
         try:
-            report = run_policies(session, audience, config, platform_factory(config, audience.provider))
+            report = run_policies(session, audience, config, platform_factory(config, audience.provider), as_of=as_of)
         except Exception:  # recorded as a failed run by run_policies
             log.exception("policies of audience %s failed", audience_id)
             return False
@@ -98,26 +109,24 @@ def run_plan(db: Database, config: Config, plan_id: int) -> None:
     from ..policies.plans import run_occurrence
     from ..providers import platform_factory
 
+    effective, as_of = snapshot(db, config)
     with db.session() as session:
         plan = session.get(CampaignPlan, plan_id)
         if plan is None:
             return
-        effective = effective_config(session, config)
         audience = session.get(Audience, plan.audience_id)
-        with recorded_run(session, "plan", audience_id=audience.id) as run:
+        with recorded_run(session, "plan", audience_id=audience.id, as_of=as_of) as run:
             action = run_occurrence(session, plan_id, effective, platform_factory(effective, audience.provider))
-            from ..runs import finish_run
-
             finish_run(session, run, {"plan": plan_id, "key": action.key if action else None,
                                       "campaign": action.provider_campaign_id if action else None})
 
 
-def pull_step(db: Database, base: Config, audience_id: int) -> bool:
+def pull_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
+    """Pull what the platform has; `as_of` is accepted for the step signature (a pull reads up to now)."""
     from ..providers import platform_factory
     from ..sync.pull import pull_audience
 
     with db.session() as session:
-        config = effective_config(session, base)
         audience = session.get(Audience, audience_id)
         try:
             pull_audience(session, audience, config, platform_factory(config, audience.provider)())
@@ -127,13 +136,20 @@ def pull_step(db: Database, base: Config, audience_id: int) -> bool:
     return True
 
 
-def classify_all(db: Database, config: Config) -> None:
-    """Classify every audience, then run its follow-up steps in order, each only if the one before succeeded."""
+def classify_all(db: Database, base: Config) -> None:
+    """The chain: classify every audience, then its follow-up steps in order, each only if the one
+    before succeeded, all with one as_of and one configuration snapshot taken here."""
+    config, as_of = snapshot(db, base)
     for audience_id in audience_ids(db):
-        if classify_step(db, config, audience_id):
-            for step in follow_ups(config):
-                if not step(db, config, audience_id):
-                    break
+        run_chain(db, config, audience_id, as_of=as_of)
+
+
+def run_chain(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
+    """classify -> follow-ups for one audience with the given snapshot; False at the first failed step."""
+    for step in [classify_step, *follow_ups(config)]:
+        if not step(db, config, audience_id, as_of=as_of):
+            return False
+    return True
 
 
 def follow_ups(config: Config) -> list[Step]:
@@ -142,13 +158,15 @@ def follow_ups(config: Config) -> list[Step]:
 
 
 def _with_mailchimp(job: str, step: Step) -> Job:
-    """A job running `step` for every audience, skipped (logged) while Mailchimp is not configured."""
-    def run(db: Database, config: Config) -> None:
-        if not mailchimp_configured(config):
+    """A job running `step` for every audience (one snapshot for all), skipped (logged) while
+    Mailchimp is not configured."""
+    def run(db: Database, base: Config) -> None:
+        if not mailchimp_configured(base):
             log.info("%s skipped: Mailchimp is not configured (mailchimp.api_key)", job)
             return
+        config, as_of = snapshot(db, base)
         for audience_id in audience_ids(db):
-            step(db, config, audience_id)
+            step(db, config, audience_id, as_of=as_of)
 
     return run
 
@@ -169,11 +187,13 @@ def run_requests(db: Database, config: Config) -> None:
                 continue  # another scheduler took it
             session.commit()
         targets = [audience_id] if audience_id is not None else audience_ids(db)
+        effective, as_of = snapshot(db, config)
         for target in targets:
-            _run_requested(db, config, job, target, options)
+            _run_requested(db, effective, job, target, options, as_of)
 
 
-def _run_requested(db: Database, config: Config, job: str, audience_id: int, options: dict) -> None:
+def _run_requested(db: Database, config: Config, job: str, audience_id: int, options: dict,
+                   as_of: datetime) -> None:
     dry_run = bool(options.get("dry_run"))
     if job in ("sync", "pull", "policies") and not dry_run and not mailchimp_configured(config):
         with db.session() as session:
@@ -183,13 +203,13 @@ def _run_requested(db: Database, config: Config, job: str, audience_id: int, opt
             except RuntimeError:
                 return
     if job == "sync":
-        sync_step(db, config, audience_id, dry_run=dry_run)
+        sync_step(db, config, audience_id, as_of=as_of, dry_run=dry_run)
     elif job == "pull":
-        pull_step(db, config, audience_id)
+        pull_step(db, config, audience_id, as_of=as_of)
     elif job == "classify":
-        classify_step(db, config, audience_id)
+        classify_step(db, config, audience_id, as_of=as_of)
     elif job == "policies":
-        policies_step(db, config, audience_id)
+        policies_step(db, config, audience_id, as_of=as_of)
 
 
 JOBS: dict[str, Job] = {
@@ -202,9 +222,9 @@ JOBS: dict[str, Job] = {
 
 def run_job(name: str) -> None:
     """The entry point APScheduler stores (by reference, with the job's name as its argument)."""
-    from .service import current_context
+    from .context import current
 
-    db, config = current_context()
+    db, config = current().db, current().config
     if name.startswith(PLAN_JOB_PREFIX):
         run_plan(db, config, int(name[len(PLAN_JOB_PREFIX):]))
         return

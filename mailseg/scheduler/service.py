@@ -8,21 +8,15 @@ import threading
 
 from ..config import Config
 from ..db import Database
-from .jobs import JOBS, PLAN_JOB_PREFIX
 from ..runs import this_process
+from ..schedules import make_trigger
+from .context import SchedulerContext, install
+from .jobs import JOBS, PLAN_JOB_PREFIX
 from .leader import leader_lock
-from .schedule import make_trigger
 
 log = logging.getLogger(__name__)
 
 JOB_FUNCTION = "mailseg.scheduler.jobs:run_job"
-_context: tuple[Database, Config] | None = None
-
-
-def current_context() -> tuple[Database, Config]:
-    if _context is None:
-        raise RuntimeError("scheduler jobs run only inside `mailseg scheduler`")
-    return _context
 
 
 def schedule_of(config: Config, job: str) -> str:
@@ -31,8 +25,7 @@ def schedule_of(config: Config, job: str) -> str:
 
 def run_scheduler(db: Database, config: Config, *, stop: threading.Event) -> None:
     """Run until `stop` is set: as the active scheduler when elected, as a hot standby otherwise."""
-    global _context
-    _context = (db, config)
+    install(SchedulerContext(db, config))
     lock = leader_lock(db, config.scheduler.lease_seconds)
     log.info("scheduler %s started; waiting to become the active scheduler", this_process())
     while not stop.is_set():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -43,11 +45,12 @@ def plan_engagement_sync(session: Session, audience: Audience, config: Config) -
 
 
 def sync_engagement(session: Session, audience: Audience, config: Config, factory: PlatformFactory,
-                    *, progress: Progress | None = None) -> SyncReport:
-    """Mirror the engagement classes onto the platform, recorded as a job run "sync"."""
+                    *, progress: Progress | None = None, as_of: datetime | None = None) -> SyncReport:
+    """Mirror the engagement classes onto the platform, recorded as a job run "sync" (with the as_of
+    of the chain it belongs to, when it runs in one)."""
     list_id = provider_list_id(audience, config)
     report = SyncReport()
-    with recorded_run(session, "sync", audience_id=audience.id) as run:
+    with recorded_run(session, "sync", audience_id=audience.id, as_of=as_of) as run:
         try:
             sync_segments(session, audience.id, list_id, engagement_specs(audience.id, config.sync.tag_prefix),
                           factory, sync_options(config), progress=progress, report=report)

@@ -1,4 +1,5 @@
-"""Job schedules as written in the config: a 5-field crontab ("0 3 * * *") or "every N seconds|minutes|hours"."""
+"""Schedules as written in the config and in campaign plans: a 5-field crontab ("0 3 * * *") or
+"every N seconds|minutes|hours". Low in the package so config, policies and the scheduler can all use it."""
 
 from __future__ import annotations
 

@@ -321,32 +321,47 @@ def _build(raw: Mapping[str, Mapping[str, Any]], base: Config | None = None) -> 
     return Config(**built)
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def parse_text(key: str, text: str, typ: Any, *, list_separator: str = ",", shown: str | None = None) -> Any:
+    """A value written as text (a MAILSEG_* environment variable, a panel form field) turned into the
+    key's type: the one text-to-value parser. Raises ConfigError naming the key; range and choice
+    rules are checked by the config afterwards."""
+    shown = shown or repr(text)
+    value = text.strip()
+    if typ is bool:
+        if value.lower() not in TRUE_WORDS | FALSE_WORDS:
+            raise ConfigError(f"{key}: expected true or false, got {shown}")
+        return value.lower() in TRUE_WORDS
+    if typ is int:
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{key}: expected a whole number, got {shown}") from None
+    if typ is float:
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{key}: expected a number, got {shown}") from None
+    if get_origin(typ) is list:
+        return [item.strip() for item in value.split(list_separator) if item.strip()]
+    return value
+
+
 def _coerce(key: str, value: Any, typ: Any, rules: Mapping[str, Any]) -> Any:
     shown = "(secret)" if rules.get("secret") else repr(str(value) if isinstance(value, _EnvString) else value)
-    from_env = isinstance(value, _EnvString)
+    if isinstance(value, _EnvString):
+        value = parse_text(key, str(value), typ, shown=shown) if typ is not str else str(value)
     if typ is bool:
-        if from_env:
-            lowered = value.strip().lower()
-            if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
-                raise ConfigError(f"{key}: expected true or false, got {shown}")
-            value = lowered in {"1", "true", "yes", "on"}
-        elif not isinstance(value, bool):
+        if not isinstance(value, bool):
             raise ConfigError(f"{key}: expected true or false, got {shown}")
     elif typ is int:
-        if from_env:
-            try:
-                value = int(value.strip())
-            except ValueError:
-                raise ConfigError(f"{key}: expected an integer, got {shown}") from None
-        elif isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {shown}")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected a whole number, got {shown}")
     elif typ is float:
-        if from_env:
-            try:
-                value = float(value.strip())
-            except ValueError:
-                raise ConfigError(f"{key}: expected a number, got {shown}") from None
-        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {shown}")
         value = float(value)
     elif typ is str:
@@ -354,8 +369,6 @@ def _coerce(key: str, value: Any, typ: Any, rules: Mapping[str, Any]) -> Any:
             raise ConfigError(f"{key}: expected a string, got {shown}")
         value = str(value)
     elif get_origin(typ) is list:
-        if from_env:
-            value = [item.strip() for item in value.split(",") if item.strip()]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{key}: expected a list of strings, got {shown}")
         (item_type,) = get_args(typ)

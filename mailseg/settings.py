@@ -15,7 +15,7 @@ from typing import Any, get_type_hints
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .config import Config, ConfigError
+from .config import Config, ConfigError, parse_text
 from .models import SettingChange, SettingOverride, utcnow
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,6 @@ EDITABLE: dict[str, tuple[str, ...]] = {
 }
 # A list typed in one field: items separated by this character.
 LIST_SEPARATOR = "|"
-TRUE_WORDS, FALSE_WORDS = {"true", "on", "yes", "1"}, {"false", "off", "no", "0", ""}
 
 
 @dataclass(frozen=True)
@@ -101,28 +100,14 @@ def audit(session: Session, user_email: str, section: str, key: str, old: Any, n
 
 
 def parse_value(section: str, key: str, raw: str | bool | int) -> Any:
-    """A form's text turned into the key's type; the range and choice rules are left to the config."""
+    """A form's text turned into the key's type by the config's own parser (config.parse_text; lists
+    typed with "|" between items, an unchecked box is false); ranges and choices are left to the config."""
     typ = field_type(section, key)
     if not isinstance(raw, str):
         return raw
-    text = raw.strip()
-    if typ is bool:
-        if text.lower() not in TRUE_WORDS | FALSE_WORDS:
-            raise ConfigError(f"{section}.{key}: expected true or false, got {raw!r}")
-        return text.lower() in TRUE_WORDS
-    if typ is int:
-        try:
-            return int(text)
-        except ValueError:
-            raise ConfigError(f"{section}.{key}: expected a whole number, got {raw!r}") from None
-    if typ is float:
-        try:
-            return float(text)
-        except ValueError:
-            raise ConfigError(f"{section}.{key}: expected a number, got {raw!r}") from None
-    if typ == list[str]:
-        return [item.strip() for item in text.split(LIST_SEPARATOR) if item.strip()]
-    return text
+    if typ is bool and not raw.strip():
+        return False
+    return parse_text(f"{section}.{key}", raw, typ, list_separator=LIST_SEPARATOR)
 
 
 def field_type(section: str, key: str) -> Any:

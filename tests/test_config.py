@@ -140,3 +140,21 @@ def test_schedules_accept_crontabs_and_intervals(tmp_path):
     config = load_config(write(tmp_path, '[scheduler]\ntimezone = "Europe/Kyiv"\n'
                                          'pull_schedule = "every 10 minutes"\nclassify_schedule = "0 3 * * 1-5"\n'), env={})
     assert config.scheduler.pull_schedule == "every 10 minutes"
+
+
+def test_one_text_parser_for_environment_and_panel():
+    """MAILSEG_* variables and panel fields are read by the same parser (config.parse_text)."""
+    from mailseg.config import ConfigError, parse_text
+    from mailseg.settings import parse_value
+
+    for text, expected in (("on", True), ("YES", True), ("0", False), (" false ", False)):
+        assert parse_text("engagement.count_machine_opens", text, bool) == expected
+        assert parse_value("engagement", "count_machine_opens", text) == expected
+    assert parse_value("engagement", "count_machine_opens", "") is False  # an unchecked box
+    assert parse_text("x.n", " 12 ", int) == parse_value("engagement", "window_months", "12") == 12
+    assert parse_text("x.l", "a, b,,c", list[str]) == ["a", "b", "c"]
+    assert parse_value("resend", "subjects", "A, b | C") == ["A, b", "C"]  # commas belong in subjects
+    for parse in (lambda: parse_text("engagement.window_months", "nine", int),
+                  lambda: parse_value("engagement", "window_months", "nine")):
+        with pytest.raises(ConfigError, match="engagement.window_months: expected a whole number, got 'nine'"):
+            parse()

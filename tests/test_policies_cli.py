@@ -95,3 +95,9 @@ def test_resend_command_switches_one_campaign(cli, session):
     session.expire_all()
     row = session.query(Campaign).filter_by(provider_id="c42").one()
     assert row.resend_enabled is None and row.resend_subjects is None
+
+
+def test_plan_as_of_is_checked_like_every_as_of(cli, session):
+    result = cli("plan", "--as-of", "2026-02-30")
+    assert result.exit_code == 2
+    assert "not an ISO-8601 date or datetime: '2026-02-30'" in result.output

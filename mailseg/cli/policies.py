@@ -2,38 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
 from ..audiences import find_audience
 from ..progress import progress
 from ..providers import platform_factory
-from ..timeutil import isoformat_utc, parse_datetime
+from ..timeutil import isoformat_utc
+from .params import DATETIME, as_of_option
 from .runtime import Runtime, fails_cleanly, pass_runtime
 
 audience_option = click.option("--audience", help="Audience name (default: the only one).")
 
 
-def _as_of(value: str | None):
-    if value is None:
-        return None
-    try:
-        return parse_datetime(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--as-of") from None
-
-
 @click.command("plan")
 @audience_option
-@click.option("--as-of", help="Plan as of this moment (ISO-8601; default now).")
+@as_of_option("Plan as of this ISO-8601 moment (a bare date is 00:00 UTC; default: now).")
 @pass_runtime
 @fails_cleanly
-def plan(rt: Runtime, audience: str | None, as_of: str | None) -> None:
+def plan(rt: Runtime, audience: str | None, as_of: datetime | None) -> None:
     """What every policy would do now: counts, segments, campaigns. Writes nothing."""
     from ..policies import plan_policies
 
     with rt.migrated_db().session() as session:
         target = find_audience(session, audience)
-        p = plan_policies(session, target, rt.settings(session), as_of=_as_of(as_of))
+        p = plan_policies(session, target, rt.settings(session), as_of=as_of)
     cap, re = p.cap, p.reengagement
     click.echo(f"as of {isoformat_utc(p.as_of)}")
     click.echo(f"frequency cap: {cap.eligible} eligible ({p.eligible_tag.name}: would add {p.eligible_tag.adds}, "
@@ -56,10 +50,10 @@ def plan(rt: Runtime, audience: str | None, as_of: str | None) -> None:
 
 @click.command("run-policies")
 @audience_option
-@click.option("--as-of", help="Run as of this moment (ISO-8601; default now).", hidden=True)
+@click.option("--as-of", "as_of", type=DATETIME, help="Run as of this moment (ISO-8601; default now).", hidden=True)
 @pass_runtime
 @fails_cleanly
-def run_policies(rt: Runtime, audience: str | None, as_of: str | None) -> None:
+def run_policies(rt: Runtime, audience: str | None, as_of: datetime | None) -> None:
     """Run the policies now (what the scheduler does after each classification)."""
     from ..policies import run_policies as run
 
@@ -68,7 +62,7 @@ def run_policies(rt: Runtime, audience: str | None, as_of: str | None) -> None:
         config = rt.settings(session)
         factory = platform_factory(config, target.provider)
         with progress(f"policies of {target.name}") as bar:
-            report = run(session, target, config, factory, as_of=_as_of(as_of), progress=bar)
+            report = run(session, target, config, factory, as_of=as_of, progress=bar)
     if report.resumed:
         click.echo(f"resumed: {', '.join(report.resumed)}")
     for key in report.done:

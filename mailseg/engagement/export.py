@@ -11,17 +11,17 @@ from sqlalchemy.orm import Session
 from ..export import STREAM_BATCH
 from ..models import ClassChange, JobRun
 from ..timeutil import isoformat_utc
-from .rules import EVENTS, SUBSCRIBERS
+from .rules import EVENTS, SUBSCRIBERS, counted_click, counted_open
 
 CLASS_COLUMNS = ("email", "class", "class_since", "last_human_open", "last_human_click")
 HISTORY_COLUMNS = ("email", "from_class", "to_class", "changed_at")
 
 
 def _last_human(event_type: str):
-    """Latest unflagged event of the type, any time (one index range read per subscriber)."""
+    """Latest human (unflagged) event of the type, any time (one index range read per subscriber)."""
+    counted = counted_click() if event_type == "click" else counted_open(False)
     return (select(func.max(EVENTS.c.occurred_at))
-            .where(EVENTS.c.subscriber_id == SUBSCRIBERS.c.id, EVENTS.c.type == event_type,
-                   EVENTS.c.is_machine.is_(False))
+            .where(EVENTS.c.subscriber_id == SUBSCRIBERS.c.id, counted)
             .scalar_subquery())
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, and_, case, func, null, or_, select
+from sqlalchemy import Select, and_, case, exists, func, null, or_, select
 
 from ..config import EngagementConfig
 from ..models import Event, Subscriber
@@ -20,14 +20,39 @@ SUBSCRIBERS = Subscriber.__table__
 ENGAGEMENT_TYPES = ("open", "click")
 
 
-def counted_click():
-    return and_(EVENTS.c.type == "click", EVENTS.c.is_machine.is_(False))
+# --- the counted-event rule: the one home of "a human open or click", used by classification,
+# explanations, policies (re-engagement, resend, offer), exports and campaign reports ---------------
+
+def human(events=EVENTS):
+    """Not flagged as a machine's (Apple MPP proxy, link scanner, honeypot)."""
+    return events.c.is_machine.is_(False)
 
 
-def counted_open(settings: EngagementConfig):
-    if settings.count_machine_opens:
-        return EVENTS.c.type == "open"
-    return and_(EVENTS.c.type == "open", EVENTS.c.is_machine.is_(False))
+def counted_click(events=EVENTS):
+    """A click counts only when a person made it: flagged clicks never count."""
+    return and_(events.c.type == "click", human(events))
+
+
+def counted_open(count_machine_opens: bool | EngagementConfig = False, events=EVENTS):
+    """An open counts when a person made it, or any open with engagement.count_machine_opens."""
+    if isinstance(count_machine_opens, EngagementConfig):
+        count_machine_opens = count_machine_opens.count_machine_opens
+    if count_machine_opens:
+        return events.c.type == "open"
+    return and_(events.c.type == "open", human(events))
+
+
+def counted_engagement(count_machine_opens: bool | EngagementConfig = False, events=EVENTS):
+    """A counted open or a counted click."""
+    return or_(counted_open(count_machine_opens, events), counted_click(events))
+
+
+def engaged_between(subscriber_id, after, until, count_machine_opens: bool | EngagementConfig = False):
+    """EXISTS a counted open or click of the subscriber with after < occurred_at <= until (`after` and
+    `subscriber_id` may be columns): the window of the classification, a re-engagement's wait."""
+    return exists(select(EVENTS.c.id).where(EVENTS.c.subscriber_id == subscriber_id,
+                                            counted_engagement(count_machine_opens),
+                                            EVENTS.c.occurred_at > after, EVENTS.c.occurred_at <= until))
 
 
 def in_window(window_start: datetime, window_end: datetime):

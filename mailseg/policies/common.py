@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, select
 
-from ..models import Event, ReengagementState, Subscriber
+from ..engagement.rules import engaged_between
+from ..models import ReengagementState, Subscriber
 
-EVENTS = Event.__table__
 STATES = ReengagementState.__table__
 
 
 def human_engagement(subscriber_id, after, until: datetime, *, count_machine_opens: bool = False):
-    """EXISTS a human open or click of the subscriber with after < occurred_at <= until (`after` may be a column)."""
-    opened = EVENTS.c.type == "open" if count_machine_opens else and_(EVENTS.c.type == "open",
-                                                                      EVENTS.c.is_machine.is_(False))
-    clicked = and_(EVENTS.c.type == "click", EVENTS.c.is_machine.is_(False))
-    return exists(select(EVENTS.c.id).where(EVENTS.c.subscriber_id == subscriber_id, or_(opened, clicked),
-                                            EVENTS.c.occurred_at > after, EVENTS.c.occurred_at <= until))
+    """EXISTS a counted open or click (engagement/rules.py) with after < occurred_at <= until."""
+    return engaged_between(subscriber_id, after, until, count_machine_opens)
 
 
 def in_sunset(subscriber_id):

@@ -13,6 +13,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..config import Config
+from ..engagement.rules import counted_open
 from ..models import Campaign, Event, PolicyAction, Subscriber
 from . import actions
 from .actions import ActionSpec
@@ -33,8 +34,8 @@ class DueResend:
 
 def non_openers(audience_id: int, original_id: int, version_ids: tuple[int, ...]):
     """Recipients of the original (its send events) with no human open of any version so far."""
-    opened = exists(select(Event.id).where(Event.subscriber_id == Subscriber.id, Event.type == "open",
-                                           Event.is_machine.is_(False), Event.campaign_id.in_(version_ids)))
+    opened = exists(select(Event.id).where(Event.subscriber_id == Subscriber.id, counted_open(False),
+                                           Event.campaign_id.in_(version_ids)))  # machine-only opens: not opened
     sent = exists(select(Event.id).where(Event.subscriber_id == Subscriber.id, Event.type == "send",
                                          Event.campaign_id == original_id))
     return select(Subscriber.id).where(mailable(audience_id), sent, ~opened)

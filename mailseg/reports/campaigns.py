@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
+from ..engagement.rules import EVENTS, counted_click, counted_open, human
 from ..models import Campaign, Event
 from ..sqlutil import in_chunks
 
@@ -62,15 +63,17 @@ def scheduled_campaigns(session: Session, audience_id: int) -> list[Campaign]:
 
 
 def _fill_counts(session: Session, stats: dict[int, CampaignStats]) -> None:
-    human = Event.is_machine.is_(False)
+    """Human openers and clickers by the counted-event rule (engagement/rules.py; machine opens are
+    shown apart, so they never count here), and the flagged opens and clicks beside them."""
+    machine = ~human()
     for ids in in_chunks(list(stats)):
         rows = session.execute(
             select(Event.campaign_id,
                    func.count(func.distinct(case((Event.type == "send", Event.subscriber_id)))),
-                   func.count(func.distinct(case((and_(Event.type == "open", human), Event.subscriber_id)))),
-                   func.count(case((and_(Event.type == "open", Event.is_machine.is_(True)), 1))),
-                   func.count(func.distinct(case((and_(Event.type == "click", human), Event.subscriber_id)))),
-                   func.count(case((and_(Event.type == "click", Event.is_machine.is_(True)), 1))))
+                   func.count(func.distinct(case((counted_open(False), Event.subscriber_id)))),
+                   func.count(case((and_(Event.type == "open", machine), 1))),
+                   func.count(func.distinct(case((counted_click(), Event.subscriber_id)))),
+                   func.count(case((and_(Event.type == "click", machine), 1))))
             .where(Event.campaign_id.in_(ids)).group_by(Event.campaign_id))
         for campaign_id, recipients, openers, machine_opens, clickers, bot_clicks in rows:
             s = stats[campaign_id]
@@ -81,13 +84,11 @@ def _fill_counts(session: Session, stats: dict[int, CampaignStats]) -> None:
 def _added_openers(session: Session, original_id: int, version: Campaign) -> int:
     """Human openers of this version with no human open of the original or an earlier version."""
     earlier_campaign = aliased(Campaign)
-    earlier_open = aliased(Event)
-    opened_earlier = (select(earlier_open.id).join(earlier_campaign, earlier_campaign.id == earlier_open.campaign_id)
-                      .where(earlier_open.subscriber_id == Event.subscriber_id, earlier_open.type == "open",
-                             earlier_open.is_machine.is_(False),
+    earlier_open = EVENTS.alias("earlier_open")
+    opened_earlier = (select(earlier_open.c.id).join(earlier_campaign, earlier_campaign.id == earlier_open.c.campaign_id)
+                      .where(earlier_open.c.subscriber_id == Event.subscriber_id, counted_open(False, earlier_open),
                              ((earlier_campaign.id == original_id)
                               | ((earlier_campaign.parent_id == original_id) & (earlier_campaign.variant < version.variant))))
                       .exists())
     return session.scalar(select(func.count(func.distinct(Event.subscriber_id)))
-                          .where(Event.campaign_id == version.id, Event.type == "open", Event.is_machine.is_(False),
-                                 ~opened_earlier)) or 0
+                          .where(Event.campaign_id == version.id, counted_open(False), ~opened_earlier)) or 0

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import Config
+from ..engagement.window import window_bounds
 from ..ingest.events import EventIn, StoreResult, store_events, subscriber_ids_by_email
 from ..models import Audience, Campaign, PullCursor, Subscriber, normalise_email, utcnow
 from ..progress import Progress
@@ -57,7 +58,7 @@ def pull_audience(session: Session, audience: Audience, config: Config, platform
     with recorded_run(session, "pull", audience_id=audience.id) as run:
         started = utcnow()
         _pull_members(session, audience.id, list_id, platform, config.sync.tag_prefix, started, report, progress)
-        oldest = started - timedelta(days=31 * config.engagement.window_months)
+        oldest, _ = window_bounds(started, config.engagement.window_months)  # campaigns that can still count
         for campaign in platform.sent_campaigns(list_id):
             if campaign.sent_at is not None and campaign.sent_at >= oldest:
                 _pull_campaign(session, audience.id, campaign, platform, started, report, progress)

@@ -131,3 +131,20 @@ def test_create_user_rules(session):
         create_user(session, "a@example.com", "long enough pw", "owner")
     with pytest.raises(AccountError, match="not an email"):
         create_user(session, "nobody", "long enough pw")
+
+
+@pytest.mark.parametrize("peer, forwarded, recorded", [
+    ("10.1.2.3", "203.0.113.9", "203.0.113.9"),          # a trusted proxy (a network, as for tracking)
+    ("10.1.2.3", "203.0.113.9, 10.4.4.4", "203.0.113.9"),  # trusted hops on the right are skipped
+    ("198.51.100.7", "203.0.113.9", "198.51.100.7"),     # an untrusted peer's header is not believed
+    ("10.1.2.3", "not-an-ip", "10.1.2.3"),               # a garbled header: the proxy itself
+])
+def test_the_panel_reads_the_client_address_by_the_tracking_rule(app, users, session, peer, forwarded, recorded):
+    """One client-address rule (web/client_ip.py) for the panel and the tracking endpoints."""
+    from sqlalchemy import select
+
+    app.extensions["mailseg.config"] = app.extensions["mailseg.config"].replace(web={"trusted_proxies": ["10.0.0.0/8"]})
+    client = app.test_client()
+    client.post("/login", data={"email": ADMIN, "password": "wrong"},
+                environ_base={"REMOTE_ADDR": peer}, headers={"X-Forwarded-For": forwarded})
+    assert session.scalars(select(LoginAttempt.address)).all() == [recorded]

@@ -55,6 +55,8 @@ def growing_audience(session, name: str) -> int:
                 add_event(session, sid, "send", at)
                 if n % 2:
                     add_event(session, sid, "open", at + timedelta(hours=1))
+                elif n % 3 == 0:
+                    add_event(session, sid, "open", at + timedelta(seconds=5), machine_reason="apple_mpp")
                 if n % 4 == 1 and week % 5 == 0:
                     add_event(session, sid, "click", at + timedelta(hours=2))
         if n == 3:
@@ -79,6 +81,21 @@ def counts_by_point(session, audience_id: int) -> list[tuple]:
         JobRun.job == "classify", JobRun.audience_id == audience_id, JobRun.status == "succeeded")
         .order_by(JobRun.as_of)).all()
     return [(as_of, summary["counts"]) for as_of, summary in runs]
+
+
+@pytest.mark.parametrize("settings, every", [
+    (EngagementConfig(window_months=7, count_machine_opens=True, active_min_clicks=2, semi_active_min_opens=3),
+     Every(10, "d")),
+    (EngagementConfig(window_months=12), Every(1, "m")),
+])
+def test_backfill_equals_running_the_points_one_by_one_with_other_settings(session, settings, every):
+    backfilled = growing_audience(session, "backfilled")
+    one_by_one = growing_audience(session, "one-by-one")
+    result = backfill_audience(session, backfilled, settings, FROM, every, now=NOW)
+    for point in result.points:
+        classify_audience(session, one_by_one, settings, as_of=point.as_of)
+    assert history_by_email(session, backfilled) == history_by_email(session, one_by_one)
+    assert counts_by_point(session, backfilled) == counts_by_point(session, one_by_one)
 
 
 def test_backfill_equals_running_the_points_one_by_one(session):

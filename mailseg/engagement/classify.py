@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 
-from sqlalchemy import (Column, Integer, MetaData, String, Table, and_, case, func, insert, literal, null, select, text,
-                        update)
+from sqlalchemy import (Column, Integer, MetaData, Select, String, Table, and_, case, func, insert, literal, null, select,
+                        text, update)
 from sqlalchemy.orm import Session
 
 from ..config import EngagementConfig
@@ -48,16 +49,22 @@ class ClassifyResult:
 
 def classify_audience(session: Session, audience_id: int, settings: EngagementConfig, *,
                       as_of: datetime | None = None, progress: Progress | None = None,
-                      summary_extra: dict | None = None) -> ClassifyResult:
+                      summary_extra: dict | None = None,
+                      counts: Callable[[datetime, datetime], Select] | None = None) -> ClassifyResult:
     """Classify every subscriber of the audience as of `as_of` (default now) and record the run
-    (summary_extra is added to the run's summary, e.g. the backfill a point belongs to)."""
+    (summary_extra is added to the run's summary, e.g. the backfill a point belongs to).
+
+    `counts(window_start, as_of)` gives the counted clicks and opens per subscriber in the window
+    (default: rules.window_counts over the events); a backfill passes its pre-aggregated buckets."""
     window_start, as_of = window_bounds(as_of or utcnow(), settings.window_months)
     with recorded_run(session, JOB, audience_id=audience_id, as_of=as_of) as run:
         failed_before = _previous_failed_run(session, audience_id, run.id)
         result = ClassifyResult(run.id, audience_id, as_of, window_start, completes_run_id=failed_before)
         _lock_audience(session, audience_id)
         _drop_staging(session)
-        _stage_changes(session, audience_id, window_start, as_of, settings)
+        window = (counts(window_start, as_of) if counts is not None
+                  else window_counts(audience_id, window_start, as_of, settings))
+        _stage_changes(session, audience_id, window_start, as_of, settings, window)
         _advance(progress)
         result.changes = _write_history(session, audience_id, as_of, run.id)
         _advance(progress)
@@ -118,11 +125,11 @@ def _drop_staging(session: Session) -> None:
 
 
 def _stage_changes(session: Session, audience_id: int, window_start: datetime, as_of: datetime,
-                   settings: EngagementConfig) -> None:
+                   settings: EngagementConfig, window: Select) -> None:
     """Named statement "stage changes", the one pass over the events: every subscriber whose class at
     as_of (NULL when not subscribed yet) differs from the stored one, with the status at as_of taken
     from the status history (the first change after as_of says what it was)."""
-    counts = window_counts(audience_id, window_start, as_of, settings).subquery("counts")
+    counts = window.subquery("counts")
     status_then = first_change_after(audience_id, as_of)
     new_class = class_at_expression(counts.c.clicks, counts.c.opens, status_at_expression(status_then),
                                     window_start, as_of, settings)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .audiences import ensure_audience
 from .ingest.events import EventIn, StoreResult, store_events
-from .models import Campaign, Subscriber
+from .models import Campaign, Subscriber, utcnow
 from .progress import Progress
 from .subscribers.upsert import SubscriberRow, upsert_subscribers
 
@@ -69,7 +69,7 @@ def generate_demo(session: Session, *, audience_name: str | None = None, subscri
                   progress: Progress | None = None) -> DemoSummary:
     """Create the demo audience and a year of campaigns ending at `now`, in the caller's transaction."""
     rng = random.Random(seed)
-    now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    now = (now or utcnow()).replace(microsecond=0)
     start = now - timedelta(weeks=weeks)
     audience = ensure_audience(session, audience_name or "demo", provider_list_id=None)
     audience_id = audience.id

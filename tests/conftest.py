@@ -158,3 +158,17 @@ def mailchimp_config(config, fake_mailchimp) -> Config:
     """The test config pointed at the fake Mailchimp."""
     return config.replace(mailchimp={"api_key": fake_mailchimp.api_key, "api_base_url": fake_mailchimp.base_url,
                                      "list_id": FAKE_LIST_ID})
+
+
+@pytest.fixture
+def frozen_clock():
+    """Freeze mailseg's clock (every utcnow(): run records, webhooks without fired_at, imports, the
+    scheduler's as_of) at AS_OF; `frozen_clock.advance(days=1)` moves it on."""
+    from mailseg.models.base import set_clock
+
+    from .factories import AS_OF, FrozenClock
+
+    clock = FrozenClock(AS_OF)
+    set_clock(clock)
+    yield clock
+    set_clock(None)

@@ -1,16 +1,58 @@
-"""Small builders for test data."""
+"""The one module of test builders (issue 11): audiences, subscribers, events, campaigns, class
+history, the panel's seeded audience, the sync tests' mirrored audience, and the clock constants.
+Builders write rows directly (fast, exact) unless they say they go through a domain function.
+New builders go here, in the section they belong to."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from mailseg.models import Audience, Subscriber
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from mailseg.models import (Audience, Campaign, ClassChange, Event, JobRun, ReengagementState, Subscriber,
+                            SyncMember, SyncSegment)
+
+UTC = timezone.utc
+# Moments the tests share.
+T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)          # ingest, webhooks, tracking
+AS_OF = datetime(2026, 8, 31, 12, 0, tzinfo=UTC)         # classification and policies
+# With the default 6-month window, AS_OF's window starts here (day clamped to February's end).
+WINDOW_START = datetime(2026, 2, 28, 12, 0, tzinfo=UTC)
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+LIST_ID = "list0001"
+CLASSES = ("active", "semi_active", "inactive", "new")
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
+
+def write_file(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text.lstrip("\n"), encoding="utf-8")
+    return path
+
+
+class FrozenClock:
+    """What mailseg's utcnow() returns while the `frozen_clock` fixture (conftest.py) is active."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+# --- audiences and subscribers ---------------------------------------------------------------------
 
 def make_audience(session, name: str = "main", list_id: str | None = "list1") -> Audience:
     audience = Audience(name=name, provider="mailchimp", provider_list_id=list_id)
@@ -19,8 +61,22 @@ def make_audience(session, name: str = "main", list_id: str | None = "list1") ->
     return audience
 
 
+def audience(session, name="default", list_id=None) -> Audience:
+    """The ingest tests' audience: no platform list unless given."""
+    return make_audience(session, name, list_id)
+
+
+def engagement_audience(session, name: str = "main") -> int:
+    return make_audience(session, name, list_id=None).id
+
+
+def policy_audience(session) -> int:
+    return make_audience(session, "default", LIST_ID).id
+
+
 def make_subscriber(session, audience: Audience, email: str, *, status: str = "subscribed",
                     subscribed_at: datetime | None = None, **extra) -> Subscriber:
+    """A subscriber row as stored (no status history: the status it has is the one it was created with)."""
     sub = Subscriber(audience_id=audience.id, email=email, status=status,
                      subscribed_at=subscribed_at or utc(2025, 1, 1), **extra)
     session.add(sub)
@@ -28,7 +84,253 @@ def make_subscriber(session, audience: Audience, email: str, *, status: str = "s
     return sub
 
 
-def write_file(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text.lstrip("\n"), encoding="utf-8")
-    return path
+def subscriber(session, audience_row, email, status="subscribed") -> Subscriber:
+    return make_subscriber(session, audience_row, email, status=status, subscribed_at=T0)
+
+
+def add_subscriber(session, audience_id: int, email: str, *, status: str = "subscribed",
+                   subscribed_at: datetime = LONG_AGO) -> int:
+    return make_subscriber(session, session.get(Audience, audience_id), email, status=status,
+                           subscribed_at=subscribed_at).id
+
+
+def classed_subscriber(session, audience_id: int, email: str, klass: str | None = "inactive", *,
+                       status: str = "subscribed", subscribed_at: datetime = LONG_AGO) -> int:
+    """A subscriber with a stored class, as a classification would have left it."""
+    return make_subscriber(session, session.get(Audience, audience_id), email, status=status,
+                           subscribed_at=subscribed_at, engagement_class=klass).id
+
+
+def stored_class(session, subscriber_id: int) -> str | None:
+    session.expire_all()
+    return session.get(Subscriber, subscriber_id).engagement_class
+
+
+# --- events, campaigns, class history --------------------------------------------------------------
+
+def add_event(session, subscriber_id: int, type_: str, occurred_at: datetime, *,
+              machine_reason: str | None = None, campaign_id: int | None = None, machine: bool = False) -> None:
+    """An event row written directly (no flagging, no status change); `machine` flags it as Apple MPP."""
+    if machine and machine_reason is None:
+        machine_reason = "apple_mpp"
+    session.add(Event(subscriber_id=subscriber_id, type=type_, occurred_at=occurred_at,
+                      is_machine=machine_reason is not None, machine_reason=machine_reason,
+                      campaign_id=campaign_id, source="import", dedupe_key=uuid.uuid4().hex))
+    session.flush()
+
+
+def sends(session, subscriber_id: int, count: int, *, last: datetime = AS_OF - timedelta(days=70)) -> None:
+    """`count` sends a week apart, the last at `last`."""
+    for week in range(count):
+        add_event(session, subscriber_id, "send", last - timedelta(weeks=week))
+
+
+def events(session, **where) -> list[Event]:
+    """The stored events matching column=value filters, in time order."""
+    session.expire_all()
+    stmt = select(Event).order_by(Event.occurred_at, Event.id)
+    for name, value in where.items():
+        stmt = stmt.where(getattr(Event, name) == value)
+    return list(session.scalars(stmt))
+
+
+def campaign(session, audience_row, provider_id="c1", sent_at=None) -> Campaign:
+    row = Campaign(audience_id=audience_row.id, provider_id=provider_id, name=provider_id, sent_at=sent_at)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def sent_campaign(session, audience_id: int, provider_id: str, sent_at: datetime, *, subject: str = "Autumn sale",
+                  kind: str = "regular", parent_id: int | None = None, variant: int = 1) -> int:
+    row = Campaign(audience_id=audience_id, provider_id=provider_id, name=subject, subject=subject, kind=kind,
+                   status="sent", sent_at=sent_at, parent_id=parent_id, variant=variant)
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def moved(session, audience_id: int, subscriber_id: int, at: datetime, from_class="semi_active", to_class="active"):
+    """A class change as a classification run would record it."""
+    session.add(ClassChange(audience_id=audience_id, subscriber_id=subscriber_id, from_class=from_class,
+                            to_class=to_class, changed_at=at))
+    session.flush()
+
+
+def state(session, subscriber_id: int) -> ReengagementState | None:
+    session.expire_all()
+    return session.get(ReengagementState, subscriber_id)
+
+
+def ids(session, stmt) -> set[int]:
+    """The `id` column of a select, as a set."""
+    return set(session.scalars(select(stmt.subquery().c.id)))
+
+
+# --- web clients and tracking ----------------------------------------------------------------------
+
+def client_for(config, database, **sections):
+    from mailseg.app import create_app
+
+    app = create_app(config.replace(**sections), database=database)
+    app.config["TESTING"] = True
+    return app.test_client()
+
+
+def tracked_recipient(session):
+    """An audience, a subscriber and a campaign, committed: the recipient a tracking token names."""
+    from mailseg.tracking import OpenToken
+
+    aud = audience(session)
+    sub = subscriber(session, aud, "reader@example.com")
+    camp = campaign(session, aud)
+    session.commit()
+    return OpenToken(aud.id, sub.id, camp.id)
+
+
+# --- sync: an audience mirrored by a list in the fake Mailchimp --------------------------------------
+
+def email(i: int) -> str:
+    return f"s{i:05d}@example.org"
+
+
+def mirrored_audience(session, fake, count: int, *, on_platform: bool = True) -> int:
+    """`count` subscribers, class i % 4 (set with an UPDATE, as the classification engine would)."""
+    row = Audience(name="default", provider="mailchimp", provider_list_id=LIST_ID)
+    session.add(row)
+    session.flush()
+    session.execute(insert(Subscriber), [
+        {"audience_id": row.id, "email": email(i), "status": "subscribed", "merge_fields": {}, "tags": []}
+        for i in range(count)])
+    for i, name in enumerate(CLASSES):
+        set_class(session, [e for n in range(count) if n % 4 == i for e in [email(n)]], name)
+    session.commit()
+    if on_platform:
+        fake.add_members(LIST_ID, [email(i) for i in range(count)])
+    return row.id
+
+
+def set_class(session, emails: list[str], name: str) -> None:
+    session.execute(update(Subscriber).where(Subscriber.email.in_(emails)).values(engagement_class=name))
+    session.commit()
+
+
+def desired(session, name: str) -> set[str]:
+    return set(session.scalars(select(Subscriber.email).where(Subscriber.engagement_class == name)))
+
+
+def recorded(session, tag: str) -> set[str]:
+    return set(session.scalars(
+        select(Subscriber.email).join(SyncMember, SyncMember.subscriber_id == Subscriber.id)
+        .join(SyncSegment, SyncSegment.id == SyncMember.segment_id).where(SyncSegment.name == tag)))
+
+
+def fast_factory(config, max_attempts: int = 8):
+    """Platform clients with millisecond backoff, so retry tests stay fast."""
+    from mailseg.providers.mailchimp import MailchimpPlatform, RetryPolicy
+
+    policy = RetryPolicy(max_attempts=max_attempts, base_delay=0.005, max_delay=0.02)
+    return lambda: MailchimpPlatform(config.mailchimp, retry=policy)
+
+
+def batch_bodies(fake, since: int = 0) -> list[dict]:
+    return [c.body for c in fake.calls[since:]
+            if c.method == "POST" and "/segments/" in c.path and 200 <= c.status < 300]
+
+
+# --- the panel's seeded audience: subscribers in every class with their class history (standing in
+# for the classification engine), campaigns with a resend version, events through the real ingest
+# function, and a sync run ----------------------------------------------------------------------------
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+PASSWORD = "correct horse battery"
+ADMIN, VIEWER = "admin@panel.example", "viewer@panel.example"
+APPLE_UA = "Mozilla/5.0"
+HUMAN_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
+# email -> (class, status)
+PEOPLE = {
+    "anna.kovalenko@example.com": ("active", "subscribed"),
+    "anna.smith@example.org": ("semi_active", "subscribed"),
+    "ivan.petrenko@example.com": ("inactive", "subscribed"),
+    "li.wang@example.net": ("new", "subscribed"),
+    "mei.zhang@example.com": ("unsubscribed", "unsubscribed"),
+    "olena.bondar@example.com": ("active", "subscribed"),
+}
+
+
+@dataclass
+class Seeded:
+    audience_id: int
+    ids: dict[str, int]
+    original_id: int
+    resend_id: int
+
+
+def login(client, email: str, password: str = PASSWORD):
+    return client.post("/login", data={"email": email, "password": password})
+
+
+def seed_users(session: Session) -> None:
+    from mailseg.accounts import create_user
+
+    create_user(session, ADMIN, PASSWORD, "admin")
+    create_user(session, VIEWER, PASSWORD, "viewer")
+    session.commit()
+
+
+def seed_audience(session: Session, now: datetime | None = None) -> Seeded:
+    from mailseg.ingest.events import EventIn, store_events
+
+    now = now or datetime.now(timezone.utc)
+    audience = Audience(name="panel", provider="mailchimp")
+    session.add(audience)
+    session.flush()
+    ids = {}
+    for i, (email, (klass, status)) in enumerate(sorted(PEOPLE.items())):
+        sub = Subscriber(audience_id=audience.id, email=email, status=status, first_name=email.split(".")[0].title(),
+                         subscribed_at=now - timedelta(days=400 - i), merge_fields={"COUNTRY": "UA"}, tags=["shop"],
+                         engagement_class=klass, class_since=now - timedelta(days=10))
+        session.add(sub)
+        session.flush()
+        ids[email] = sub.id
+        # First classification 60 days ago as 'new', then the move to today's class 10 days ago.
+        session.add(ClassChange(audience_id=audience.id, subscriber_id=sub.id, from_class=None, to_class="new",
+                                changed_at=now - timedelta(days=60)))
+        if klass != "new":
+            session.add(ClassChange(audience_id=audience.id, subscriber_id=sub.id, from_class="new", to_class=klass,
+                                    changed_at=now - timedelta(days=10)))
+    original = Campaign(audience_id=audience.id, provider_id="c1", name="Spring sale", subject="Spring sale",
+                        sent_at=now - timedelta(days=20), status="sent")
+    session.add(original)
+    session.flush()
+    resend = Campaign(audience_id=audience.id, provider_id="c1-v2", name="Spring sale v2", subject="Last days",
+                      sent_at=now - timedelta(days=13), status="sent", kind="resend", parent_id=original.id, variant=2)
+    session.add_all([resend, Campaign(audience_id=audience.id, provider_id="c2", name="Summer preview",
+                                      status="scheduled", sent_at=now + timedelta(days=3))])
+    session.flush()
+    sent = original.sent_at
+    events = [EventIn("send", sent, "demo", email=e, campaign_id=original.id) for e in PEOPLE]
+    events += [
+        EventIn("open", sent + timedelta(hours=2), "demo", email="anna.kovalenko@example.com", campaign_id=original.id, user_agent=HUMAN_UA),
+        EventIn("click", sent + timedelta(hours=2, minutes=1), "demo", email="anna.kovalenko@example.com",
+                campaign_id=original.id, url="https://shop.example.com/sale", user_agent=HUMAN_UA),
+        EventIn("open", sent + timedelta(seconds=5), "demo", email="ivan.petrenko@example.com", campaign_id=original.id,
+                user_agent=APPLE_UA, ip="17.58.1.2"),
+    ]
+    non_openers = [e for e in PEOPLE if e not in ("anna.kovalenko@example.com",)]
+    events += [EventIn("send", resend.sent_at, "demo", email=e, campaign_id=resend.id) for e in non_openers]
+    events += [EventIn("open", resend.sent_at + timedelta(hours=1), "demo", email=e, campaign_id=resend.id, user_agent=HUMAN_UA)
+               for e in ("anna.smith@example.org", "olena.bondar@example.com")]
+    store_events(session, audience.id, events)
+    session.add(JobRun(job="sync", audience_id=audience.id, status="succeeded", started_at=now - timedelta(hours=1),
+                       finished_at=now - timedelta(minutes=59),
+                       summary={"tags": {"ms-active": {"added": 2, "removed": 1, "failed": 0},
+                                         "ms-inactive": {"added": 1, "removed": 0, "failed": 1}}}))
+    for days_ago, counts in ((60, {"new": len(PEOPLE)}), (10, dict(Counter(k for k, _ in PEOPLE.values())))):
+        session.add(JobRun(job="classify", audience_id=audience.id, status="succeeded", as_of=now - timedelta(days=days_ago),
+                           started_at=now - timedelta(days=days_ago), finished_at=now - timedelta(days=days_ago),
+                           summary={"counts": counts, "changes": len(PEOPLE)}))
+    session.add(JobRun(job="classify", audience_id=audience.id, status="failed", started_at=now - timedelta(hours=2),
+                       finished_at=now - timedelta(hours=2), error="RuntimeError: the window is broken"))
+    session.commit()
+    return Seeded(audience.id, ids, original.id, resend.id)

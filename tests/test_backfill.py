@@ -18,7 +18,7 @@ from mailseg.policies import offer
 from mailseg.reports.dashboard import class_series, transitions
 from mailseg.subscribers.status import StatusChange, change_statuses
 
-from .engagement_factories import add_event, add_subscriber, make_audience
+from .factories import add_event, add_subscriber, engagement_audience
 
 UTC = timezone.utc
 DEFAULTS = EngagementConfig()
@@ -45,7 +45,7 @@ def test_bad_steps_are_refused(text):
 
 def growing_audience(session, name: str) -> int:
     """Subscribers joining over the half-year, readers and clickers, an unsubscribe and a resubscribe."""
-    audience_id = make_audience(session, name)
+    audience_id = engagement_audience(session, name)
     for n in range(8):
         joined = FROM - timedelta(days=200) + timedelta(days=40 * n)
         sid = add_subscriber(session, audience_id, f"s{n}@example.com", subscribed_at=joined)
@@ -140,7 +140,7 @@ def test_backfill_replaces_the_history_after_from_only(session):
 
 
 def test_backfill_triggers_no_policy(session):
-    audience_id = make_audience(session)
+    audience_id = engagement_audience(session)
     sid = add_subscriber(session, audience_id, "warm@example.com", subscribed_at=FROM - timedelta(days=400))
     add_event(session, sid, "open", NOW - timedelta(days=20))
     add_event(session, sid, "click", NOW - timedelta(days=2))

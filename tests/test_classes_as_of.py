@@ -15,7 +15,7 @@ from mailseg.engagement import classify_audience, explain_subscriber
 from mailseg.models import ClassChange
 from mailseg.subscribers.status import StatusChange, change_statuses
 
-from .engagement_factories import AS_OF, add_event, add_subscriber, make_audience, stored_class
+from .factories import AS_OF, add_event, add_subscriber, engagement_audience, stored_class
 
 DEFAULTS = EngagementConfig()
 DAY = timedelta(days=1)
@@ -23,7 +23,7 @@ JOINED = AS_OF - timedelta(days=400)
 
 
 def one(session, *, subscribed_at=JOINED, created="subscribed", changes=(), events=()):
-    audience_id = make_audience(session)
+    audience_id = engagement_audience(session)
     sub_id = add_subscriber(session, audience_id, "ann@example.com", status=created, subscribed_at=subscribed_at)
     for type_, at in events:
         add_event(session, sub_id, type_, at)
@@ -75,7 +75,7 @@ def test_going_back_before_the_subscription_leaves_no_class_and_no_history_row(s
 
 
 def test_explain_and_export_leave_out_who_was_not_subscribed_yet(cli, session):
-    audience_id = make_audience(session)
+    audience_id = engagement_audience(session)
     add_subscriber(session, audience_id, "early@example.com", subscribed_at=JOINED)
     add_subscriber(session, audience_id, "late@example.com", subscribed_at=AS_OF + 60 * DAY)  # before the real now
     session.commit()

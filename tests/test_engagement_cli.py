@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from .engagement_factories import AS_OF, WINDOW_START, add_event, add_subscriber, make_audience
+from .factories import AS_OF, WINDOW_START, add_event, add_subscriber, engagement_audience
 
 
 @pytest.fixture
 def audience(session):
-    audience_id = make_audience(session)
+    audience_id = engagement_audience(session)
     ann = add_subscriber(session, audience_id, "ann@example.com")
     bob = add_subscriber(session, audience_id, "bob@example.com")
     add_subscriber(session, audience_id, "cat@example.com", subscribed_at=AS_OF - timedelta(days=3))

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
-from .engagement_factories import add_event, add_subscriber, make_audience, stored_class
+from .factories import add_event, add_subscriber, engagement_audience, stored_class
 from mailseg.config import EngagementConfig
 from mailseg.engagement import classify_audience, explain_subscriber
 from mailseg.subscribers.status import StatusChange, change_statuses
@@ -84,7 +84,7 @@ as_of_strategy = st.sampled_from([
        as_of=as_of_strategy, jitter=st.integers(0, 10_000), classified_later_first=st.booleans())
 def test_engine_matches_the_reference(session, subscribers, cfg, as_of, jitter, classified_later_first):
     start = reference_window_start(as_of, cfg.window_months)
-    audience_id = make_audience(session, f"a-{uuid.uuid4().hex}")
+    audience_id = engagement_audience(session, f"a-{uuid.uuid4().hex}")
     expected, statuses = {}, {}
     for n, (created, joined, raw_events, raw_changes) in enumerate(subscribers):
         subscribed_at = moment(joined, start, as_of, jitter + n)

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from .engagement_factories import AS_OF, WINDOW_START, add_event, add_subscriber, make_audience, stored_class
+from .factories import AS_OF, WINDOW_START, add_event, add_subscriber, engagement_audience, stored_class
 from mailseg.config import EngagementConfig
 from mailseg.engagement import classify_audience
 
@@ -14,7 +14,7 @@ DEFAULTS = EngagementConfig()
 
 def classify_one(session, events, *, settings=DEFAULTS, status="subscribed", subscribed_at=None):
     """One subscriber with the given (type, occurred_at, machine_reason) events, classified as of AS_OF."""
-    audience_id = make_audience(session)
+    audience_id = engagement_audience(session)
     kwargs = {"subscribed_at": subscribed_at} if subscribed_at else {}
     sub_id = add_subscriber(session, audience_id, "ann@example.com", status=status, **kwargs)
     for type_, at, reason in events:

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from .engagement_factories import AS_OF, add_event, add_subscriber, make_audience, stored_class
+from .factories import AS_OF, add_event, add_subscriber, engagement_audience, stored_class
 from mailseg.config import EngagementConfig
 from mailseg.engagement import classify_all, classify_audience
 from mailseg.models import ClassChange, JobRun, Subscriber
@@ -17,7 +17,7 @@ LATER = AS_OF + timedelta(days=1)
 @pytest.fixture
 def audience(session):
     """ann clicked, bob opened, cat did nothing, dan unsubscribed."""
-    audience_id = make_audience(session)
+    audience_id = engagement_audience(session)
     ids = {name: add_subscriber(session, audience_id, f"{name}@example.com") for name in ("ann", "bob", "cat")}
     ids["dan"] = add_subscriber(session, audience_id, "dan@example.com", status="unsubscribed")
     add_event(session, ids["ann"], "click", AS_OF - timedelta(days=2))
@@ -128,7 +128,7 @@ def test_rerun_completes_a_failed_run(session, audience):
 
 def test_classify_all_covers_every_audience_and_only_its_own_subscribers(session, audience):
     audience_id, ids = audience
-    other = make_audience(session, "other")
+    other = engagement_audience(session, "other")
     eve = add_subscriber(session, other, "eve@example.com", subscribed_at=AS_OF - timedelta(days=3))
     session.commit()
     classify_audience(session, other, SETTINGS, as_of=AS_OF)

@@ -9,7 +9,7 @@ from mailseg.config import FlaggingConfig
 from mailseg.ingest.events import EventIn, store_events
 from mailseg.ingest.flagging import HONEYPOT, Seen, Thread, flag_event, thread_flags
 
-from .ingest_helpers import T0, audience, campaign, events, subscriber
+from .factories import T0, audience, campaign, events, subscriber
 
 IPHONE_MAIL = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
 GMAIL_PROXY = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from mailseg.models import Campaign, ClassChange, Subscriber, utcnow
 
-from .ingest_helpers import T0, audience, client_for, events, subscriber
+from .factories import T0, audience, client_for, events, subscriber
 
 SECRET = "s3cret-path-segment"
 OLD = "old-path-segment"

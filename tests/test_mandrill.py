@@ -10,7 +10,7 @@ import pytest
 from mailseg.models import Subscriber
 from mailseg.webhooks.mandrill import signature
 
-from .ingest_helpers import audience, client_for, events, subscriber
+from .factories import audience, client_for, events, subscriber
 
 KEY = "mandrill-webhook-key-123"
 URL = "https://hooks.example.com/webhooks/mandrill"

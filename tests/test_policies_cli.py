@@ -11,8 +11,7 @@ from mailseg.models import Base, CampaignPlan, JobRun, PolicyAction
 from mailseg.policies.plans import run_occurrence
 from mailseg.scheduler.jobs import classify_all
 
-from .policy_helpers import AS_OF, LIST_ID, audience, sends, subscriber
-from .sync_helpers import fast_factory
+from .factories import AS_OF, LIST_ID, classed_subscriber, fast_factory, policy_audience, sends
 
 
 def row_counts(session) -> dict[str, int]:
@@ -20,9 +19,9 @@ def row_counts(session) -> dict[str, int]:
 
 
 def test_plan_writes_nothing(cli, session):
-    a = audience(session)
+    a = policy_audience(session)
     for i in range(3):
-        sends(session, subscriber(session, a, f"q{i}@x.org"), 6, last=AS_OF - timedelta(days=20))
+        sends(session, classed_subscriber(session, a, f"q{i}@x.org"), 6, last=AS_OF - timedelta(days=20))
     session.commit()
     before = row_counts(session)
     result = cli("plan", "--as-of", AS_OF.isoformat())
@@ -34,7 +33,7 @@ def test_plan_writes_nothing(cli, session):
 
 
 def test_plans_add_list_remove(cli, session):
-    audience(session)
+    policy_audience(session)
     session.commit()
     assert cli("plans", "add", "weekly", "--template", "c123", "--cadence", "0 10 * * 2",
                "--timezone", "Europe/Kyiv").exit_code == 0
@@ -46,8 +45,8 @@ def test_plans_add_list_remove(cli, session):
 
 
 def test_classify_chain_runs_policies_before_sync(database, session, mailchimp_config, fake_mailchimp):
-    a = audience(session)
-    subscriber(session, a, "x@example.org", None)
+    a = policy_audience(session)
+    classed_subscriber(session, a, "x@example.org", None)
     session.commit()
     fake_mailchimp.add_members(LIST_ID, ["x@example.org"])
     classify_all(database, mailchimp_config)
@@ -58,10 +57,10 @@ def test_classify_chain_runs_policies_before_sync(database, session, mailchimp_c
 
 
 def test_plan_occurrence_goes_to_the_eligible_tag_once(session, mailchimp_config, fake_mailchimp):
-    a = audience(session)
+    a = policy_audience(session)
     emails = [f"p{i}@example.org" for i in range(4)]
     for email in emails:
-        subscriber(session, a, email, "active")
+        classed_subscriber(session, a, email, "active")
     session.add(CampaignPlan(audience_id=a, name="weekly", template_campaign_id="", cadence="0 10 * * 2",
                              timezone="UTC"))
     session.commit()

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from mailseg.models import PolicyAction
 
-from .policy_helpers import AS_OF, LIST_ID, audience, sends, subscriber
+from .factories import AS_OF, LIST_ID, classed_subscriber, policy_audience, sends
 
 STEPS = [("POST", r"/segments$"), ("POST", r"/segments/\d+$"), ("POST", r"/campaigns$"),
          ("PUT", r"/content$"), ("POST", r"/actions/schedule$")]
@@ -48,10 +48,10 @@ def run_policies(config_path, fake, kill_at=None) -> int:
 
 def test_killed_at_every_step_then_resumed(db_url, session, fake_mailchimp, tmp_path):
     fake = fake_mailchimp
-    a = audience(session)
+    a = policy_audience(session)
     entrants = [f"quiet{i}@example.org" for i in range(6)]
     for email in entrants:
-        sends(session, subscriber(session, a, email), 6, last=AS_OF - timedelta(days=30))
+        sends(session, classed_subscriber(session, a, email), 6, last=AS_OF - timedelta(days=30))
     session.commit()
     fake.add_members(LIST_ID, entrants)
     template = fake.add_draft_campaign(LIST_ID, title="Come back", subject="We miss you", html="<p>Hi again</p>")

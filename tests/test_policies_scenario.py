@@ -13,8 +13,7 @@ from mailseg.engagement import classify_audience
 from mailseg.models import PolicyAction, ReengagementState
 from mailseg.policies import plan_policies, run_policies
 
-from .policy_helpers import AS_OF, LIST_ID, audience, campaign, event, moved, subscriber
-from .sync_helpers import fast_factory
+from .factories import AS_OF, LIST_ID, add_event, classed_subscriber, fast_factory, moved, policy_audience, sent_campaign
 
 WEEKS = 52
 PERSONAS = {"reader": 6, "clicker": 4, "faded": 5, "machine": 3, "newbie": 2, "unsub": 2}
@@ -23,7 +22,7 @@ PERSONAS = {"reader": 6, "clicker": 4, "faded": 5, "machine": 3, "newbie": 2, "u
 def year_of_mail(session, fake):
     """Weekly campaigns for a year; readers open, clickers click, the faded stopped opening after
     four months, machine-only readers have Apple MPP opens only."""
-    a = audience(session)
+    a = policy_audience(session)
     people: dict[str, list[int]] = {}
     emails = []
     for persona, n in PERSONAS.items():
@@ -31,25 +30,25 @@ def year_of_mail(session, fake):
             email = f"{persona}{i}@example.org"
             joined = AS_OF - timedelta(days=20) if persona == "newbie" else AS_OF - timedelta(days=400)
             status = "unsubscribed" if persona == "unsub" else "subscribed"
-            people.setdefault(persona, []).append(subscriber(session, a, email, None, status=status, subscribed_at=joined))
+            people.setdefault(persona, []).append(classed_subscriber(session, a, email, None, status=status, subscribed_at=joined))
             emails.append(email)
     fake.add_members(LIST_ID, emails)
     originals = []
     for week in range(WEEKS, 0, -1):
         sent = AS_OF - timedelta(weeks=week, days=1)  # the last one went out 8 days before AS_OF
-        cid = campaign(session, a, f"weekly{week}", sent, subject=f"Weekly {week}")
+        cid = sent_campaign(session, a, f"weekly{week}", sent, subject=f"Weekly {week}")
         originals.append(cid)
         for persona, members in people.items():
             for sub in members:
                 if persona == "newbie" and sent < AS_OF - timedelta(days=20) or persona == "unsub":
                     continue
-                event(session, sub, "send", sent, campaign_id=cid)
+                add_event(session, sub, "send", sent, campaign_id=cid)
                 if persona in ("reader", "clicker") or (persona == "faded" and week > 36):
-                    event(session, sub, "open", sent + timedelta(hours=3), campaign_id=cid)
+                    add_event(session, sub, "open", sent + timedelta(hours=3), campaign_id=cid)
                 if persona == "clicker":
-                    event(session, sub, "click", sent + timedelta(hours=4), campaign_id=cid)
+                    add_event(session, sub, "click", sent + timedelta(hours=4), campaign_id=cid)
                 if persona == "machine":
-                    event(session, sub, "open", sent + timedelta(seconds=2), campaign_id=cid, machine=True)
+                    add_event(session, sub, "open", sent + timedelta(seconds=2), campaign_id=cid, machine=True)
     # the last weekly is on Mailchimp too (what `mailseg pull` would have recorded)
     session.commit()
     return a, people, originals
@@ -65,7 +64,7 @@ def test_policies_against_the_fake(database, session, mailchimp_config, fake_mai
 
     session.get(Campaign, originals[-1]).provider_id = last_weekly
     # one reader clicked for the first time yesterday: semi-active -> active
-    event(session, people["reader"][0], "click", AS_OF - timedelta(days=1), campaign_id=originals[-1])
+    add_event(session, people["reader"][0], "click", AS_OF - timedelta(days=1), campaign_id=originals[-1])
     moved(session, a, people["reader"][0], AS_OF - timedelta(days=1))
     session.commit()
     classify_audience(session, a, mailchimp_config.engagement, as_of=AS_OF)
@@ -100,7 +99,7 @@ def test_policies_against_the_fake(database, session, mailchimp_config, fake_mai
 
     # attempt 2 after wait_days, then the sunset after another wait; one faded reader answers
     answered = people["faded"][0]
-    event(session, answered, "click", AS_OF + timedelta(days=3))
+    add_event(session, answered, "click", AS_OF + timedelta(days=3))
     session.commit()
     second = run_policies(session, target, config, factory, as_of=AS_OF + timedelta(days=15))
     assert "reengage:2026-09-15:a2" in second.done
@@ -112,7 +111,7 @@ def test_policies_against_the_fake(database, session, mailchimp_config, fake_mai
     assert fake.segment_emails(LIST_ID, "mailseg:sunset") == inactive - {"faded0@example.org"}
     assert not fake.segment_emails(LIST_ID, "mailseg:eligible") & fake.segment_emails(LIST_ID, "mailseg:sunset")
     # a sunset subscriber engages again: the state is answered and the tag drops at the next sync
-    event(session, people["machine"][0], "open", AS_OF + timedelta(days=31))
+    add_event(session, people["machine"][0], "open", AS_OF + timedelta(days=31))
     session.commit()
     run_policies(session, target, config, factory, as_of=AS_OF + timedelta(days=32))
     assert "machine0@example.org" not in fake.segment_emails(LIST_ID, "mailseg:sunset")

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from mailseg.models import Audience, Campaign, Event, JobRun, PullCursor, Subscriber
 from mailseg.providers.mailchimp import MailchimpPlatform
 from mailseg.sync.pull import pull_audience
-from .sync_helpers import LIST_ID
+from .factories import LIST_ID
 
 
 def stamp(days_ago: float) -> str:

@@ -9,7 +9,7 @@ from mailseg.jobrequests import pending_requests, request_job
 from mailseg.models import JobRequest, JobRun
 from mailseg.scheduler.jobs import classify_all, pull_all, run_requests, sync_all
 
-from .sync_helpers import LIST_ID, email, make_audience
+from .factories import AS_OF, LIST_ID, email, mirrored_audience
 
 
 def runs(session, job: str | None = None) -> list[JobRun]:
@@ -21,7 +21,7 @@ def runs(session, job: str | None = None) -> list[JobRun]:
 
 
 def test_classify_chain_classifies_then_syncs_the_tags(database, session, mailchimp_config, fake_mailchimp):
-    audience_id = make_audience(session, fake_mailchimp, 8)
+    audience_id = mirrored_audience(session, fake_mailchimp, 8)
     classify_all(database, mailchimp_config)
     assert [(r.job, r.status) for r in runs(session)] == [("classify", "succeeded"), ("policies", "succeeded"),
                                                          ("sync", "succeeded")]
@@ -32,18 +32,19 @@ def test_classify_chain_classifies_then_syncs_the_tags(database, session, mailch
 
 
 def test_the_chain_uses_one_as_of_and_one_configuration(database, session, mailchimp_config, fake_mailchimp,
-                                                        monkeypatch):
+                                                        monkeypatch, frozen_clock):
     """A panel setting saved while the chain runs does not reach its later steps; every run of the
     chain records the same as_of."""
     from mailseg import settings
     from mailseg.scheduler import jobs
 
-    make_audience(session, fake_mailchimp, 4)
+    mirrored_audience(session, fake_mailchimp, 4)
     seen = []
     real_classify, real_policies, real_sync = jobs.classify_step, jobs.policies_step, jobs.sync_step
 
     def classify_then_save_a_setting(db, config, audience_id, *, as_of):
         ok = real_classify(db, config, audience_id, as_of=as_of)
+        frozen_clock.advance(minutes=7)  # the steps take time; the chain's moment does not move
         with db.session() as s:  # an admin saves a setting in the panel between two steps
             settings.change_setting(s, "admin@example.com", "engagement", "window_months", "12", base=config)
             s.commit()
@@ -66,7 +67,7 @@ def test_the_chain_uses_one_as_of_and_one_configuration(database, session, mailc
     chain = runs(session)
     assert [(r.job, r.status) for r in chain] == [("classify", "succeeded"), ("policies", "succeeded"),
                                                  ("sync", "succeeded")]
-    assert {r.as_of for r in chain} == {seen[0][2]}
+    assert {r.as_of for r in chain} == {seen[0][2]} == {AS_OF}
     # The next chain takes the saved setting.
     seen.clear()
     classify_all(database, mailchimp_config)
@@ -74,7 +75,7 @@ def test_the_chain_uses_one_as_of_and_one_configuration(database, session, mailc
 
 
 def test_classify_without_mailchimp_only_classifies(database, session, config, fake_mailchimp):
-    make_audience(session, fake_mailchimp, 4)
+    mirrored_audience(session, fake_mailchimp, 4)
     classify_all(database, config)
     sync_all(database, config)
     pull_all(database, config)
@@ -82,14 +83,14 @@ def test_classify_without_mailchimp_only_classifies(database, session, config, f
 
 
 def test_pull_job_stores_activity_once(database, session, mailchimp_config, fake_mailchimp):
-    make_audience(session, fake_mailchimp, 3)
+    mirrored_audience(session, fake_mailchimp, 3)
     pull_all(database, mailchimp_config)
     pull_all(database, mailchimp_config)
     assert [(r.job, r.status) for r in runs(session)] == [("pull", "succeeded"), ("pull", "succeeded")]
 
 
 def test_panel_requests_run_once(database, session, mailchimp_config, fake_mailchimp):
-    audience_id = make_audience(session, fake_mailchimp, 8)
+    audience_id = mirrored_audience(session, fake_mailchimp, 8)
     request_job(session, "sync", requested_by="admin@example.com", audience_id=audience_id, options={"dry_run": True})
     request_job(session, "sync", requested_by="admin@example.com", audience_id=audience_id)
     session.commit()
@@ -105,7 +106,7 @@ def test_panel_requests_run_once(database, session, mailchimp_config, fake_mailc
 
 
 def test_requested_sync_without_mailchimp_fails_visibly(database, session, config, fake_mailchimp):
-    audience_id = make_audience(session, fake_mailchimp, 2)
+    audience_id = mirrored_audience(session, fake_mailchimp, 2)
     request_job(session, "sync", requested_by="admin@example.com", audience_id=audience_id)
     session.commit()
     run_requests(database, config)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from mailseg.ingest.events import EventIn, store_events
 from mailseg.ingest.importing import import_subscribers_file
-from mailseg.models import Subscriber, SubscriberStatusChange, utcnow
+from mailseg.models import Subscriber, SubscriberStatusChange
 from mailseg.subscribers.status import StatusChange, change_statuses, status_at
 from mailseg.subscribers.upsert import SubscriberRow, upsert_subscribers
 
@@ -87,7 +87,8 @@ def test_import_status_changed_at_needs_a_status_column(session, tmp_path):
     assert "column 'status_changed_at'" in str(report.errors[0])
 
 
-def test_first_import_without_a_time_is_estimated_later_imports_are_dated_at_the_import(session, tmp_path):
+def test_first_import_without_a_time_is_estimated_later_imports_are_dated_at_the_import(session, tmp_path,
+                                                                                         frozen_clock):
     aud = make_audience(session)
     # Known before any import (a webhook created it) with activity: the estimate is its last event.
     upsert_subscribers(session, aud.id, [SubscriberRow("old@example.com", {}, on_insert={"subscribed_at": utc(2025, 1, 1)})],
@@ -103,12 +104,10 @@ new@example.com,unsubscribed,2025-02-01
     new = session.scalar(select(Subscriber.id).where(Subscriber.email == "new@example.com"))
     assert history(session, old) == [("subscribed", "cleaned", utc(2025, 3, 3, 3), "import", False)]
     assert history(session, new) == [("subscribed", "unsubscribed", utc(2025, 2, 1), "import", False)]
-    before = utcnow()
+    imported_at = frozen_clock.advance(days=3)
     path.write_text("email,status\nnew@example.com,subscribed\n")
     assert import_subscribers_file(session, aud.id, path).stored
-    latest = history(session, new)[-1]
-    assert latest[:2] == ("unsubscribed", "subscribed") and latest[4] is True
-    assert before <= latest[2] <= utcnow()
+    assert history(session, new)[-1] == ("unsubscribed", "subscribed", imported_at, "import", True)
 
 
 def test_reimporting_the_same_file_records_nothing_new(session, tmp_path):

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from mailseg.cli.runtime import Runtime
 from mailseg.models import JobRun, SyncSegment
 from mailseg.sync import sync_engagement
-from .sync_helpers import CLASSES, LIST_ID, batch_bodies, desired, email, fast_factory, make_audience, recorded, set_class
+from .factories import CLASSES, LIST_ID, batch_bodies, desired, email, fast_factory, mirrored_audience, recorded, set_class
 
 
 def small_batches(config, size: int = 5):
@@ -24,7 +24,7 @@ def run_sync(session, config, audience_id):
 
 def test_full_sync_mirrors_each_class_as_a_tag_in_batches(session, mailchimp_config, fake_mailchimp):
     config = small_batches(mailchimp_config)
-    audience_id = make_audience(session, fake_mailchimp, 40)
+    audience_id = mirrored_audience(session, fake_mailchimp, 40)
     report = run_sync(session, config, audience_id)
     for name in CLASSES:
         tag = f"mailseg:{name}"
@@ -42,7 +42,7 @@ def test_full_sync_mirrors_each_class_as_a_tag_in_batches(session, mailchimp_con
 
 
 def test_second_sync_without_changes_makes_no_write_calls(session, mailchimp_config, fake_mailchimp):
-    audience_id = make_audience(session, fake_mailchimp, 20)
+    audience_id = mirrored_audience(session, fake_mailchimp, 20)
     run_sync(session, mailchimp_config, audience_id)
     before = len(fake_mailchimp.calls)
     report = run_sync(session, mailchimp_config, audience_id)
@@ -51,7 +51,7 @@ def test_second_sync_without_changes_makes_no_write_calls(session, mailchimp_con
 
 
 def test_class_move_removes_the_old_tag_and_adds_the_new_one_only(session, mailchimp_config, fake_mailchimp):
-    audience_id = make_audience(session, fake_mailchimp, 40)
+    audience_id = mirrored_audience(session, fake_mailchimp, 40)
     run_sync(session, mailchimp_config, audience_id)
     moved = [email(2), email(6)]  # inactive -> active
     set_class(session, moved, "active")
@@ -74,7 +74,7 @@ def test_unsubscribed_subscribers_leave_their_tag(session, mailchimp_config, fak
 
     from mailseg.models import Subscriber
 
-    audience_id = make_audience(session, fake_mailchimp, 8)
+    audience_id = mirrored_audience(session, fake_mailchimp, 8)
     run_sync(session, mailchimp_config, audience_id)
     session.execute(update(Subscriber).where(Subscriber.email == email(0)).values(status="unsubscribed"))
     session.commit()
@@ -83,7 +83,7 @@ def test_unsubscribed_subscribers_leave_their_tag(session, mailchimp_config, fak
 
 
 def test_existing_tag_on_the_platform_is_adopted_with_its_members(session, mailchimp_config, fake_mailchimp):
-    audience_id = make_audience(session, fake_mailchimp, 8)
+    audience_id = mirrored_audience(session, fake_mailchimp, 8)
     from mailseg.providers.mailchimp import MailchimpPlatform
 
     platform = MailchimpPlatform(mailchimp_config.mailchimp)
@@ -104,7 +104,7 @@ def cli_invoke(config, database, *args):
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(session, database, mailchimp_config, fake_mailchimp):
-    audience_id = make_audience(session, fake_mailchimp, 12)
+    audience_id = mirrored_audience(session, fake_mailchimp, 12)
     run_sync(session, mailchimp_config, audience_id)
     set_class(session, [email(0)], "inactive")
     calls_before = len(fake_mailchimp.calls)
@@ -119,7 +119,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(session, database, mailchimp
 
 
 def test_dry_run_before_any_sync_creates_nothing(session, database, mailchimp_config, fake_mailchimp):
-    make_audience(session, fake_mailchimp, 8)
+    mirrored_audience(session, fake_mailchimp, 8)
     result = cli_invoke(mailchimp_config, database, "sync", "--dry-run")
     assert "mailseg:new: would add 2, remove 0" in result.output
     assert fake_mailchimp.calls == []
@@ -127,7 +127,7 @@ def test_dry_run_before_any_sync_creates_nothing(session, database, mailchimp_co
 
 
 def test_sync_command_prints_a_summary(session, database, mailchimp_config, fake_mailchimp):
-    make_audience(session, fake_mailchimp, 8)
+    mirrored_audience(session, fake_mailchimp, 8)
     result = cli_invoke(mailchimp_config, database, "sync")
     assert result.exit_code == 0, result.output
     assert "mailseg:active: +2 -0, 0 refused, 0 skipped" in result.output
@@ -135,7 +135,7 @@ def test_sync_command_prints_a_summary(session, database, mailchimp_config, fake
 
 
 def test_wrong_api_key_stops_the_run_with_a_clear_message(session, database, mailchimp_config, fake_mailchimp):
-    make_audience(session, fake_mailchimp, 8)
+    mirrored_audience(session, fake_mailchimp, 8)
     wrong = mailchimp_config.replace(mailchimp={"api_key": "ffffffffffffffffffffffffffffffff-us21"})
     result = cli_invoke(wrong, database, "sync")
     assert result.exit_code == 3
@@ -147,7 +147,7 @@ def test_wrong_api_key_stops_the_run_with_a_clear_message(session, database, mai
 
 
 def test_a_tag_deleted_on_mailchimp_is_made_again_with_all_its_members(session, mailchimp_config, fake_mailchimp):
-    audience_id = make_audience(session, fake_mailchimp, 12)
+    audience_id = mirrored_audience(session, fake_mailchimp, 12)
     run_sync(session, mailchimp_config, audience_id)
     active = fake_mailchimp.segment_emails(LIST_ID, "mailseg:active")
     assert len(active) == 3

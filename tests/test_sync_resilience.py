@@ -15,7 +15,7 @@ from sqlalchemy import select
 from mailseg.models import Audience, JobRun, SyncFailure
 from mailseg.providers import AuthenticationError, ProviderError
 from mailseg.sync import sync_engagement
-from .sync_helpers import CLASSES, LIST_ID, batch_bodies, desired, email, fast_factory, make_audience, recorded
+from .factories import CLASSES, LIST_ID, batch_bodies, desired, email, fast_factory, mirrored_audience, recorded
 
 BATCHES = "/segments/"
 
@@ -33,7 +33,7 @@ def assert_platform_matches_desired(session, fake):
 
 
 def test_429_storm_and_bare_403_are_retried_until_done(session, mailchimp_config, fake_mailchimp):
-    audience_id = make_audience(session, fake_mailchimp, 40)
+    audience_id = mirrored_audience(session, fake_mailchimp, 40)
     fake_mailchimp.inject(429, times=12, retry_after="0", path_contains=BATCHES)
     fake_mailchimp.inject(403, times=3, bare=True, path_contains=BATCHES)
     report = run_sync(session, mailchimp_config.replace(sync={"batch_size": 5}), audience_id)
@@ -43,7 +43,7 @@ def test_429_storm_and_bare_403_are_retried_until_done(session, mailchimp_config
 
 
 def test_retry_after_is_honoured(session, mailchimp_config, fake_mailchimp):
-    audience_id = make_audience(session, fake_mailchimp, 4)
+    audience_id = mirrored_audience(session, fake_mailchimp, 4)
     fake_mailchimp.inject(429, times=1, retry_after="1", path_contains=BATCHES)
     started = time.monotonic()
     run_sync(session, mailchimp_config, audience_id)
@@ -52,7 +52,7 @@ def test_retry_after_is_honoured(session, mailchimp_config, fake_mailchimp):
 
 
 def test_server_errors_are_retried(session, mailchimp_config, fake_mailchimp):
-    audience_id = make_audience(session, fake_mailchimp, 20)
+    audience_id = mirrored_audience(session, fake_mailchimp, 20)
     fake_mailchimp.inject(500, times=3, path_contains=BATCHES)
     fake_mailchimp.inject(503, times=2)
     report = run_sync(session, mailchimp_config, audience_id)
@@ -61,7 +61,7 @@ def test_server_errors_are_retried(session, mailchimp_config, fake_mailchimp):
 
 
 def test_persistent_server_errors_fail_the_run_and_keep_confirmed_batches(session, mailchimp_config, fake_mailchimp):
-    audience_id = make_audience(session, fake_mailchimp, 40)
+    audience_id = mirrored_audience(session, fake_mailchimp, 40)
     fake_mailchimp.inject(500, times=1000, path_contains=BATCHES, after=3)
     config = mailchimp_config.replace(sync={"batch_size": 5})
     with pytest.raises(ProviderError, match="500"):
@@ -79,7 +79,7 @@ def test_persistent_server_errors_fail_the_run_and_keep_confirmed_batches(sessio
 
 
 def test_401_midway_stops_with_state_equal_to_the_platform(session, mailchimp_config, fake_mailchimp):
-    audience_id = make_audience(session, fake_mailchimp, 40)
+    audience_id = mirrored_audience(session, fake_mailchimp, 40)
     fake_mailchimp.inject(401, times=1000, path_contains=BATCHES, after=4)
     with pytest.raises(AuthenticationError, match="rejected the API key"):
         run_sync(session, mailchimp_config.replace(sync={"batch_size": 5}), audience_id)
@@ -89,7 +89,7 @@ def test_401_midway_stops_with_state_equal_to_the_platform(session, mailchimp_co
 
 
 def test_refused_addresses_are_recorded_reported_and_not_retried_forever(session, mailchimp_config, fake_mailchimp):
-    audience_id = make_audience(session, fake_mailchimp, 12, on_platform=False)
+    audience_id = mirrored_audience(session, fake_mailchimp, 12, on_platform=False)
     fake_mailchimp.add_members(LIST_ID, [email(i) for i in range(12) if i not in (0, 4)])  # two actives missing
     config = mailchimp_config.replace(sync={"address_attempts": 2})
     report = run_sync(session, config, audience_id)
@@ -121,7 +121,7 @@ def test_refused_addresses_are_recorded_reported_and_not_retried_forever(session
 
 
 def test_killed_sync_resumes_without_resending_confirmed_batches(session, db_url, mailchimp_config, fake_mailchimp):
-    audience_id = make_audience(session, fake_mailchimp, 400)
+    audience_id = mirrored_audience(session, fake_mailchimp, 400)
     fake_mailchimp.write_delay = 0.05
     env = {**os.environ, "MAILSEG_DATABASE_URL": db_url, "MAILSEG_MAILCHIMP_API_KEY": fake_mailchimp.api_key,
            "MAILSEG_MAILCHIMP_API_BASE_URL": fake_mailchimp.base_url, "MAILSEG_MAILCHIMP_LIST_ID": LIST_ID,

@@ -11,7 +11,7 @@ from mailseg.tracking.tokens import ClickToken, click_token, open_token, read_cl
 from mailseg.tracking.views import PIXEL
 from mailseg.web.client_ip import client_ip
 
-from .ingest_helpers import client_for, events, tracked_recipient
+from .factories import client_for, events, tracked_recipient
 
 SECRET = "test-tracking-secret"
 BASE = "https://track.example.com"

@@ -27,7 +27,7 @@ from mailseg.tracking.rewrite import click_url, open_url
 from mailseg.tracking.views import PIXEL
 
 from .conftest import IN_CI
-from .ingest_helpers import T0, client_for, events, subscriber, tracked_recipient
+from .factories import T0, client_for, events, subscriber, tracked_recipient
 
 SECRET = "test-tracking-secret"
 BASE = "https://track.example.com"

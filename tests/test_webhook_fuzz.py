@@ -10,7 +10,7 @@ from mailseg.webhooks import WebhookError
 from mailseg.webhooks.mailchimp import parse_hook
 from mailseg.webhooks.mandrill import parse_events, signature
 
-from .ingest_helpers import audience, client_for, subscriber
+from .factories import audience, client_for, subscriber
 
 KEY, URL, SECRET = "fuzz-key", "https://hooks.example.com/webhooks/mandrill", "fuzz-secret"
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Callable
 
 from sqlalchemy import JSON, DateTime, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
@@ -45,8 +46,23 @@ class UTCDateTime(TypeDecorator):
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
-def utcnow() -> datetime:
+def _system_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+# Where utcnow() reads the time: the system clock, or a frozen one installed by the tests (the
+# `frozen_clock` fixture) so every code path that reads the time sees the same moment.
+_clock: Callable[[], datetime] = _system_now
+
+
+def utcnow() -> datetime:
+    return _clock()
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> None:
+    """Install the time source of utcnow() (None: the system clock again)."""
+    global _clock
+    _clock = clock or _system_now
 
 
 class Base(DeclarativeBase):

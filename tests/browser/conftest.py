@@ -3,16 +3,13 @@ chromium driven by Playwright. Never `playwright install`: scripts/test installs
 
 from __future__ import annotations
 
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "panel"))
-
-from shots import VIEWPORTS  # noqa: E402
+from shots import VIEWPORTS
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from seed import ADMIN, VIEWER, login, seed_audience, seed_users
+from tests.factories import ADMIN, VIEWER, login, seed_audience, seed_users
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from seed import ADMIN, PASSWORD, login
+from tests.factories import ADMIN, PASSWORD, login
 
 from mailseg.accounts import AccountError, create_user
 from mailseg.models import LoginAttempt, User

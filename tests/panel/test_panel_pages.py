@@ -4,7 +4,7 @@ import csv
 import io
 
 import pytest
-from seed import PEOPLE
+from tests.factories import PEOPLE
 
 from mailseg.models import Subscriber
 from mailseg.reports.audience import SubscriberFilter, subscriber_page
@@ -166,7 +166,7 @@ def test_sync_page_shows_runs_per_tag_and_queues_requests(admin, seeded, session
 
 
 def test_webhook_secret_only_for_admins(app, client, users, config):
-    from seed import ADMIN, VIEWER, login
+    from tests.factories import ADMIN, VIEWER, login
 
     app.extensions["mailseg.config"] = config.replace(mailchimp={"webhook_secret": "s3cr3t-webhook-path-value"},
                                                       tracking={"base_url": "https://mail.example.com/"})

@@ -1,7 +1,7 @@
 """The policy settings in the panel: validated by the config rules, stored, effective for the jobs."""
 
 import pytest
-from seed import ADMIN
+from tests.factories import ADMIN
 
 from mailseg.config import Config, ConfigError
 from mailseg.settings import change_setting, effective_config

@@ -1,7 +1,7 @@
 """Settings changed in the panel: validated like the config file, stored, audited, effective."""
 
 import pytest
-from seed import ADMIN
+from tests.factories import ADMIN
 
 from mailseg.config import Config, ConfigError
 from mailseg.models import SettingChange

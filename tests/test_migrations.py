@@ -34,3 +34,34 @@ def test_downgrade_to_base_and_up_again(db_url):
     db.upgrade()
     assert db.current_revision() == db.head_revision()
     db.dispose()
+
+
+def test_the_status_history_is_seeded_for_existing_subscribers(db_url):
+    """Migrating a database with subscribers: one estimated change for each not in its creation status."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from mailseg.db import Database, alembic_config
+
+    db = Database(db_url)
+    command.downgrade(alembic_config(db.engine), "0008_campaign_resend")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO audiences (id, name, provider, created_at) VALUES (1, 'a', 'mailchimp', '2025-01-01')"))
+        for sid, status, changed in ((1, "subscribed", None), (2, "unsubscribed", "2025-06-01 10:00:00"),
+                                     (3, "cleaned", None), (4, "pending", None), (5, "complained", "2024-01-01 00:00:00")):
+            conn.execute(text(
+                "INSERT INTO subscribers (id, audience_id, email, status, subscribed_at, status_changed_at, merge_fields, "
+                "tags, created_at, updated_at) VALUES (:id, 1, :email, :status, '2025-02-01 00:00:00', :changed, "
+                "'{}', '[]', '2025-02-01', '2025-02-01')"),
+                {"id": sid, "email": f"s{sid}@example.com", "status": status, "changed": changed})
+    db.upgrade()
+    with db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT subscriber_id, from_status, to_status, changed_at, source, time_known "
+                                 "FROM status_changes ORDER BY subscriber_id")).all()
+    db.dispose()
+    stamps = [str(r[3])[:19] for r in rows]
+    assert [(r[0], r[1], r[2], r[4], bool(r[5])) for r in rows] == [
+        (2, "subscribed", "unsubscribed", "migration", False), (3, "subscribed", "cleaned", "migration", False),
+        (5, "subscribed", "complained", "migration", False)]
+    # The change's time: status_changed_at, else subscribed_at, never before subscribed_at.
+    assert stamps == ["2025-06-01 10:00:00", "2025-02-01 00:00:00", "2025-02-01 00:00:00"]

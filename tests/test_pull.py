@@ -94,3 +94,20 @@ def test_pull_command(session, database, mailchimp_config, fake_mailchimp):
     assert result.exit_code == 0, result.output
     assert "members: 5 read, 4 new" in result.output
     assert "6 stored" in result.output
+
+
+def test_a_status_pulled_is_dated_at_the_members_last_changed(session, mailchimp_config, fake_mailchimp):
+    from mailseg.models import SubscriberStatusChange
+
+    fake_mailchimp.add_members(LIST_ID, ["dee@example.org"], last_changed=stamp(30))
+    pull(session, mailchimp_config)
+    member = next(m for m in fake_mailchimp.lists[LIST_ID].members.values() if m["email_address"] == "dee@example.org")
+    changed = stamp(0)
+    member.update(status="unsubscribed", last_changed=changed)
+    pull(session, mailchimp_config)
+    session.expire_all()
+    rows = session.execute(select(SubscriberStatusChange.from_status, SubscriberStatusChange.to_status,
+                                  SubscriberStatusChange.changed_at, SubscriberStatusChange.source)).all()
+    assert [tuple(r) for r in rows] == [("subscribed", "unsubscribed", datetime.fromisoformat(changed), "pull")]
+    # A member first seen unsubscribed: created subscribed at its opt-in, unsubscribed at last_changed.
+    assert session.scalar(select(Subscriber.status).where(Subscriber.email == "dee@example.org")) == "unsubscribed"

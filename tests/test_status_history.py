@@ -137,3 +137,26 @@ def test_changes_of_one_batch_apply_in_time_order(session):
                               StatusChange(sub.id, "unsubscribed", later - timedelta(days=1), "mailchimp")])
     assert [row[1] for row in history(session, sub.id)] == ["unsubscribed", "subscribed"]
     assert session.get(Subscriber, sub.id).status == "subscribed"
+
+
+def test_a_sunset_unsubscribe_is_dated_when_the_policy_acts(session, mailchimp_config, fake_mailchimp, frozen_clock):
+    from mailseg.models import PolicyAction, PolicyRecipient
+    from mailseg.policies import actions
+    from mailseg.providers.mailchimp import MailchimpPlatform
+
+    from .factories import LIST_ID, classed_subscriber, policy_audience
+
+    audience_id = policy_audience(session)
+    gone = classed_subscriber(session, audience_id, "gone@example.org")
+    already = classed_subscriber(session, audience_id, "left@example.org", status="unsubscribed")
+    fake_mailchimp.add_members(LIST_ID, ["gone@example.org", "left@example.org"])
+    action = PolicyAction(audience_id=audience_id, policy="sunset", key="sunset:2026-08-31", as_of=frozen_clock.now,
+                          details={"how": "unsubscribe"})
+    session.add(action)
+    session.flush()
+    session.add_all([PolicyRecipient(action_id=action.id, subscriber_id=sid) for sid in (gone, already)])
+    session.commit()
+    acted_at = frozen_clock.advance(minutes=3)
+    actions.execute(session, action, actions.Platform(MailchimpPlatform(mailchimp_config.mailchimp), LIST_ID, "mailseg:"))
+    assert history(session, gone) == [("subscribed", "unsubscribed", acted_at, "policy:sunset", True)]
+    assert history(session, already) == []

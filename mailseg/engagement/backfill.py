@@ -23,8 +23,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import (Column, Integer, MetaData, Select, Table, case, delete, func, literal, select, text,
-                        update)
+from sqlalchemy import (Column, Integer, MetaData, Select, Table, and_, case, delete, func, literal, or_, select,
+                        text, update)
 from sqlalchemy.orm import Session
 
 from ..config import EngagementConfig
@@ -159,7 +159,13 @@ def reset_history(session: Session, audience_id: int, start: datetime) -> tuple[
                 .order_by(ClassChange.changed_at.desc(), ClassChange.id.desc()).limit(1)
                 .correlate(SUBSCRIBERS).scalar_subquery())
 
-    session.execute(update(SUBSCRIBERS).where(SUBSCRIBERS.c.audience_id == audience_id)
+    # Only the subscribers whose stored class was set at or after start, or taken away (a
+    # classification as of a moment before their subscription) while they have history: the others'
+    # classes come from rows before start, which stay.
+    has_history = select(ClassChange.id).where(ClassChange.subscriber_id == SUBSCRIBERS.c.id).exists()
+    session.execute(update(SUBSCRIBERS).where(SUBSCRIBERS.c.audience_id == audience_id,
+                                              or_(SUBSCRIBERS.c.class_since >= start,
+                                                  and_(SUBSCRIBERS.c.engagement_class.is_(None), has_history)))
                     .values(engagement_class=latest(ClassChange.to_class), class_since=latest(ClassChange.changed_at)))
     replaced = session.execute(update(JobRun).where(JobRun.job == JOB, JobRun.audience_id == audience_id,
                                                     JobRun.status == "succeeded", JobRun.as_of >= start)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from ..csvcells import restore
+
 CSV_SUFFIXES = {".csv"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 
@@ -54,7 +56,7 @@ def csv_header(path: Path) -> list[str]:
         header = next(csv.reader(fh), None)
     if not header:
         raise FileFormatError(f"{path}:1: the file is empty; expected a header line")
-    return [name.strip().lower() for name in header]
+    return [restore(name.strip()).lower() for name in header]
 
 
 def _read_csv(path: Path) -> Iterator[Record]:
@@ -71,7 +73,7 @@ def _read_csv(path: Path) -> Iterator[Record]:
                 if len(values) != len(header):
                     yield Record(start, None, f"expected {len(header)} fields as in the header, found {len(values)}")
                 else:
-                    yield Record(start, dict(zip(header, values)))
+                    yield Record(start, dict(zip(header, map(restore, values))))
                 start = reader.line_num + 1
         except csv.Error as exc:
             yield Record(start, None, f"malformed CSV: {exc}")

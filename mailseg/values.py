@@ -13,6 +13,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Column
+# The largest id an INTEGER primary key holds on PostgreSQL (ids in URLs and tokens are checked
+# against it: a larger one is "not found", never an out-of-range error from the database).
+MAX_ID = 2**31 - 1
 from sqlalchemy.orm import InstrumentedAttribute
 
 
@@ -28,6 +31,20 @@ def check_text(value: str, *, max_length: int | None = None) -> str:
     if max_length is not None and len(value) > max_length:
         raise ValueError(f"too long: {len(value)} characters, at most {max_length}")
     return value
+
+
+def is_id(value: object) -> bool:
+    """An int (not a bool) that can be a row id: 1..MAX_ID."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
+def text_problem(value: str) -> str | None:
+    """Why check_text refuses the text, or None when it is fine."""
+    try:
+        check_text(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def column_length(column: Column | InstrumentedAttribute) -> int | None:

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from ..accounts import authenticate
 from ..web import config, db_session
-from .common import PanelUser, check_csrf, client_address
+from .common import PanelUser, check_csrf, check_params, client_address
 
 blueprint = Blueprint("auth", __name__)
 
@@ -21,6 +21,7 @@ def login():
         if current_user.is_authenticated:
             return redirect(url_for("dashboard.index"))
         return render_template("login.html", email="", error=None)
+    check_params()
     check_csrf()
     email = request.form.get("email", "")
     result = authenticate(db_session(), email, request.form.get("password", ""), address=client_address(),
@@ -44,9 +45,13 @@ def logout():
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never redirect a login to another host."""
-    if target:
-        parts = urlsplit(target)
+    """Only a path on this site: never redirect a login to another host; nothing with control
+    characters (CR/LF would split the Location header) or that does not even parse as a URL."""
+    if target and target.isprintable() and "\\" not in target:
+        try:
+            parts = urlsplit(target)
+        except ValueError:
+            return url_for("dashboard.index")
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target
     return url_for("dashboard.index")

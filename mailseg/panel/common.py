@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from ..accounts import get_user
 from ..models import Audience
+from ..values import text_problem
 from ..web import config, db_session
 
 csrf = CSRFProtect()
@@ -46,10 +47,21 @@ def panel_blueprint(name: str, import_name: str) -> Blueprint:
     @blueprint.before_request
     @login_required
     def _guard():
+        check_params()
         if request.method == "POST":
             check_csrf()
 
     return blueprint
+
+
+def check_params() -> None:
+    """400 for a query or form parameter that is no text at all (a NUL character, an unpaired
+    surrogate): no panel parameter can hold one, and PostgreSQL refuses them."""
+    for source in (request.args, request.form):
+        for name, value in source.items(multi=True):
+            problem = text_problem(name) or text_problem(value)
+            if problem is not None:
+                abort(400, description=f"parameter {name[:40]!r}: {problem}")
 
 
 def check_csrf() -> None:

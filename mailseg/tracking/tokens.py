@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from itsdangerous import BadData, URLSafeSerializer
 
+from ..values import is_id
+
 OPEN_SALT = "mailseg.tracking.open"
 CLICK_SALT = "mailseg.tracking.click"
 
@@ -38,6 +40,7 @@ def is_safe_target(url: str) -> bool:
         return False
     try:
         parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range (99999) or not a number
     except ValueError:
         return False
     return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
@@ -88,5 +91,5 @@ def _ids_ok(payload, length: int) -> bool:
     if not isinstance(payload, list) or len(payload) != length:
         return False
     audience_id, subscriber_id, campaign_id = payload[:3]
-    ints = (audience_id, subscriber_id) + (() if campaign_id is None else (campaign_id,))
-    return all(isinstance(v, int) and not isinstance(v, bool) for v in ints)
+    ids = (audience_id, subscriber_id) + (() if campaign_id is None else (campaign_id,))
+    return all(is_id(v) for v in ids)

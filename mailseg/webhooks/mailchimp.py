@@ -23,6 +23,7 @@ from ..ingest.events import EventIn, StoreResult, store_events
 from ..ingest.importing import EMAIL_PATTERN
 from ..models import Campaign, Subscriber, normalise_email, utcnow
 from ..timeutil import parse_datetime
+from ..values import text_problem
 from . import WebhookError, clean_text
 from .emails import change_email
 from .routing import audience_for_list
@@ -30,6 +31,8 @@ from .routing import audience_for_list
 TYPES = ("subscribe", "unsubscribe", "profile", "upemail", "cleaned", "campaign")
 FIELD = re.compile(r"^data((?:\[[^\[\]]*\])+)$")
 NAME_MERGES = {"FNAME": "first_name", "LNAME": "last_name"}
+# Mailchimp merge tags are at most 10 characters; 100 leaves room without storing garbage keys.
+MAX_MERGE_TAG = 100
 
 
 def secret_accepted(given: str, settings: MailchimpConfig, now: datetime) -> bool:
@@ -148,6 +151,10 @@ def _profile(session: Session, audience_id: int, email: str, hook: Hook, *, subs
                               if tag in merges}
     extra = {tag: clean_text(value, 2000) or "" for tag, value in merges.items()
              if isinstance(value, str) and tag not in NAME_MERGES and tag != "EMAIL"}
+    for tag in extra:
+        if (problem := text_problem(tag)) is not None or len(tag) > MAX_MERGE_TAG:
+            raise WebhookError(f"field data[merges][{tag!r}]: the merge field name "
+                               f"{problem or f'is longer than {MAX_MERGE_TAG} characters'}")
     subscriber = session.scalar(select(Subscriber).where(Subscriber.audience_id == audience_id,
                                                          Subscriber.email == email))
     now = utcnow()

@@ -24,6 +24,12 @@ def create_app(config: Config | None = None, *, database: Database | None = None
     app.extensions["mailseg.config"] = config
     app.extensions["mailseg.db"] = database or Database(config.database.url, echo=config.database.echo)
     app.extensions["mailseg.tracking_queue"] = queue_from_config(config)
+    from .web.limits import BodyLimit
+
+    app.wsgi_app = BodyLimit(app.wsgi_app, app.url_map, config)
+    # The body is bounded before Flask sees it; Werkzeug's per-field cap (500 kB) would refuse a
+    # Mandrill batch that fits its limit.
+    app.config["MAX_FORM_MEMORY_SIZE"] = None
 
     @app.teardown_appcontext
     def close_session(_exc: BaseException | None) -> None:

@@ -48,6 +48,8 @@ class WebConfig:
     trusted_proxies: list[str] = setting([])
     secure_cookies: bool = setting(False)
     login_attempts_per_minute: int = setting(5, min=1, max=1000)
+    # Largest request body of a panel page (and of any route without its own limit), in bytes.
+    max_body_bytes: int = setting(1024 * 1024, min=1024, max=1024**3)
 
 
 def _check_queue_url(value: str) -> None:
@@ -89,6 +91,8 @@ class MailchimpConfig:
     timeout_seconds: int = setting(120, min=1, max=600)
     # Attempts of one API call on 429, a bare 403, 5xx or a lost connection, before the run gives up.
     max_attempts: int = setting(8, min=1, max=20)
+    # Largest body of an audience webhook POST, in bytes (Mailchimp's are a few kB).
+    webhook_max_body_bytes: int = setting(1024 * 1024, min=1024, max=1024**3)
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,8 @@ class SyncConfig:
 class MandrillConfig:
     webhook_key: str = setting("", secret=True)
     webhook_url: str = setting("")
+    # Largest body of a webhook POST, in bytes (up to 1,000 events: a few MB of JSON).
+    webhook_max_body_bytes: int = setting(32 * 1024 * 1024, min=1024, max=1024**3)
 
 
 def _check_schedule(value: str) -> None:

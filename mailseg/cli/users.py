@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..accounts import DEMO_ADMIN_EMAIL, AccountError, create_user, ensure_demo_admin
+from ..accounts import DEMO_ADMIN_EMAIL, AccountError, create_user, ensure_demo_admin, set_password, set_role
 from ..models import USER_ROLES
 from .runtime import Runtime, fails_cleanly, pass_runtime
 
@@ -37,6 +37,42 @@ def add_user(rt: Runtime, email: str, role: str, password_stdin: bool) -> None:
             raise click.ClickException(str(exc)) from None
         session.commit()
         click.echo(f"created {user.role} {user.email}")
+
+
+@users_group.command("password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input (scripts).")
+@pass_runtime
+@fails_cleanly
+def change_password(rt: Runtime, email: str, password_stdin: bool) -> None:
+    """Set a new password for EMAIL; every open panel session of that user ends."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with rt.migrated_db().session() as session:
+        try:
+            user = set_password(session, email, password)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+        click.echo(f"password changed for {user.email}; their sessions have ended")
+
+
+@users_group.command("role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(USER_ROLES))
+@pass_runtime
+@fails_cleanly
+def change_role(rt: Runtime, email: str, role: str) -> None:
+    """Make EMAIL an admin or a viewer; every open panel session of that user ends."""
+    with rt.migrated_db().session() as session:
+        try:
+            user = set_role(session, email, role)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+        click.echo(f"{user.email} is now {user.role}; their sessions have ended")
 
 
 @users_group.command("ensure-demo")

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..accounts import authenticate
+from ..accounts import authenticate, end_session, start_session
 from ..web import config, db_session
 from .common import PanelUser, check_csrf, check_params, client_address
 
@@ -31,7 +31,10 @@ def login():
                                error="Too many failed attempts from your address. Wait a minute and try again."), 429
     if result.user is None:
         return render_template("login.html", email=email, error="Wrong email or password."), 401
-    login_user(PanelUser(result.user.id, result.user.email, result.user.role))
+    session = db_session()
+    token = start_session(session, result.user.id)
+    session.commit()
+    login_user(PanelUser(result.user.id, result.user.email, result.user.role, token))
     return redirect(_safe_next(request.args.get("next")))
 
 
@@ -39,6 +42,9 @@ def login():
 @login_required
 def logout():
     check_csrf()
+    session = db_session()
+    end_session(session, current_user.session_token)
+    session.commit()
     logout_user()
     flash("You are logged out.")
     return redirect(url_for("auth.login"))

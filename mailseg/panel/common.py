@@ -11,7 +11,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
-from ..accounts import get_user
+from ..accounts import session_user
 from ..models import Audience
 from ..values import text_problem
 from ..web import config, db_session
@@ -28,16 +28,22 @@ class PanelUser(UserMixin):
     id: int
     email: str
     role: str
+    # The server-side session (mailseg.accounts.start_session): what the cookie carries.
+    session_token: str = ""
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    def get_id(self) -> str:
+        return self.session_token
+
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> PanelUser | None:
-    user = get_user(db_session(), int(user_id))
-    return PanelUser(user.id, user.email, user.role) if user is not None else None
+def _load_user(token: str) -> PanelUser | None:
+    """The user of a session that has not ended (logout, password or role change end it)."""
+    user = session_user(db_session(), token)
+    return PanelUser(user.id, user.email, user.role, token) if user is not None else None
 
 
 def panel_blueprint(name: str, import_name: str) -> Blueprint:

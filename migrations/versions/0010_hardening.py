@@ -1,0 +1,44 @@
+"""hardening: server-side panel sessions and an atomic login counter
+
+Revision ID: 0010_hardening
+Revises: 0008_campaign_resend
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision = "0010_hardening"
+down_revision = "0008_campaign_resend"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "user_sessions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("ended_at", sa.DateTime(), nullable=True),
+        sa.Column("end_reason", sa.String(length=40), nullable=True),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_user_sessions_user_id_users"),
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_user_sessions")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_user_sessions_token_hash")),
+    )
+    op.create_index("ix_user_sessions_user", "user_sessions", ["user_id", "ended_at"])
+    op.create_table(
+        "login_counters",
+        sa.Column("address", sa.String(length=45), nullable=False),
+        sa.Column("window_start", sa.DateTime(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("address", "window_start", name=op.f("pk_login_counters")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("login_counters")
+    op.drop_index("ix_user_sessions_user", table_name="user_sessions")
+    op.drop_table("user_sessions")

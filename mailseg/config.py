@@ -253,9 +253,14 @@ class Config:
 
 
 def mask(value: str) -> str:
-    if not value:
-        return ""
-    return "****" + value[-4:] if len(value) > 12 else "****"
+    """A secret as it may be shown: whether it is set, nothing of its characters."""
+    return "****" if value else ""
+
+
+def secret_keys() -> list[tuple[str, str]]:
+    """(section, key) of every secret config key, in declaration order."""
+    return [(section.name, f.name) for section in dataclasses.fields(Config)
+            for f in dataclasses.fields(section.default_factory()) if f.metadata.get("secret")]
 
 
 def load_config(path: str | os.PathLike | None = None,

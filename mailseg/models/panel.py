@@ -55,6 +55,17 @@ class LoginCounter(Base):
     attempts: Mapped[int] = mapped_column(default=0)
 
 
+class SecretFingerprint(Base):
+    """When each secret config key last changed: a salted SHA-256 of its value (never the value),
+    compared with the running configuration when the settings page is shown."""
+
+    __tablename__ = "secret_fingerprints"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(100))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class LoginAttempt(Base):
     """A failed login, kept in the database so the rate limit holds across gunicorn workers."""
 

@@ -1,4 +1,4 @@
-"""hardening: server-side panel sessions and an atomic login counter
+"""hardening: server-side panel sessions, an atomic login counter, when each secret changed
 
 Revision ID: 0010_hardening
 Revises: 0008_campaign_resend
@@ -36,9 +36,17 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("address", "window_start", name=op.f("pk_login_counters")),
     )
+    op.create_table(
+        "secret_fingerprints",
+        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.Column("fingerprint", sa.String(length=100), nullable=False),
+        sa.Column("changed_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_secret_fingerprints")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("secret_fingerprints")
     op.drop_table("login_counters")
     op.drop_index("ix_user_sessions_user", table_name="user_sessions")
     op.drop_table("user_sessions")

@@ -24,7 +24,10 @@ def create_app(config: Config | None = None, *, database: Database | None = None
     app.extensions["mailseg.config"] = config
     app.extensions["mailseg.db"] = database or Database(config.database.url, echo=config.database.echo)
     app.extensions["mailseg.tracking_queue"] = queue_from_config(config)
+    from .web.headers import init_headers
     from .web.limits import BodyLimit
+
+    init_headers(app, config)
 
     app.wsgi_app = BodyLimit(app.wsgi_app, app.url_map, config)
     # The body is bounded before Flask sees it; Werkzeug's per-field cap (500 kB) would refuse a

@@ -213,6 +213,16 @@ class OfferConfig:
 
 
 @dataclass(frozen=True)
+class ActionsConfig:
+    """Policy actions that fail on the platform: retried with backoff, then given up; never blocking others."""
+
+    # Tries of an action (the first included) before it is given up and shown as failed.
+    max_attempts: int = setting(5, min=1, max=50)
+    # Wait before the first retry; it doubles with each further failure (15, 30, 60, ... minutes).
+    retry_minutes: int = setting(15, min=1, max=7 * 24 * 60)
+
+
+@dataclass(frozen=True)
 class ImportConfig:
     batch_size: int = setting(5000, min=100, max=100_000)
 
@@ -234,6 +244,7 @@ class Config:
     sunset: SunsetConfig = field(default_factory=SunsetConfig)
     resend: ResendConfig = field(default_factory=ResendConfig)
     offer: OfferConfig = field(default_factory=OfferConfig)
+    actions: ActionsConfig = field(default_factory=ActionsConfig)
 
     def replace(self, **sections: Mapping[str, Any]) -> "Config":
         """A copy with some keys changed, validated like the file: replace(engagement={"window_months": 9})."""

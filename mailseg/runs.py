@@ -63,8 +63,12 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def finish_run(session: Session, run: JobRun, summary: dict[str, Any]) -> JobRun:
-    run.status, run.finished_at, run.summary = "succeeded", utcnow(), summary
+def finish_run(session: Session, run: JobRun, summary: dict[str, Any], *, problems: list[str] | None = None) -> JobRun:
+    """Mark the run finished: "succeeded", or "partial" when some of its items failed (`problems`,
+    one line each, kept as the run's error so `mailseg runs` and the panel show them)."""
+    run.status, run.finished_at, run.summary = ("partial" if problems else "succeeded"), utcnow(), summary
+    if problems:
+        run.error = "; ".join(problems)[:4000]
     session.commit()
     return run
 

@@ -46,9 +46,10 @@ def sends(session, subscriber_id: int, count: int, *, last: datetime = AS_OF - t
 
 
 def campaign(session, audience_id: int, provider_id: str, sent_at: datetime, *, subject: str = "Autumn sale",
-             kind: str = "regular", parent_id: int | None = None, variant: int = 1) -> int:
+             kind: str = "regular", parent_id: int | None = None, variant: int = 1, on_platform: bool = True) -> int:
+    """A sent campaign; on_platform=False for one known only from an imported history file."""
     row = Campaign(audience_id=audience_id, provider_id=provider_id, name=subject, subject=subject, kind=kind,
-                   status="sent", sent_at=sent_at, parent_id=parent_id, variant=variant)
+                   status="sent", sent_at=sent_at, parent_id=parent_id, variant=variant, on_platform=on_platform)
     session.add(row)
     session.flush()
     return row.id

@@ -198,6 +198,7 @@ def _campaign(session: Session, audience_id: int, hook: Hook) -> str:
         outcome = "created"
     campaign.subject = hook.text("subject", max_length=500) or campaign.subject
     campaign.status = status
+    campaign.on_platform = True  # Mailchimp itself said so
     if status == "sent" and campaign.sent_at is None:
         campaign.sent_at = hook.fired_at
     session.flush()

@@ -1,4 +1,5 @@
-"""hardening: server-side panel sessions, an atomic login counter, when each secret changed
+"""hardening: server-side panel sessions, an atomic login counter, when each secret changed,
+campaigns known to the platform, failed policy actions with backoff, run leases
 
 Revision ID: 0010_hardening
 Revises: 0008_campaign_resend
@@ -45,7 +46,29 @@ def upgrade() -> None:
     )
 
 
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("on_platform", sa.Boolean(), server_default=sa.false(), nullable=False))
+    # Existing campaigns the platform is known to have: made by mailseg (not "regular"), or with
+    # events that came from the platform (pull, Mailchimp webhooks).
+    op.execute("UPDATE campaigns SET on_platform = true WHERE kind <> 'regular' OR EXISTS "
+               "(SELECT 1 FROM events WHERE events.campaign_id = campaigns.id AND events.source IN ('pull', 'mailchimp'))")
+    with op.batch_alter_table("policy_actions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("failures", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("next_attempt_at", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("failed_at", sa.DateTime(), nullable=True))
+    with op.batch_alter_table("job_runs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("lease_until", sa.DateTime(), nullable=True))
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("job_runs", schema=None) as batch_op:
+        batch_op.drop_column("lease_until")
+    with op.batch_alter_table("policy_actions", schema=None) as batch_op:
+        batch_op.drop_column("failed_at")
+        batch_op.drop_column("next_attempt_at")
+        batch_op.drop_column("failures")
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_column("on_platform")
     op.drop_table("secret_fingerprints")
     op.drop_table("login_counters")
     op.drop_index("ix_user_sessions_user", table_name="user_sessions")

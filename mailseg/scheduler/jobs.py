@@ -202,9 +202,12 @@ JOBS: dict[str, Job] = {
 
 def run_job(name: str) -> None:
     """The entry point APScheduler stores (by reference, with the job's name as its argument)."""
-    from .service import current_context
+    from .service import current_context, still_leading
 
     db, config = current_context()
+    if not still_leading():
+        log.warning("job %s skipped: this scheduler is no longer the active one", name)
+        return
     if name.startswith(PLAN_JOB_PREFIX):
         run_plan(db, config, int(name[len(PLAN_JOB_PREFIX):]))
         return

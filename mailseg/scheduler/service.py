@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 JOB_FUNCTION = "mailseg.scheduler.jobs:run_job"
 _context: tuple[Database, Config] | None = None
+_lock = None  # the leader lock of this process, while it leads
 
 
 def current_context() -> tuple[Database, Config]:
@@ -25,21 +26,29 @@ def current_context() -> tuple[Database, Config]:
     return _context
 
 
+def still_leading() -> bool:
+    """Whether this process still holds the leader lock (renewing it): a job that fires after the
+    lock was lost — the process stalled past its lease and a standby took over — must not run."""
+    return _lock is not None and _lock.believed_held()
+
+
 def schedule_of(config: Config, job: str) -> str:
     return getattr(config.scheduler, f"{job}_schedule")
 
 
 def run_scheduler(db: Database, config: Config, *, stop: threading.Event) -> None:
     """Run until `stop` is set: as the active scheduler when elected, as a hot standby otherwise."""
-    global _context
+    global _context, _lock
     _context = (db, config)
     lock = leader_lock(db, config.scheduler.lease_seconds)
     log.info("scheduler %s started; waiting to become the active scheduler", this_process())
     while not stop.is_set():
         if lock.try_acquire():
+            _lock = lock
             try:
                 _lead(db, config, lock, stop)
             finally:
+                _lock = None
                 lock.release()
         else:
             stop.wait(config.scheduler.standby_poll_seconds)

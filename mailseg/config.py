@@ -67,6 +67,9 @@ class TrackingConfig:
     queue_name: str = setting("mailseg:tracking")
     queue_batch_size: int = setting(1000, min=1, max=20_000)
     queue_flush_seconds: float = setting(0.5, min=0.01, max=60)
+    # Without a queue: each web worker stores opens and clicks in batches at most this old (seconds),
+    # from a background thread (mailseg.ingest.localbuffer); 0 stores each in its own request.
+    buffer_seconds: float = setting(0.2, min=0, max=10)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ whether it is the hidden honeypot link. A token of one kind never verifies as th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from itsdangerous import BadData, URLSafeSerializer
@@ -46,7 +47,10 @@ def is_safe_target(url: str) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
+@lru_cache(maxsize=16)
 def _serializer(secret: str, salt: str) -> URLSafeSerializer:
+    """One serializer per secret and salt: making one derives its key (an HMAC), once per pixel
+    request before this was cached."""
     if not secret:
         raise TrackingDisabled("tracking.secret is not set")
     return URLSafeSerializer(secret, salt=salt)

@@ -71,10 +71,6 @@ def ensure_demo_admin(session: Session, email: str = DEMO_ADMIN_EMAIL,
     return user, password
 
 
-def get_user(session: Session, user_id: int) -> User | None:
-    return session.get(User, user_id)
-
-
 def authenticate(session: Session, email: str, password: str, *, address: str,
                  attempts_per_minute: int) -> LoginResult:
     """Check a login. Each attempt first takes a slot of the address's per-minute budget atomically

@@ -32,3 +32,25 @@ def write_file(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(text.lstrip("\n"), encoding="utf-8")
     return path
+
+
+def fresh_cli(tmp_path: Path, sqlite_template: Path, config):
+    """An empty, migrated SQLite database and a `mailseg ...` invoker against it (for round trips:
+    export from the test database, import here). Returns (invoke, database); dispose the database."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from mailseg.cli import main
+    from mailseg.cli.runtime import Runtime
+    from mailseg.db import Database
+
+    path = tmp_path / "fresh.sqlite3"
+    shutil.copy(sqlite_template, path)
+    fresh = Database(f"sqlite:///{path}")
+    fresh_config = config.replace(database={"url": fresh.url})
+
+    def invoke(*args):
+        return CliRunner().invoke(main, [str(a) for a in args], obj=Runtime(_config=fresh_config, _database=fresh))
+
+    return invoke, fresh

@@ -3,15 +3,10 @@ CSV back to the same data: export -> import into an empty database -> export com
 
 import csv
 import io
-import shutil
 
-from click.testing import CliRunner
-
-from mailseg.cli import main
-from mailseg.cli.runtime import Runtime
 from mailseg.csvcells import neutralise, restore
-from mailseg.db import Database
 
+from .factories import fresh_cli as fresh_cli_for
 from .factories import write_file
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -59,13 +54,7 @@ def test_every_cli_csv_export_is_safe_and_round_trips(cli, tmp_path, sqlite_temp
     assert rows[0]["email"] == "'=1+2@x.test" and rows[0]["first_name"].startswith("'=HYPERLINK(")
     assert rows[0]["plan"] == "''=kept"
 
-    fresh_path = tmp_path / "fresh.sqlite3"
-    shutil.copy(sqlite_template, fresh_path)
-    fresh = Database(f"sqlite:///{fresh_path}")
-    fresh_config = config.replace(database={"url": fresh.url})
-
-    def fresh_cli(*args):
-        return CliRunner().invoke(main, [str(a) for a in args], obj=Runtime(_config=fresh_config, _database=fresh))
+    fresh_cli, fresh = fresh_cli_for(tmp_path, sqlite_template, config)
 
     assert fresh_cli("import", "subscribers", exports["subscribers"]).exit_code == 0
     result = fresh_cli("import", "events", exports["events"])

@@ -11,7 +11,6 @@ import textwrap
 import time
 from datetime import timedelta
 
-from sqlalchemy import select
 
 from mailseg.models import JobRun, utcnow
 from mailseg.runs import recorded_run, start_run, sweep_interrupted

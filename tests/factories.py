@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -54,3 +55,44 @@ def fresh_cli(tmp_path: Path, sqlite_template: Path, config):
         return CliRunner().invoke(main, [str(a) for a in args], obj=Runtime(_config=fresh_config, _database=fresh))
 
     return invoke, fresh
+
+
+@contextmanager
+def gunicorn_serving(tmp_path: Path, sqlite_template: Path, env: dict[str, str], *, workers: int = 1):
+    """gunicorn with mailseg's shipped configuration (README's production command) on a free port,
+    against a migrated SQLite copy; yields (base URL, log path, master process)."""
+    import os
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    db = tmp_path / "gunicorn.sqlite3"
+    shutil.copy(sqlite_template, db)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    full_env = {**os.environ, "MAILSEG_DATABASE_URL": f"sqlite:///{db}", "MAILSEG_WEB_SECRET_KEY": "k" * 32, **env}
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", "python:mailseg.gunicorn_conf",
+                                 "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "mailseg.app:create_app()"],
+                                env=full_env, stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(log.read_text()) from None
+                time.sleep(0.2)
+        yield url, log, proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)

@@ -3,19 +3,11 @@ server's of `mailseg serve`, not gunicorn's run with the shipped configuration (
 neither server announces its version."""
 
 import logging
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
-from pathlib import Path
-
-import pytest
 
 from mailseg.web.accesslog import mask_secrets
+
+from .factories import gunicorn_serving
 
 SECRET = "hook-secret-0f9e8d7c"
 
@@ -23,12 +15,6 @@ SECRET = "hook-secret-0f9e8d7c"
 def test_mask_secrets():
     assert mask_secrets(f'"POST /webhooks/mailchimp/{SECRET}?x=1 HTTP/1.1"') == '"POST /webhooks/mailchimp/****?x=1 HTTP/1.1"'
     assert mask_secrets("GET /audience HTTP/1.1") == "GET /audience HTTP/1.1"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(url: str):
@@ -62,29 +48,8 @@ def test_development_server_masks_the_secret(config, database, caplog):
 
 
 def test_gunicorn_with_the_shipped_configuration_masks_the_secret(tmp_path, sqlite_template):
-    db = tmp_path / "db.sqlite3"
-    shutil.copy(sqlite_template, db)
-    port = _free_port()
-    env = {**os.environ, "MAILSEG_DATABASE_URL": f"sqlite:///{db}", "MAILSEG_MAILCHIMP_WEBHOOK_SECRET": SECRET,
-           "MAILSEG_WEB_SECRET_KEY": "k" * 32}
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    log = tmp_path / "gunicorn.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([str(gunicorn), "-c", "python:mailseg.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
-                                 "--workers", "1", "mailseg.app:create_app()"], env=env, stdout=out, stderr=out)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                status, headers = _get(f"http://127.0.0.1:{port}/webhooks/mailchimp/{SECRET}")
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail(log.read_text())
-                time.sleep(0.2)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+    with gunicorn_serving(tmp_path, sqlite_template, {"MAILSEG_MAILCHIMP_WEBHOOK_SECRET": SECRET}) as (url, log, _):
+        status, headers = _get(f"{url}/webhooks/mailchimp/{SECRET}")
     text = log.read_text()
     assert status == 200 and headers["Server"] == "gunicorn"
     assert SECRET not in text and "/webhooks/mailchimp/****" in text, text

@@ -105,3 +105,27 @@ def test_a_chunked_50mb_body_is_cut_off_at_the_limit(limited_app, path):
         status = _post_chunked(url, path, 50 * MB)
     assert status == 413
     assert counting.read <= limit + 64 * 1024, f"the app read {counting.read} bytes"
+
+
+def _rss_kb(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_under_gunicorn_a_chunked_50mb_body_never_enters_the_worker(tmp_path, sqlite_template):
+    """The production server: 413 for 50 MB chunked to each route, and the worker's memory stays flat."""
+    import subprocess
+
+    from .factories import gunicorn_serving
+
+    env = {"MAILSEG_MAILCHIMP_WEBHOOK_SECRET": SECRET, "MAILSEG_MANDRILL_WEBHOOK_KEY": "k",
+           "MAILSEG_MANDRILL_WEBHOOK_URL": "http://x.test/webhooks/mandrill"}
+    with gunicorn_serving(tmp_path, sqlite_template, env) as (url, _, master):
+        worker = int(subprocess.check_output(["pgrep", "-P", str(master.pid)]).split()[0])
+        before = _rss_kb(worker)
+        for path in ROUTES:
+            assert _post_chunked(url, path, 50 * MB) == 413, path
+        grown = _rss_kb(worker) - before
+    assert grown < 40 * 1024, f"worker RSS grew by {grown} kB"  # the Mandrill limit is 32 MiB

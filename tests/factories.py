@@ -58,9 +58,9 @@ def fresh_cli(tmp_path: Path, sqlite_template: Path, config):
 
 
 @contextmanager
-def gunicorn_serving(tmp_path: Path, sqlite_template: Path, env: dict[str, str], *, workers: int = 1):
+def gunicorn_serving(tmp_path: Path, sqlite_template: Path, env: dict[str, str], *, workers: int = 1, seed=None):
     """gunicorn with mailseg's shipped configuration (README's production command) on a free port,
-    against a migrated SQLite copy; yields (base URL, log path, master process)."""
+    against a migrated SQLite copy (seed(session) fills it first); yields (base URL, log path, master)."""
     import os
     import shutil
     import signal
@@ -72,6 +72,14 @@ def gunicorn_serving(tmp_path: Path, sqlite_template: Path, env: dict[str, str],
 
     db = tmp_path / "gunicorn.sqlite3"
     shutil.copy(sqlite_template, db)
+    if seed is not None:
+        from mailseg.db import Database
+
+        database = Database(f"sqlite:///{db}")
+        with database.session() as session:
+            seed(session)
+            session.commit()
+        database.dispose()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

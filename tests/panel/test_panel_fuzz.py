@@ -75,3 +75,35 @@ def test_login_next_with_cr_lf_is_not_followed(client, users):
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert client.post("/login?next=http://[bad", data={"email": ADMIN, "password": PASSWORD}).status_code == 302
     assert client.post("/login", data={"email": "a\x00@x.test", "password": "x"}).status_code == 400
+
+
+def test_non_ascii_audience_export_under_gunicorn(tmp_path, sqlite_template):
+    """The probe's case: `Клієнти café` answered 500 under gunicorn (a raw non-Latin-1 header)."""
+    import http.cookiejar
+    import re as regex
+    import urllib.parse
+    import urllib.request
+
+    from seed import ADMIN, PASSWORD, seed_users
+
+    from mailseg.models import Audience, Subscriber
+    from tests.factories import gunicorn_serving
+
+    def seed(session):
+        seed_users(session)
+        audience = Audience(name="Клієнти café", provider="mailchimp")
+        session.add(audience)
+        session.flush()
+        session.add(Subscriber(audience_id=audience.id, email="=1+2@x.test", status="subscribed"))
+
+    with gunicorn_serving(tmp_path, sqlite_template, {}, seed=seed) as (url, _, _):
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        form = opener.open(url + "/login").read().decode()
+        token = regex.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        body = urllib.parse.urlencode({"csrf_token": token, "email": ADMIN, "password": PASSWORD}).encode()
+        opener.open(url + "/login", data=body)
+        response = opener.open(url + "/audience/export.csv")
+        text = response.read().decode()
+    assert response.status == 200 and "'=1+2@x.test" in text
+    assert "filename*=UTF-8''%D0%9A%D0%BB%D1%96%D1%94%D0%BD%D1%82%D0%B8%20caf%C3%A9-subscribers.csv" in \
+        response.headers["Content-Disposition"]

@@ -7,6 +7,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, current_app, g, request, session
+from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
@@ -67,7 +68,7 @@ def check_params() -> None:
         for name, value in source.items(multi=True):
             problem = text_problem(name) or text_problem(value)
             if problem is not None:
-                abort(400, description=f"parameter {name[:40]!r}: {problem}")
+                abort(400, description=_("Parameter %(name)s: %(problem)s", name=repr(name[:40]), problem=problem))
 
 
 def check_csrf() -> None:

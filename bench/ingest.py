@@ -6,7 +6,9 @@ Measures, in one run:
   2. the raw INSERT ... ON CONFLICT DO NOTHING rate of the same event rows straight into PostgreSQL
      (psycopg executemany, 1,000-row transactions) as the baseline, and the ratio webhook / raw,
   3. open-pixel GETs (goal: >= 1,500 requests/s, p99 < 25 ms) with wrk, for each mode in
-     --pixel-modes: `direct` (each open stored in its request, tracking.queue_url empty) and `queue`
+     --pixel-modes: `direct` (tracking.queue_url empty: opens stored in batches by each worker's
+     in-process buffer, tracking.buffer_seconds 0.2, the default), `unbuffered` (buffer_seconds 0:
+     each open stored in its own request, the direct path before the buffer) and `queue`
      (write-behind through Redis, drained by `mailseg ingest-worker`); with a new TCP connection
      per request and, when gunicorn runs gthread workers (--threads N), with kept-alive connections.
      The script waits until the queue is drained and checks that every answered open was stored.
@@ -15,7 +17,7 @@ The load generators only talk to 127.0.0.1 and are bounded in requests, connecti
 
     .venv/bin/python bench/ingest.py [--admin-url postgresql://postgres@127.0.0.1:5432/test]
         [--posts 40] [--post-concurrency 4] [--tokens 6000] [--connections 8] [--pixel-seconds 10]
-        [--threads 0] [--pixel-modes direct,queue] [--redis-url redis://127.0.0.1:6379/0] [--seconds 60]
+        [--threads 0] [--pixel-modes direct,unbuffered,queue] [--redis-url redis://127.0.0.1:6379/0] [--seconds 60]
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def parse_args():
     parser.add_argument("--pixel-seconds", type=float, default=10, help="duration of each pixel run")
     parser.add_argument("--threads", type=int, default=0,
                         help="gthread threads per worker; 0 (default): sync workers, no kept-alive run")
-    parser.add_argument("--pixel-modes", default="direct,queue", type=lambda text: text.split(","))
+    parser.add_argument("--pixel-modes", default="direct,unbuffered,queue", type=lambda text: text.split(","))
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--seconds", type=float, default=60, help="time limit of the POST phase and of draining")
     parser.add_argument("--port", type=int, default=0, help="gunicorn port (default: a free one)")
@@ -125,6 +127,8 @@ def pixel_phase(args, mode: str, env: dict, port: int, paths: list[str], dsn: st
     queue_name = f"mailseg-bench:{uuid.uuid4().hex[:8]}"
     if mode == "queue":
         env = dict(env, MAILSEG_TRACKING_QUEUE_URL=args.redis_url, MAILSEG_TRACKING_QUEUE_NAME=queue_name)
+    elif mode == "unbuffered":
+        env = dict(env, MAILSEG_TRACKING_BUFFER_SECONDS="0")
     phases = []
     try:
         with serving(args, env, port, drainer=mode == "queue"):
@@ -136,6 +140,8 @@ def pixel_phase(args, mode: str, env: dict, port: int, paths: list[str], dsn: st
                 figures.update(mode=mode, keep_alive=keep_alive)
                 if mode == "queue":
                     figures["drain_s"] = wait_drained(args.redis_url, queue_name, args.seconds)
+                elif mode == "direct":
+                    figures["drain_s"] = wait_settled(dsn, args.seconds)
                 figures["stored"] = count(dsn, "source = 'pixel'") - before
                 phases.append(figures)
     finally:
@@ -153,6 +159,20 @@ def wait_drained(redis_url: str, name: str, seconds: float) -> float:
             raise SystemExit(f"the queue was not drained within {seconds} s")
         time.sleep(0.05)
     return time.perf_counter() - started
+
+
+def wait_settled(dsn: str, seconds: float) -> float:
+    """Seconds from the end of the load until the workers' buffers stored everything (the count of
+    pixel opens stops growing for half a second)."""
+    started, last, since = time.perf_counter(), -1, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        now = count(dsn, "source = 'pixel'")
+        if now != last:
+            last, since = now, time.perf_counter()
+        elif time.perf_counter() - since >= 0.5:
+            return since - started
+        time.sleep(0.05)
+    raise SystemExit(f"the buffered opens were not stored within {seconds} s")
 
 
 @contextmanager

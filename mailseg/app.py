@@ -24,6 +24,19 @@ def create_app(config: Config | None = None, *, database: Database | None = None
     app.extensions["mailseg.config"] = config
     app.extensions["mailseg.db"] = database or Database(config.database.url, echo=config.database.echo)
     app.extensions["mailseg.tracking_queue"] = queue_from_config(config)
+    app.extensions["mailseg.tracking_buffer"] = _tracking_buffer(config, app.extensions["mailseg.db"])
+    from .web.headers import init_headers
+    from .web.limits import BodyLimit
+    from .web.sessions import PanelSessionInterface
+
+    app.session_interface = PanelSessionInterface()
+
+    init_headers(app, config)
+
+    app.wsgi_app = BodyLimit(app.wsgi_app, app.url_map, config)
+    # The body is bounded before Flask sees it; Werkzeug's per-field cap (500 kB) would refuse a
+    # Mandrill batch that fits its limit.
+    app.config["MAX_FORM_MEMORY_SIZE"] = None
 
     @app.teardown_appcontext
     def close_session(_exc: BaseException | None) -> None:
@@ -44,6 +57,16 @@ def create_app(config: Config | None = None, *, database: Database | None = None
     init_i18n(app)
     init_panel(app)
     return app
+
+
+def _tracking_buffer(config: Config, db: Database):
+    """The in-process write-behind of opens and clicks, when there is no queue and it is not off."""
+    if config.tracking.queue_url or not config.tracking.buffer_seconds:
+        return None
+    from .ingest.localbuffer import LocalBuffer
+
+    return LocalBuffer(db, flush_seconds=config.tracking.buffer_seconds,
+                       batch_size=config.tracking.queue_batch_size, flagging=config.flagging)
 
 
 def _ephemeral_secret() -> str:

@@ -50,6 +50,8 @@ class WebConfig:
     trusted_proxies: list[str] = setting([])
     secure_cookies: bool = setting(False)
     login_attempts_per_minute: int = setting(5, min=1, max=1000)
+    # Largest request body of a panel page (and of any route without its own limit), in bytes.
+    max_body_bytes: int = setting(1024 * 1024, min=1024, max=1024**3)
 
 
 def _check_queue_url(value: str) -> None:
@@ -67,6 +69,9 @@ class TrackingConfig:
     queue_name: str = setting("mailseg:tracking")
     queue_batch_size: int = setting(1000, min=1, max=20_000)
     queue_flush_seconds: float = setting(0.5, min=0.01, max=60)
+    # Without a queue: each web worker stores opens and clicks in batches at most this old (seconds),
+    # from a background thread (mailseg.ingest.localbuffer); 0 stores each in its own request.
+    buffer_seconds: float = setting(0.2, min=0, max=10)
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,8 @@ class MailchimpConfig:
     timeout_seconds: int = setting(120, min=1, max=600)
     # Attempts of one API call on 429, a bare 403, 5xx or a lost connection, before the run gives up.
     max_attempts: int = setting(8, min=1, max=20)
+    # Largest body of an audience webhook POST, in bytes (Mailchimp's are a few kB).
+    webhook_max_body_bytes: int = setting(1024 * 1024, min=1024, max=1024**3)
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,8 @@ class SyncConfig:
 class MandrillConfig:
     webhook_key: str = setting("", secret=True)
     webhook_url: str = setting("")
+    # Largest body of a webhook POST, in bytes (up to 1,000 events: a few MB of JSON).
+    webhook_max_body_bytes: int = setting(32 * 1024 * 1024, min=1024, max=1024**3)
 
 
 @dataclass(frozen=True)
@@ -197,6 +206,16 @@ class OfferConfig:
 
 
 @dataclass(frozen=True)
+class ActionsConfig:
+    """Policy actions that fail on the platform: retried with backoff, then given up; never blocking others."""
+
+    # Tries of an action (the first included) before it is given up and shown as failed.
+    max_attempts: int = setting(5, min=1, max=50)
+    # Wait before the first retry; it doubles with each further failure (15, 30, 60, ... minutes).
+    retry_minutes: int = setting(15, min=1, max=7 * 24 * 60)
+
+
+@dataclass(frozen=True)
 class ImportConfig:
     batch_size: int = setting(5000, min=100, max=100_000)
 
@@ -218,6 +237,7 @@ class Config:
     sunset: SunsetConfig = field(default_factory=SunsetConfig)
     resend: ResendConfig = field(default_factory=ResendConfig)
     offer: OfferConfig = field(default_factory=OfferConfig)
+    actions: ActionsConfig = field(default_factory=ActionsConfig)
 
     def replace(self, **sections: Mapping[str, Any]) -> "Config":
         """A copy with some keys changed, validated like the file: replace(engagement={"window_months": 9})."""
@@ -237,9 +257,14 @@ class Config:
 
 
 def mask(value: str) -> str:
-    if not value:
-        return ""
-    return "****" + value[-4:] if len(value) > 12 else "****"
+    """A secret as it may be shown: whether it is set, nothing of its characters."""
+    return "****" if value else ""
+
+
+def secret_keys() -> list[tuple[str, str]]:
+    """(section, key) of every secret config key, in declaration order."""
+    return [(section.name, f.name) for section in dataclasses.fields(Config)
+            for f in dataclasses.fields(section.default_factory()) if f.metadata.get("secret")]
 
 
 def load_config(path: str | os.PathLike | None = None,

@@ -13,6 +13,7 @@ from typing import IO, Iterable, Iterator, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .csvcells import neutralise
 from .models import Campaign, Event, Subscriber
 from .timeutil import isoformat_utc
 
@@ -56,13 +57,14 @@ def event_rows(session: Session, audience_id: int) -> Iterator[dict]:
 
 
 def write_rows(rows: Iterable[dict], columns: Sequence[str], fmt: str, out: IO[str]) -> int:
-    """Write rows in the format; returns how many. CSV flattens tags to 'a;b' and merge fields to JSON."""
+    """Write rows in the format; returns how many. CSV flattens tags to 'a;b' and merge fields to JSON
+    and makes every cell spreadsheet-safe (mailseg.csvcells)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     count = 0
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
+        writer.writerow([neutralise(c) for c in columns])
         for row in rows:
             writer.writerow([_csv_value(row.get(c)) for c in columns])
             count += 1
@@ -85,7 +87,8 @@ def csv_lines(rows: Iterable[dict], columns: Sequence[str]) -> Iterator[str]:
     """The header, then one CSV line per row: for streaming a CSV out of a web response."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    for values in chain([list(columns)], ([_csv_value(row.get(c)) for c in columns] for row in rows)):
+    header = [neutralise(c) for c in columns]
+    for values in chain([header], ([_csv_value(row.get(c)) for c in columns] for row in rows)):
         writer.writerow(values)
         yield buffer.getvalue()
         buffer.seek(0)
@@ -100,13 +103,16 @@ def _json_value(value):
     return value
 
 
-def _csv_value(value):
+def _csv_value(value) -> str:
+    """One cell as text, made safe for spreadsheets (mailseg.csvcells); JSON exports stay raw."""
     if value is None:
         return ""
     if isinstance(value, list):
-        return ";".join(value)
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return _json_value(value)
+        text = ";".join(value)
+    elif isinstance(value, dict):
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    else:
+        text = str(_json_value(value))
+    return neutralise(text)

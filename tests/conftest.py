@@ -105,8 +105,10 @@ def session(database):
 
 @pytest.fixture
 def config(db_url) -> Config:
+    # buffer_seconds 0: tests look for an open in the database right after its request (the
+    # in-process buffer has its own tests, tests/test_tracking_buffer.py).
     return Config().replace(database={"url": db_url}, web={"secret_key": "test-secret-key"},
-                            tracking={"secret": "test-tracking-secret"})
+                            tracking={"secret": "test-tracking-secret", "buffer_seconds": 0})
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -142,9 +143,11 @@ def campaign(session, audience_row, provider_id="c1", sent_at=None) -> Campaign:
 
 
 def sent_campaign(session, audience_id: int, provider_id: str, sent_at: datetime, *, subject: str = "Autumn sale",
-                  kind: str = "regular", parent_id: int | None = None, variant: int = 1) -> int:
+                  kind: str = "regular", parent_id: int | None = None, variant: int = 1,
+                  on_platform: bool = True) -> int:
+    """A sent campaign; on_platform=False for one known only from an imported history file."""
     row = Campaign(audience_id=audience_id, provider_id=provider_id, name=subject, subject=subject, kind=kind,
-                   status="sent", sent_at=sent_at, parent_id=parent_id, variant=variant)
+                   status="sent", sent_at=sent_at, parent_id=parent_id, variant=variant, on_platform=on_platform)
     session.add(row)
     session.flush()
     return row.id
@@ -334,3 +337,72 @@ def seed_audience(session: Session, now: datetime | None = None) -> Seeded:
                        finished_at=now - timedelta(hours=2), error="RuntimeError: the window is broken"))
     session.commit()
     return Seeded(audience.id, ids, original.id, resend.id)
+def fresh_cli(tmp_path: Path, sqlite_template: Path, config):
+    """An empty, migrated SQLite database and a `mailseg ...` invoker against it (for round trips:
+    export from the test database, import here). Returns (invoke, database); dispose the database."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from mailseg.cli import main
+    from mailseg.cli.runtime import Runtime
+    from mailseg.db import Database
+
+    path = tmp_path / "fresh.sqlite3"
+    shutil.copy(sqlite_template, path)
+    fresh = Database(f"sqlite:///{path}")
+    fresh_config = config.replace(database={"url": fresh.url})
+
+    def invoke(*args):
+        return CliRunner().invoke(main, [str(a) for a in args], obj=Runtime(_config=fresh_config, _database=fresh))
+
+    return invoke, fresh
+
+
+@contextmanager
+def gunicorn_serving(tmp_path: Path, sqlite_template: Path, env: dict[str, str], *, workers: int = 1, seed=None):
+    """gunicorn with mailseg's shipped configuration (README's production command) on a free port,
+    against a migrated SQLite copy (seed(session) fills it first); yields (base URL, log path, master)."""
+    import os
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    db = tmp_path / "gunicorn.sqlite3"
+    shutil.copy(sqlite_template, db)
+    if seed is not None:
+        from mailseg.db import Database
+
+        database = Database(f"sqlite:///{db}")
+        with database.session() as session:
+            seed(session)
+            session.commit()
+        database.dispose()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    full_env = {**os.environ, "MAILSEG_DATABASE_URL": f"sqlite:///{db}", "MAILSEG_WEB_SECRET_KEY": "k" * 32, **env}
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", "python:mailseg.gunicorn_conf",
+                                 "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "mailseg.app:create_app()"],
+                                env=full_env, stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(log.read_text()) from None
+                time.sleep(0.2)
+        yield url, log, proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)

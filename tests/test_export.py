@@ -4,8 +4,8 @@ import csv
 import io
 import json
 
-from mailseg.db import Database
 
+from .factories import fresh_cli as fresh_cli_for
 from .factories import write_file
 
 SUBSCRIBERS = """
@@ -57,25 +57,12 @@ def test_event_exports_in_every_format(cli, tmp_path):
 
 def test_round_trip_into_an_empty_database(cli, tmp_path, sqlite_template, config):
     """Export from the test database (SQLite or PostgreSQL), import into a fresh SQLite: same data."""
-    import shutil
-
-    from click.testing import CliRunner
-
-    from mailseg.cli import main
-    from mailseg.cli.runtime import Runtime
-
     load(cli, tmp_path)
     subs, events = tmp_path / "subs.csv", tmp_path / "events.jsonl"
     cli("export", "subscribers", "-o", subs)
     cli("export", "events", "--format", "jsonl", "-o", events)
 
-    fresh_path = tmp_path / "fresh.sqlite3"
-    shutil.copy(sqlite_template, fresh_path)
-    fresh = Database(f"sqlite:///{fresh_path}")
-    fresh_config = config.replace(database={"url": fresh.url})
-
-    def fresh_cli(*args):
-        return CliRunner().invoke(main, [str(a) for a in args], obj=Runtime(_config=fresh_config, _database=fresh))
+    fresh_cli, fresh = fresh_cli_for(tmp_path, sqlite_template, config)
 
     assert fresh_cli("import", "subscribers", subs).exit_code == 0
     result = fresh_cli("import", "events", events)

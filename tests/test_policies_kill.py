@@ -15,8 +15,10 @@ from mailseg.models import PolicyAction
 
 from .factories import AS_OF, LIST_ID, classed_subscriber, policy_audience, sends
 
-STEPS = [("POST", r"/segments$"), ("POST", r"/segments/\d+$"), ("POST", r"/campaigns$"),
-         ("PUT", r"/content$"), ("POST", r"/actions/schedule$")]
+# The campaign is a replica of the template: killed after the replicate call (its id never reached
+# mailseg: the re-run adopts the draft copy) and after the update that points it at the segment.
+STEPS = [("POST", r"/segments$"), ("POST", r"/segments/\d+$"), ("POST", r"/actions/replicate$"),
+         ("PATCH", r"/campaigns/[^/]+$"), ("POST", r"/actions/schedule$")]
 
 
 def write_config(path, db_url: str, fake, template: str):
@@ -67,6 +69,7 @@ def test_killed_at_every_step_then_resumed(db_url, session, fake_mailchimp, tmp_
     copies = [c for c in fake.campaigns.values() if c["id"] != template]
     assert len(copies) == 1 and copies[0]["status"] == "schedule"
     assert fake.contents[copies[0]["id"]]["html"] == "<p>Hi again</p>"
+    assert len(fake.replicated) == 1 and copies[0]["settings"]["title"].startswith("[mailseg reengage:")
     fake.deliver_scheduled()
     assert fake.received("reengage:") == dict.fromkeys(entrants, 1)
     session.expire_all()

@@ -40,3 +40,26 @@ def test_advisory_lock_is_exclusive_and_released_with_its_connection(db_url):
         b.release()
         first.dispose()
         second.dispose()
+
+
+def test_a_leader_that_stalled_past_its_lease_runs_no_job(database, config, caplog):
+    """Fencing: when a job fires after the leader's own lease ran out (the process was frozen and a
+    standby may have taken over), the job is skipped rather than run twice."""
+    from datetime import timedelta
+
+    from mailseg.scheduler import context, jobs
+
+    lock = LeaseLock(database, lease_seconds=2, holder="host:a")
+    assert lock.try_acquire() and lock.believed_held()
+    ran = []
+    jobs.JOBS["probe"] = lambda db, cfg: ran.append(1)
+    context.install(context.SchedulerContext(database, config))
+    context.set_leader_lock(lock)
+    try:
+        jobs.run_job("probe")
+        lock.renewed_at -= timedelta(seconds=3)  # stalled: the last renewal is older than the lease
+        jobs.run_job("probe")
+    finally:
+        del jobs.JOBS["probe"]
+        context.set_leader_lock(None)
+    assert ran == [1] and "no longer the active one" in caplog.text

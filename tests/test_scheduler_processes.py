@@ -23,7 +23,15 @@ def start_scheduler(config_path: Path, log_path: Path) -> subprocess.Popen:
                             stdout=log_path.open("w"), stderr=subprocess.STDOUT)
 
 
-def wait_for(predicate, timeout: float = 20.0) -> bool:
+# Generous: on a loaded 2-core machine a scheduler process may take many seconds to start or to
+# notice an expired lease. Waiting longer proves the same things, it only fails later when wrong.
+WAIT = 90.0
+# The lease tolerates a stalled leader for LEASE - LEASE/3 seconds (it renews every third): 2 s left
+# a loaded machine ~1.3 s, so a live leader could lose its lease and two schedulers claim to be active.
+LEASE = 6
+
+
+def wait_for(predicate, timeout: float = WAIT) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -47,7 +55,7 @@ def test_two_schedulers_run_each_job_once_and_hand_over(db_url, database, sessio
     session.commit()
     config = tmp_path / "mailseg.toml"
     config.write_text(f'[database]\nurl = "{db_url}"\n[scheduler]\nclassify_schedule = "every 1 seconds"\n'
-                      'pull_schedule = "0 0 1 1 *"\nsync_schedule = "0 0 1 1 *"\nlease_seconds = 2\n'
+                      f'pull_schedule = "0 0 1 1 *"\nsync_schedule = "0 0 1 1 *"\nlease_seconds = {LEASE}\n'
                       'standby_poll_seconds = 1\n')
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     procs = [start_scheduler(config, logs[0]), start_scheduler(config, logs[1])]

@@ -1,4 +1,5 @@
-"""Random bytes and random form fields never make a webhook answer 500 (hypothesis)."""
+"""Random bytes, random form fields and hostile values (tests/fuzz_values.py) never make a webhook
+or a tracking link answer 500 (hypothesis, on SQLite and PostgreSQL)."""
 
 import json
 
@@ -11,6 +12,7 @@ from mailseg.webhooks.mailchimp import parse_hook
 from mailseg.webhooks.mandrill import parse_events, signature
 
 from .factories import audience, client_for, subscriber
+from .fuzz_values import json_values as hostile_json, query_string, values
 
 KEY, URL, SECRET = "fuzz-key", "https://hooks.example.com/webhooks/mandrill", "fuzz-secret"
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -92,3 +94,66 @@ def test_unstorable_text_is_cleaned(clients):
     response = clients.post("/webhooks/mandrill", data=form,
                             headers={"X-Mandrill-Signature": signature(KEY, URL, form.items())})
     assert response.status_code == 200 and response.json["stored"] == 1
+
+
+MAILCHIMP_FIELDS = ["type", "fired_at", "data[email]", "data[old_email]", "data[new_email]", "data[id]",
+                    "data[merges][FNAME]", "data[merges][X]", "data[merges][\x00]", "data[merges][\U0010ffff]",
+                    "data[reason]", "data[status]", "data[list_id]", "data[campaign_id]", "data[subject]"]
+
+
+@FUZZ
+@given(kind=st.sampled_from(["subscribe", "unsubscribe", "profile", "upemail", "cleaned", "campaign"]),
+       fields=st.lists(st.tuples(st.sampled_from(MAILCHIMP_FIELDS) | st.text(max_size=12), values), max_size=8))
+def test_hostile_mailchimp_values_never_500(clients, kind, fields):
+    body = query_string([("type", kind), ("data[email]", "a@example.com"), *fields])
+    response = clients.post(f"/webhooks/mailchimp/{SECRET}", data=body.encode(),
+                            content_type="application/x-www-form-urlencoded")
+    assert response.status_code in (200, 400), response.data
+
+
+@FUZZ
+@given(st.lists(st.fixed_dictionaries({
+    "event": st.sampled_from(["send", "open", "click", "hard_bounce", "unsub"]),
+    "ts": st.integers(min_value=-10**30, max_value=10**30) | st.floats() | values,
+    "_id": values, "url": values, "user_agent": values, "ip": values,
+    "msg": st.fixed_dictionaries({"email": st.just("a@example.com") | values, "ts": hostile_json | values,
+                                  "_id": values, "subject": values, "metadata": hostile_json})}), max_size=4))
+def test_hostile_signed_mandrill_values_never_500(clients, items):
+    form = {"mandrill_events": json.dumps(items)}
+    response = clients.post("/webhooks/mandrill", data=form,
+                            headers={"X-Mandrill-Signature": signature(KEY, URL, form.items())})
+    assert response.status_code in (200, 400), response.data
+
+
+@FUZZ
+@given(payload=st.lists(hostile_json | st.integers(min_value=-10**30, max_value=10**30) | values, min_size=3, max_size=5),
+       url=st.sampled_from(["https://example.com:99999/", "http://[::1", "https://x.test:0/", "https://x.test:-1/"])
+       | values)
+def test_correctly_signed_hostile_tokens_never_500(clients, payload, url):
+    from itsdangerous import URLSafeSerializer
+
+    from mailseg.tracking.tokens import CLICK_SALT, OPEN_SALT
+
+    secret, ascii_json = "test-tracking-secret", {"ensure_ascii": True}  # surrogates travel escaped
+    opened = URLSafeSerializer(secret, salt=OPEN_SALT, serializer_kwargs=ascii_json).dumps(payload[:3])
+    clicked = URLSafeSerializer(secret, salt=CLICK_SALT, serializer_kwargs=ascii_json).dumps([*payload[:3], url, 0])
+    assert clients.get(f"/t/o/{opened}.gif").status_code == 200
+    assert clients.get(f"/t/c/{clicked}").status_code in (302, 400)
+
+
+def test_the_probe_cases_are_400_not_500(clients, session):
+    from itsdangerous import URLSafeSerializer
+
+    from mailseg.tracking.tokens import CLICK_SALT, OPEN_SALT
+
+    response = clients.post(f"/webhooks/mailchimp/{SECRET}", data={
+        "type": "unsubscribe", "fired_at": "0001-01-01T00:00:00+05:00", "data[email]": "a@example.com"})
+    assert response.status_code == 400 and b"fired_at" in response.data
+    response = clients.post(f"/webhooks/mailchimp/{SECRET}", data={
+        "type": "profile", "data[email]": "a@example.com", "data[merges][A\x00B]": "x"})
+    assert response.status_code == 400 and b"NUL" in response.data
+    secret = "test-tracking-secret"
+    click = URLSafeSerializer(secret, salt=CLICK_SALT).dumps([1, 1, None, "https://example.com:99999/x", 0])
+    assert clients.get(f"/t/c/{click}").status_code == 400
+    opened = URLSafeSerializer(secret, salt=OPEN_SALT).dumps([1, 2**31, None])
+    assert clients.get(f"/t/o/{opened}.gif").status_code == 200

@@ -16,5 +16,8 @@ def serve(rt: Runtime, host: str | None, port: int | None) -> None:
     """Run the web app with Flask's development server (use gunicorn in production, see README)."""
     from ..app import create_app
 
+    from ..web.accesslog import MaskingRequestHandler
+
     app = create_app(rt.config, database=rt.migrated_db())
-    app.run(host=host or rt.config.web.host, port=port or rt.config.web.port, debug=False, use_reloader=False)
+    app.run(host=host or rt.config.web.host, port=port or rt.config.web.port, debug=False, use_reloader=False,
+            request_handler=MaskingRequestHandler)

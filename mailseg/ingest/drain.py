@@ -60,14 +60,23 @@ def drain(db: Database, queue: EventQueue, *, batch_size: int, flagging: Flaggin
 
 
 def _store(db: Database, batch: list[bytes], flagging: FlaggingConfig | None, result: DrainResult) -> None:
-    by_audience: dict[int, list[EventIn]] = defaultdict(list)
+    items = []
     for raw in batch:
         try:
-            audience_id, event = decode(raw)
+            items.append(decode(raw))
         except (ValueError, TypeError, KeyError) as exc:
             result.undecodable += 1
             log.warning("dropping a tracking queue item that is not an event: %s", exc)
-            continue
+    store_tracking_batch(db, items, flagging, result)
+
+
+def store_tracking_batch(db: Database, items: list[tuple[int, EventIn]], flagging: FlaggingConfig | None,
+                         result: DrainResult) -> None:
+    """Store (audience id, event) pairs in one transaction; events of subscribers or campaigns
+    deleted meanwhile are dropped one by one (counted as orphaned). Used by the Redis drainer and
+    by the in-process buffer (mailseg.ingest.localbuffer)."""
+    by_audience: dict[int, list[EventIn]] = defaultdict(list)
+    for audience_id, event in items:
         by_audience[audience_id].append(event)
     try:
         with db.transaction() as session:

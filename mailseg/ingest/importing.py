@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable, Iterable
 
 from sqlalchemy.orm import Session
 
 from ..config import FlaggingConfig
-from ..models import EVENT_TYPES, SUBSCRIBER_STATUSES, normalise_email
+from ..models import EVENT_TYPES, SUBSCRIBER_STATUSES, Campaign, Event, Subscriber, normalise_email
 from ..progress import Progress
 from ..subscribers.upsert import SubscriberRow, upsert_subscribers
 from ..timeutil import parse_datetime
+from ..values import check_column_text, check_decimal, check_text
 from .events import EventIn, StoreResult, store_events, subscriber_ids_by_email
 from .records import FileFormatError, Record, RowError, csv_header, read_records
 
@@ -23,6 +23,9 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SUBSCRIBER_COLUMNS = {"email", "status", "status_changed_at", "subscribed_at", "first_name", "last_name", "tags"}
 EVENT_REQUIRED = ("email", "type", "occurred_at")
 EVENT_OPTIONAL = ("campaign", "url", "user_agent", "ip", "amount")
+# The column each optional text field of an event is stored in (its length is checked before storing).
+EVENT_TEXT_COLUMNS = {"campaign": Campaign.provider_id, "url": Event.url, "user_agent": Event.user_agent,
+                      "ip": Event.ip}
 MAX_ERRORS_KEPT = 1000
 
 
@@ -93,7 +96,9 @@ def import_events_file(session: Session, audience_id: int, path: Path, *, skip_b
     """Import a CSV or JSON Lines file of events through store_events."""
     report = ImportReport(file=str(path))
     if path.suffix.lower() == ".csv":
-        _require_columns(path, csv_header(path), EVENT_REQUIRED)
+        header = csv_header(path)
+        _require_columns(path, header, EVENT_REQUIRED)
+        _refuse_duplicate_columns(path, header)
 
     known: dict[str, int] = {}  # email -> subscriber id, looked up once per import
 
@@ -114,12 +119,14 @@ def _parse_event(file: str, record: Record) -> EventIn | RowError:
     for name in EVENT_REQUIRED:
         if not (f.get(name) or "").strip():
             return RowError(file, record.line, name, "required value is missing")
-    email = normalise_email(f["email"])
-    if not EMAIL_PATTERN.match(email):
-        return RowError(file, record.line, "email", f"not an email address: {f['email']!r}")
+    try:
+        email = _email(f["email"])
+    except ValueError as exc:
+        return RowError(file, record.line, "email", str(exc))
     event_type = f["type"].strip().lower()
     if event_type not in EVENT_TYPES:
-        return RowError(file, record.line, "type", f"unknown event type {f['type']!r} (expected one of {', '.join(EVENT_TYPES)})")
+        return RowError(file, record.line, "type", f"unknown event type {_shown(f['type'])} "
+                                                   f"(expected one of {', '.join(EVENT_TYPES)})")
     try:
         occurred_at = parse_datetime(f["occurred_at"])
     except ValueError as exc:
@@ -127,15 +134,39 @@ def _parse_event(file: str, record: Record) -> EventIn | RowError:
     amount = None
     if (f.get("amount") or "").strip():
         try:
-            amount = Decimal(f["amount"].strip())
-            if not amount.is_finite():
-                raise InvalidOperation
-        except InvalidOperation:
-            return RowError(file, record.line, "amount", f"not a number: {f['amount']!r}")
-    get = f.get
-    return EventIn(type=event_type, occurred_at=occurred_at, source="import", email=email, amount=amount,
-                   campaign=(get("campaign") or "").strip() or None, url=(get("url") or "").strip() or None,
-                   user_agent=(get("user_agent") or "").strip() or None, ip=(get("ip") or "").strip() or None)
+            amount = check_decimal(Event.amount, f["amount"])
+        except ValueError as exc:
+            return RowError(file, record.line, "amount", _clipped(str(exc)))
+    text: dict[str, str | None] = {}
+    for name, column in EVENT_TEXT_COLUMNS.items():
+        value = (f.get(name) or "").strip() or None
+        if value is not None:
+            try:
+                check_column_text(column, value)
+            except ValueError as exc:
+                return RowError(file, record.line, name, str(exc))
+        text[name] = value
+    return EventIn(type=event_type, occurred_at=occurred_at, source="import", email=email, amount=amount, **text)
+
+
+def _email(raw: str) -> str:
+    """The normalised address, or ValueError saying why it cannot be one."""
+    email = normalise_email(raw)
+    if not email:
+        raise ValueError("required value is missing")
+    check_column_text(Subscriber.email, email)
+    if not EMAIL_PATTERN.match(email):
+        raise ValueError(f"not an email address: {_shown(raw)}")
+    return email
+
+
+def _shown(value: str, limit: int = 80) -> str:
+    """A value quoted for an error message, cut to `limit` characters."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + f"... ({len(value)} characters)"
+
+
+def _clipped(message: str, limit: int = 200) -> str:
+    return message if len(message) <= limit else message[:limit] + "..."
 
 
 # --- subscribers ------------------------------------------------------------------------------
@@ -146,9 +177,7 @@ def import_subscribers_file(session: Session, audience_id: int, path: Path, *, s
     report = ImportReport(file=str(path))
     header = csv_header(path)
     _require_columns(path, header, ("email",))
-    if len(set(header)) != len(header):
-        duplicated = sorted({name for name in header if header.count(name) > 1})
-        raise FileFormatError(f"{path}:1: column(s) appear twice in the header: {', '.join(duplicated)}")
+    _refuse_duplicate_columns(path, header)
     seen: dict[str, int] = {}
 
     def store(batch: list[SubscriberRow]) -> None:
@@ -174,17 +203,16 @@ def _parse_subscriber(file: str, record: Record) -> SubscriberRow | RowError:
     if record.fields is None:
         return RowError(file, record.line, None, record.error or "unreadable")
     f = record.fields
-    email = normalise_email(f.get("email", ""))
-    if not email:
-        return RowError(file, record.line, "email", "required value is missing")
-    if not EMAIL_PATTERN.match(email):
-        return RowError(file, record.line, "email", f"not an email address: {f['email']!r}")
+    try:
+        email = _email(f.get("email", ""))
+    except ValueError as exc:
+        return RowError(file, record.line, "email", str(exc))
     values: dict = {}
     if "status" in f:
         status = f["status"].strip().lower() or "subscribed"
         if status not in SUBSCRIBER_STATUSES:
             return RowError(file, record.line, "status",
-                            f"unknown status {f['status']!r} (expected one of {', '.join(SUBSCRIBER_STATUSES)})")
+                            f"unknown status {_shown(f['status'])} (expected one of {', '.join(SUBSCRIBER_STATUSES)})")
         values["status"] = status
     if "subscribed_at" in f and f["subscribed_at"].strip():
         try:
@@ -201,14 +229,33 @@ def _parse_subscriber(file: str, record: Record) -> SubscriberRow | RowError:
             return RowError(file, record.line, "status_changed_at", str(exc))
     for name in ("first_name", "last_name"):
         if name in f:
-            values[name] = f[name].strip() or None
+            try:
+                values[name] = check_column_text(getattr(Subscriber, name), f[name].strip()) or None
+            except ValueError as exc:
+                return RowError(file, record.line, name, str(exc))
+    merge = {k: v for k, v in f.items() if k not in SUBSCRIBER_COLUMNS}
+    for name, value in [("tags", f.get("tags", "")), *merge.items()]:
+        try:
+            check_text(value)  # stored as JSON: PostgreSQL's jsonb refuses NUL
+        except ValueError as exc:
+            return RowError(file, record.line, name, str(exc))
     if "tags" in f:
         tags = [t.strip() for t in f["tags"].split(";") if t.strip()]
         values["tags"] = list(dict.fromkeys(tags))
-    merge = {k: v for k, v in f.items() if k not in SUBSCRIBER_COLUMNS}
     if merge:
         values["merge_fields"] = merge
     return SubscriberRow(email, values, status_at=status_at)
+
+
+def _refuse_duplicate_columns(path: Path, header: list[str]) -> None:
+    if len(set(header)) != len(header):
+        duplicated = sorted({name for name in header if header.count(name) > 1})
+        raise FileFormatError(f"{path}:1: column(s) appear twice in the header: {', '.join(duplicated)}")
+    for name in header:
+        try:
+            check_text(name)
+        except ValueError as exc:
+            raise FileFormatError(f"{path}:1: column {name!r}: {exc}") from None
 
 
 def _require_columns(path: Path, header: list[str], required: Iterable[str]) -> None:

@@ -5,7 +5,7 @@ from .base import Base, JSONType, UTCDateTime, utcnow
 from .campaigns import CAMPAIGN_KINDS, Campaign
 from .events import EVENT_SOURCES, EVENT_TYPES, Event
 from .history import RUN_STATUSES, ClassChange, JobRun, SubscriberStatusChange
-from .panel import USER_ROLES, JobRequest, LoginAttempt, SettingChange, SettingOverride, User
+from .panel import USER_ROLES, JobRequest, LoginAttempt, LoginCounter, SecretFingerprint, SettingChange, SettingOverride, User, UserSession
 from .policies import ACTION_STEPS, POLICIES, REENGAGEMENT_STATES, CampaignPlan, PolicyAction, PolicyRecipient, ReengagementState
 from .scheduling import SchedulerLease, apscheduler_jobs
 from .sync import PullCursor, SyncFailure, SyncMember, SyncSegment
@@ -15,5 +15,6 @@ __all__ = [
     "JSONType", "SUBSCRIBER_STATUSES", "SUPPRESSED_STATUSES", "Subscriber", "UTCDateTime",
     "normalise_email", "utcnow", "PullCursor", "SyncFailure", "SyncMember", "SyncSegment",
     "ACTION_STEPS", "POLICIES", "REENGAGEMENT_STATES", "CampaignPlan", "PolicyAction", "PolicyRecipient",
-    "ReengagementState", "SubscriberStatusChange", "USER_ROLES", "JobRequest", "LoginAttempt", "SettingChange", "SettingOverride", "User",
+    "ReengagementState", "SubscriberStatusChange", "USER_ROLES", "JobRequest", "LoginAttempt", "LoginCounter",
+    "UserSession", "SecretFingerprint", "SettingChange", "SettingOverride", "User",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, JSONType, UTCDateTime, utcnow
@@ -39,4 +39,7 @@ class Campaign(Base):
     resend_enabled: Mapped[bool | None] = mapped_column()
     # Subjects of versions 2, 3, ... ({subject} is the original's); None uses resend.subjects.
     resend_subjects: Mapped[list[str] | None] = mapped_column(JSONType)
+    # The platform is known to have it: mailseg made it, `mailseg pull` or a Mailchimp webhook saw it.
+    # Campaigns known only from imported history files are not: no policy copies or resends them.
+    on_platform: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

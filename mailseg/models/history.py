@@ -11,8 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .events import BIG_ID
 
+# "partial": the run finished, but some of its items failed (each recorded with its reason).
 # "replaced": a classification whose history a backfill recomputed (mailseg.engagement.backfill).
-RUN_STATUSES = ("running", "succeeded", "failed", "replaced")
+RUN_STATUSES = ("running", "succeeded", "partial", "failed", "replaced")
 
 
 class JobRun(Base):
@@ -34,6 +35,9 @@ class JobRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     # "host:pid" of the process running it, so a run left "running" by a dead process is recognised.
     holder: Mapped[str | None] = mapped_column(String(200))
+    # The holder's lease: renewed by a heartbeat while the run is alive; a "running" run whose lease
+    # has expired was left by a process that died (mailseg.runs), on any host.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ClassChange(Base):

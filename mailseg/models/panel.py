@@ -28,6 +28,44 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class UserSession(Base):
+    """A logged-in panel session, held on the server: the cookie carries only its random token,
+    stored here as a SHA-256 hash. Logout ends it; a password or role change ends all of the user's."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user", "user_id", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why it ended: logout, password changed, role changed.
+    end_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class LoginCounter(Base):
+    """Login attempts per client address and minute, counted atomically (one upsert that returns
+    the new count), so every worker and process shares the limit and parallel attempts cannot race."""
+
+    __tablename__ = "login_counters"
+
+    address: Mapped[str] = mapped_column(String(45), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+
+
+class SecretFingerprint(Base):
+    """When each secret config key last changed: a salted SHA-256 of its value (never the value),
+    compared with the running configuration when the settings page is shown."""
+
+    __tablename__ = "secret_fingerprints"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(100))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class LoginAttempt(Base):
     """A failed login, kept in the database so the rate limit holds across gunicorn workers."""
 

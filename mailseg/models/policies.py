@@ -53,6 +53,11 @@ class PolicyAction(Base):
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+    # Failed tries of the current step: the next one waits until next_attempt_at (backoff); after
+    # actions.max_attempts the action is given up (failed_at) and the error stays for the marketer.
+    failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import Response, abort, render_template, request, stream_with_context, url_for
 
 from ..export import csv_lines
@@ -61,6 +63,13 @@ def export():
         with database().session() as session:
             yield from csv_lines(export_rows(session, audience_id, f), EXPORT_COLUMNS)
 
-    filename = f"{audience.name}-subscribers.csv".replace('"', "")
     return Response(stream_with_context(generate()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+                    headers={"Content-Disposition": attachment(f"{audience.name}-subscribers.csv")})
+
+
+def attachment(filename: str) -> str:
+    """Content-Disposition for a download whose name may be any text (RFC 6266): an ASCII fallback
+    in `filename` (quotes, backslashes, controls replaced) and the exact name in RFC 5987 `filename*`.
+    Headers are Latin-1 on the wire: a raw non-ASCII name breaks gunicorn and hangs Werkzeug."""
+    fallback = "".join(ch if " " <= ch < "\x7f" and ch not in '"\\%' else "_" for ch in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

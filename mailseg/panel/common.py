@@ -6,12 +6,14 @@ import functools
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, current_app, g, request, session
+from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
-from ..accounts import get_user
+from ..accounts import session_user
 from ..models import Audience
+from ..values import text_problem
 from ..web import config, db_session
 from ..web.client_ip import client_ip
 
@@ -27,16 +29,22 @@ class PanelUser(UserMixin):
     id: int
     email: str
     role: str
+    # The server-side session (mailseg.accounts.start_session): what the cookie carries.
+    session_token: str = ""
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    def get_id(self) -> str:
+        return self.session_token
+
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> PanelUser | None:
-    user = get_user(db_session(), int(user_id))
-    return PanelUser(user.id, user.email, user.role) if user is not None else None
+def _load_user(token: str) -> PanelUser | None:
+    """The user of a session that has not ended (logout, password or role change end it)."""
+    user = session_user(db_session(), token)
+    return PanelUser(user.id, user.email, user.role, token) if user is not None else None
 
 
 def panel_blueprint(name: str, import_name: str) -> Blueprint:
@@ -46,10 +54,21 @@ def panel_blueprint(name: str, import_name: str) -> Blueprint:
     @blueprint.before_request
     @login_required
     def _guard():
+        check_params()
         if request.method == "POST":
             check_csrf()
 
     return blueprint
+
+
+def check_params() -> None:
+    """400 for a query or form parameter that is no text at all (a NUL character, an unpaired
+    surrogate): no panel parameter can hold one, and PostgreSQL refuses them."""
+    for source in (request.args, request.form):
+        for name, value in source.items(multi=True):
+            problem = text_problem(name) or text_problem(value)
+            if problem is not None:
+                abort(400, description=_("Parameter %(name)s: %(problem)s", name=repr(name[:40]), problem=problem))
 
 
 def check_csrf() -> None:

@@ -7,6 +7,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..config import ConfigError
+from ..secretstate import secret_states
 from ..settings import (EDITABLE, LIST_SEPARATOR, change_setting, effective_config, field_choices, field_type, overrides,
                         recent_changes)
 from ..web import config, db_session
@@ -59,9 +60,12 @@ def _shown(value):
 
 
 def _render(errors: dict[str, str] | None = None, submitted: dict[str, str] | None = None, status: int = 200):
+    session = db_session()
+    secrets = secret_states(session, config())
+    session.commit()
     return render_template("settings.html", fields=_fields(errors or {}, submitted or {}),
-                           section_titles=SECTION_TITLES,
-                           changes=recent_changes(db_session()), redacted=config().redacted()), status
+                           section_titles=SECTION_TITLES, secrets=secrets,
+                           changes=recent_changes(session), redacted=config().redacted()), status
 
 
 @blueprint.get("/settings")

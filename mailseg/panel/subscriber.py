@@ -7,13 +7,14 @@ from flask import abort, render_template
 from ..engagement import explain_subscriber
 from ..reports.subscriber import campaigns_received, class_history, find_subscriber, timeline
 from ..settings import effective_config
+from ..values import MAX_ID
 from ..web import config, db_session
 from .common import panel_blueprint
 
 blueprint = panel_blueprint("subscriber", __name__)
 
 
-@blueprint.get("/subscribers/<int:subscriber_id>")
+@blueprint.get(f"/subscribers/<int(max={MAX_ID}):subscriber_id>")
 def show(subscriber_id: int):
     session = db_session()
     subscriber = find_subscriber(session, subscriber_id)

@@ -8,8 +8,17 @@ campaign) are preceded by a search for the object by a name that carries the key
 the call and its recording adopts the object instead of making a second one. Scheduling looks at the
 campaign's status first, so a campaign is scheduled (and sent) once.
 
-Campaigns are created with the key in their title and then given the source's content, rather than
-replicated: a replica is named "<title> (copy 01)" and cannot be found again after a crash.
+Campaigns are replicas of their source (template, original, offer), so everything the marketer
+set there — content, preview text, from name, reply-to, tracking and template settings — goes out
+unchanged; then one update points the replica at the action's segment and gives it its subject and
+a title carrying the key. The replica's id is committed as soon as the platform returns it; a crash
+before that leaves a draft "<title> (copy NN)" that the re-run adopts (the newest draft copy of the
+source made after the step began) instead of replicating again.
+
+A step the platform refuses (ProviderError: a missing campaign, a rejected segment) fails only its
+action: the error is recorded, the action waits actions.retry_minutes (doubling) before its next
+try and is given up after actions.max_attempts; the other actions of the run go on. A rejected API
+key (AuthenticationError) still stops the run: nothing else could work.
 """
 
 from __future__ import annotations
@@ -19,13 +28,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import Select, func, insert, literal, select
+from sqlalchemy import Select, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..config import Config
+from ..config import ActionsConfig, Config
 from ..models import Campaign, PolicyAction, PolicyRecipient, Subscriber, utcnow
 from ..providers import PlatformFactory
-from ..providers.base import EmailPlatform
+from ..providers.base import AuthenticationError, EmailPlatform, ProviderError
 from ..sqlutil import chunked
 from ..subscribers.status import StatusChange, change_statuses
 
@@ -62,7 +71,9 @@ class Platform:
     tag_prefix: str
     # Mirrors a tag (e.g. the eligible tag) and returns its platform segment id.
     mirror_tag: Callable[[str], str] | None = None
+    retry: ActionsConfig = field(default_factory=ActionsConfig)
     done: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
 
 def marker(key: str) -> str:
@@ -108,25 +119,64 @@ def recipients_of(action_id: int) -> Select:
     return select(PolicyRecipient.subscriber_id.label("id")).where(PolicyRecipient.action_id == action_id)
 
 
-def unfinished(session: Session, audience_id: int) -> list[PolicyAction]:
-    return list(session.scalars(select(PolicyAction).where(PolicyAction.audience_id == audience_id,
-                                                           PolicyAction.finished_at.is_(None))
-                                .order_by(PolicyAction.id)))
+def unfinished(session: Session, audience_id: int, now: datetime | None = None) -> list[PolicyAction]:
+    """Actions to carry on: not done, not given up, and (with `now`) past their retry wait."""
+    stmt = select(PolicyAction).where(PolicyAction.audience_id == audience_id, PolicyAction.finished_at.is_(None),
+                                      PolicyAction.failed_at.is_(None))
+    if now is not None:
+        stmt = stmt.where(or_(PolicyAction.next_attempt_at.is_(None), PolicyAction.next_attempt_at <= now))
+    return list(session.scalars(stmt.order_by(PolicyAction.id)))
 
 
-def execute(session: Session, action: PolicyAction, platform: Platform) -> None:
-    """Carry the action from its recorded step to done, committing after every step."""
+def failed_actions(session: Session, audience_id: int) -> list[PolicyAction]:
+    """Actions with a recorded failure that are not done: waiting for a retry, or given up."""
+    return list(session.scalars(select(PolicyAction).where(
+        PolicyAction.audience_id == audience_id, PolicyAction.finished_at.is_(None),
+        PolicyAction.failures > 0).order_by(PolicyAction.id)))
+
+
+def execute(session: Session, action: PolicyAction, platform: Platform) -> bool:
+    """Carry the action from its recorded step to done, committing after every step. A step the
+    platform refuses is recorded as the action's failure (see the module doc); returns whether
+    the action is done."""
     steps = {"planned": _segment, "segment": _members, "members": _campaign, "campaign": _content,
              "content": _deliver}
     if action.policy == "sunset":
         steps = {"planned": _member_statuses}
-    while action.step != "done":
-        steps[action.step](session, action, platform)
-        action.updated_at = utcnow()
-        if action.step == "done":
-            action.finished_at = utcnow()
-        session.commit()
+    action_id = action.id
+    try:
+        while action.step != "done":
+            steps[action.step](session, action, platform)
+            action.updated_at = utcnow()
+            if action.step == "done":
+                action.finished_at = utcnow()
+                action.next_attempt_at = None
+            session.commit()
+    except AuthenticationError:
+        raise
+    except ProviderError as exc:
+        session.rollback()
+        _record_failure(session, session.get(PolicyAction, action_id), str(exc), platform.retry)
+        platform.failed.append(action.key)
+        return False
     platform.done.append(action.key)
+    return True
+
+
+def _record_failure(session: Session, action: PolicyAction, reason: str, retry: ActionsConfig) -> None:
+    """Count the failure; wait retry_minutes x 2^(failures - 1) before the next try, or give up."""
+    now = utcnow()
+    action.failures = (action.failures or 0) + 1
+    action.error = f"{action.step}: {reason}"[:2000]
+    action.updated_at = now
+    if action.failures >= retry.max_attempts:
+        action.failed_at, action.next_attempt_at = now, None
+        log.warning("policy action %s given up after %d tries: %s", action.key, action.failures, reason)
+    else:
+        action.next_attempt_at = now + timedelta(minutes=retry.retry_minutes * 2 ** (action.failures - 1))
+        log.warning("policy action %s failed (try %d of %d), next try at %s: %s", action.key, action.failures,
+                    retry.max_attempts, action.next_attempt_at, reason)
+    session.commit()
 
 
 def _segment(session: Session, action: PolicyAction, platform: Platform) -> None:
@@ -152,17 +202,22 @@ def _members(session: Session, action: PolicyAction, platform: Platform) -> None
 
 
 def _campaign(session: Session, action: PolicyAction, platform: Platform) -> None:
+    """Replicate the source, then point the replica at the segment with its subject and a title
+    carrying the key (one update: a campaign whose title has the key is complete)."""
     client = platform.client
-    found = client.find_campaign(platform.list_id, marker(action.key))
     source = client.campaign(action.source_campaign)
     subject = action.subject or source.subject or ""
+    found = client.find_campaign(platform.list_id, marker(action.key))
     if found is not None:
         campaign_id = found.id
     else:
-        campaign_id = client.create_campaign(platform.list_id, action.provider_segment_id,
-                                             title=f"{marker(action.key)} {source.title or source.id}"[:100],
-                                             subject=subject, from_name=source.from_name or "",
-                                             reply_to=source.reply_to or "")
+        campaign_id = (action.details or {}).get("replica") or _adopt_replica(client, platform.list_id, source, action)
+        if campaign_id is None:
+            campaign_id = client.replicate_campaign(source.id)
+            action.details = {**(action.details or {}), "replica": campaign_id}
+            session.commit()  # the replica is known before anything else can fail
+        client.update_campaign(campaign_id, list_id=platform.list_id, segment_id=action.provider_segment_id,
+                               title=f"{marker(action.key)} {source.title or source.id}"[:100], subject=subject)
     row = session.scalar(select(Campaign).where(Campaign.audience_id == action.audience_id,
                                                 Campaign.provider_id == campaign_id))
     if row is None:
@@ -171,12 +226,24 @@ def _campaign(session: Session, action: PolicyAction, platform: Platform) -> Non
         session.add(row)
     row.subject, row.kind, row.parent_id, row.variant = subject, action.campaign_kind or "regular", \
         action.parent_campaign_id, action.variant
+    row.on_platform = True
     session.flush()
     action.provider_campaign_id, action.campaign_id, action.subject = campaign_id, row.id, subject
-    action.step = "campaign"
+    action.step = "content"  # a replica has its content; the "content" step copies it for older actions
+
+
+def _adopt_replica(client: EmailPlatform, list_id: str, source, action: PolicyAction) -> str | None:
+    """A draft replica of the source made after this step began (a crash lost its id), if any."""
+    replica = client.find_campaign(list_id, f"{source.title or ''} (copy")
+    began = action.updated_at
+    if (replica is None or replica.status != "save" or replica.created_at is None or began is None
+            or replica.created_at < began - timedelta(minutes=1)):
+        return None
+    return replica.id
 
 
 def _content(session: Session, action: PolicyAction, platform: Platform) -> None:
+    """Actions recorded before campaigns were replicas: their campaign still needs the source's content."""
     platform.client.copy_content(action.source_campaign, action.provider_campaign_id)
     action.step = "content"
 
@@ -231,4 +298,4 @@ def next_quarter_hour(moment: datetime) -> datetime:
 
 def make_platform(factory: PlatformFactory, list_id: str, config: Config,
                   mirror_tag: Callable[[str], str] | None = None) -> Platform:
-    return Platform(factory(), list_id, config.sync.tag_prefix, mirror_tag)
+    return Platform(factory(), list_id, config.sync.tag_prefix, mirror_tag, retry=config.actions)

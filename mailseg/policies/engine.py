@@ -14,6 +14,7 @@ from ..models import Audience, PolicyAction, utcnow
 from ..progress import Progress
 from ..providers import PlatformFactory
 from ..runs import finish_run, recorded_run
+from ..timeutil import isoformat_utc
 from ..sync.classes import provider_list_id, sync_options
 from ..sync.engine import Plan, SegmentSpec, SyncReport, plan_segments, sync_segments
 from ..sync.state import recorded_segment
@@ -29,10 +30,17 @@ class PolicyReport:
     done: list[str] = field(default_factory=list)
     recipients: dict[str, int] = field(default_factory=dict)  # action key -> recipients
     tags: SyncReport = field(default_factory=SyncReport)
+    # Actions that failed in this run: key -> {error, failures, next_attempt_at | gave_up_at}.
+    failed: dict[str, dict] = field(default_factory=dict)
 
     def summary(self) -> dict:
         return {"resumed": self.resumed, "recorded": self.recorded, "done": self.done,
-                "recipients": self.recipients, **self.tags.summary()}
+                "recipients": self.recipients, "failed": self.failed, **self.tags.summary()}
+
+    def problems(self) -> list[str]:
+        return [f"{key} failed ({info['failures']} tries"
+                + (", given up" if info.get("gave_up_at") else f", next try {info['next_attempt_at']}")
+                + f"): {info['error']}" for key, info in self.failed.items()]
 
 
 @dataclass(frozen=True)
@@ -76,12 +84,14 @@ def policy_platform(session: Session, audience: Audience, config: Config, factor
 def run_policies(session: Session, audience: Audience, config: Config, platform_factory: PlatformFactory,
                  *, as_of: datetime | None = None, progress: Progress | None = None) -> PolicyReport:
     """Finish unfinished actions, record today's (re-engagement and sunset, resends, offers), carry
-    each to the platform, then mirror the eligible and sunset tags; recorded as a job run "policies"."""
+    each to the platform, then mirror the eligible and sunset tags; recorded as a job run "policies".
+    An action the platform refuses fails alone (recorded with its reason, retried with backoff in
+    later runs): the others go on and the run ends "partial"."""
     as_of = as_of or utcnow()
     report = PolicyReport()
     with recorded_run(session, "policies", audience_id=audience.id, as_of=as_of) as run:
         platform = policy_platform(session, audience, config, platform_factory, as_of)
-        report.resumed = [a.key for a in actions.unfinished(session, audience.id)]
+        report.resumed = [a.key for a in actions.unfinished(session, audience.id, utcnow())]
         _execute_unfinished(session, audience.id, platform, progress)
         for policy in (reengagement, resend, offer):
             report.recorded += [a.key for a in policy.record(session, audience.id, config, as_of)]
@@ -92,13 +102,26 @@ def run_policies(session: Session, audience: Audience, config: Config, platform_
         report.recipients = {key: n for key, n in session.execute(
             select(PolicyAction.key, PolicyAction.recipients).where(
                 PolicyAction.audience_id == audience.id, PolicyAction.key.in_(platform.done or [""])))}
-        finish_run(session, run, report.summary())
+        report.failed = {a.key: _failure(a) for a in actions.failed_actions(session, audience.id)
+                         if a.key in platform.failed}
+        finish_run(session, run, report.summary(), problems=report.problems())
     return report
+
+
+def _failure(action: PolicyAction) -> dict:
+    info = {"error": action.error, "failures": action.failures}
+    if action.failed_at is not None:
+        info["gave_up_at"] = isoformat_utc(action.failed_at)
+    else:
+        info["next_attempt_at"] = isoformat_utc(action.next_attempt_at)
+    return info
 
 
 def _execute_unfinished(session: Session, audience_id: int, platform: actions.Platform,
                         progress: Progress | None) -> None:
-    for action in actions.unfinished(session, audience_id):
+    """Every action due now (a failed one waits for its retry time), each on its own: one that
+    fails does not stop the next."""
+    for action in actions.unfinished(session, audience_id, utcnow()):
         actions.execute(session, action, platform)
         if progress is not None:
             progress.advance(1)

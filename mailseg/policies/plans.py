@@ -69,7 +69,7 @@ def run_occurrence(session: Session, plan_id: int, config: Config, factory: Plat
     actions.record(session, audience.id, spec, now, config.sync.tag_prefix)
     session.commit()
     platform = policy_platform(session, audience, config, factory, now)
-    for action in actions.unfinished(session, audience.id):
+    for action in actions.unfinished(session, audience.id, now):
         actions.execute(session, action, platform)
     return session.scalar(select(PolicyAction).where(PolicyAction.audience_id == audience.id,
                                                      PolicyAction.policy == "plan", PolicyAction.key == spec.key))

@@ -82,13 +82,16 @@ def configure_resend(session: Session, audience_id: int, provider_id: str, *, en
 
 def due(session: Session, audience_id: int, config: Config, as_of: datetime) -> list[DueResend]:
     """Originals whose next version is due: the latest version went out between after_days and
-    2 x after_days ago (older ones are not resent late), and no version is still being made."""
+    2 x after_days ago (older ones are not resent late), and no version is still being made.
+    Only campaigns the platform is known to have (Campaign.on_platform: made by mailseg, seen by
+    `mailseg pull` or a Mailchimp webhook): one known only from an imported file cannot be copied."""
     after = timedelta(days=config.resend.after_days)
     oldest = as_of - after * (config.resend.max_versions + 1)
     originals = session.scalars(select(Campaign).where(
         Campaign.audience_id == audience_id, Campaign.kind == "regular", Campaign.parent_id.is_(None),
         resend_wanted(config),
-        Campaign.status == "sent", Campaign.provider_id.is_not(None), Campaign.sent_at > oldest,
+        Campaign.status == "sent", Campaign.provider_id.is_not(None), Campaign.on_platform.is_(True),
+        Campaign.sent_at > oldest,
         Campaign.sent_at <= as_of - after).order_by(Campaign.sent_at, Campaign.id)).all()
     out = []
     for original in originals:
@@ -108,7 +111,8 @@ def due(session: Session, audience_id: int, config: Config, as_of: datetime) -> 
 def _in_progress(session: Session, audience_id: int, original: Campaign) -> bool:
     return session.scalar(select(PolicyAction.id).where(
         PolicyAction.audience_id == audience_id, PolicyAction.policy == "resend",
-        PolicyAction.parent_campaign_id == original.id, PolicyAction.finished_at.is_(None))) is not None
+        PolicyAction.parent_campaign_id == original.id, PolicyAction.finished_at.is_(None),
+        PolicyAction.failed_at.is_(None))) is not None
 
 
 def count(session: Session, audience_id: int, resend: DueResend) -> int:

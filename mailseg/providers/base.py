@@ -55,6 +55,8 @@ class CampaignInfo:
     subject: str | None = None
     from_name: str | None = None
     reply_to: str | None = None
+    preview_text: str | None = None
+    created_at: datetime | None = None  # when the campaign was made (Mailchimp's create_time)
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,15 @@ class EmailPlatform(Protocol):
         """Archive the member; None when done (or already gone), else the platform's reason."""
 
     def replicate_campaign(self, campaign_id: str) -> str:
-        """A draft copy of the campaign; returns the copy's id."""
+        """A draft copy of the campaign with everything set on it (content, preview text, from name,
+        reply-to, tracking, template settings); returns the copy's id. The copy's title is the
+        platform's ("<title> (copy 01)" on Mailchimp)."""
+
+    def update_campaign(self, campaign_id: str, *, list_id: str, segment_id: str | None, title: str,
+                        subject: str) -> None:
+        """Point a draft campaign at the list (or one of its static segments) and set its title and
+        subject line, in one call; every other setting of the campaign stays as it is.
+        (Added for policies built on replicas; see mailseg.policies.actions.)"""
 
     def schedule_campaign(self, campaign_id: str, at: datetime) -> None: ...
 

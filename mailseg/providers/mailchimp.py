@@ -227,6 +227,21 @@ class MailchimpPlatform:
     def replicate_campaign(self, campaign_id: str) -> str:
         return self._call(self.client.campaigns.replicate, campaign_id)["id"]
 
+    def update_campaign(self, campaign_id: str, *, list_id: str, segment_id: str | None, title: str,
+                        subject: str) -> None:
+        # PATCH /campaigns/{id} requires settings.subject_line, from_name and reply_to (and
+        # recipients.list_id with recipients): the replica's own from name and reply-to are sent
+        # back unchanged; settings not sent (preview text, tracking, template) keep their values.
+        current = self._call(self.client.campaigns.get, campaign_id)
+        settings = current.get("settings") or {}
+        recipients: dict[str, Any] = {"list_id": list_id}
+        if segment_id is not None:
+            recipients["segment_opts"] = {"saved_segment_id": int(segment_id)}
+        body = {"recipients": recipients,
+                "settings": {"title": title, "subject_line": subject, "from_name": settings.get("from_name") or "",
+                             "reply_to": settings.get("reply_to") or ""}}
+        self._call(self.client.campaigns.update, campaign_id, body)
+
     def schedule_campaign(self, campaign_id: str, at: datetime) -> None:
         self._call(self.client.campaigns.schedule, campaign_id, {"schedule_time": _mailchimp_time(at)})
 
@@ -258,7 +273,8 @@ def _campaign_info(item: dict) -> CampaignInfo:
     settings = item.get("settings") or {}
     return CampaignInfo(item["id"], item.get("status", ""), _time(item.get("send_time") or None),
                         settings.get("title"), settings.get("subject_line"), settings.get("from_name"),
-                        settings.get("reply_to"))
+                        settings.get("reply_to"), settings.get("preview_text"),
+                        _time(item.get("create_time") or None))
 
 
 def _problem(body: Any) -> dict:

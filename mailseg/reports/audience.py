@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Subscriber
 from ..timeutil import isoformat_utc, parse_datetime
+from ..values import is_id
 from .dashboard import UNCLASSIFIED
 
 # sort name -> (column, descending); each is served by an index on (audience_id, column[, id]).
@@ -79,6 +81,8 @@ def email_prefix(prefix: str, dialect: str):
     if dialect == "postgresql":
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return Subscriber.email.like(escaped + "%", escape="\\")
+    if ord(prefix[-1]) == sys.maxunicode:  # no character sorts after U+10FFFF: drop it and use LIKE-free >=
+        return and_(Subscriber.email >= prefix, Subscriber.email.startswith(prefix, autoescape=True))
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     return and_(Subscriber.email >= prefix, Subscriber.email < upper)
 
@@ -107,10 +111,13 @@ def _after(sort: str, cursor: str, dialect: str):
     column, descending = SORTS[sort]
     try:
         value, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        # A cursor is [text, id] as _cursor made it; anything else ([{}, 1], [null, 1], an id of
+        # 1e30) is refused here, before it reaches SQL.
+        if not isinstance(value, str) or "\x00" in value or not is_id(last_id):
+            raise ValueError("not a cursor")
         if column is Subscriber.subscribed_at:
             value = parse_datetime(value)
-        last_id = int(last_id)
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
         raise BadCursor("the page link is damaged; start again from the first page") from exc
     if column is Subscriber.email:
         if dialect == "postgresql":

@@ -31,3 +31,17 @@ def current() -> SchedulerContext:
     if _installed is None:
         raise RuntimeError("scheduler jobs run only inside `mailseg scheduler`")
     return _installed
+
+
+_leader_lock = None  # the leader lock of this process, while it leads
+
+
+def set_leader_lock(lock) -> None:
+    global _leader_lock
+    _leader_lock = lock
+
+
+def still_leading() -> bool:
+    """Whether this process still holds the leader lock (renewing it): a job that fires after the
+    lock was lost — the process stalled past its lease and a standby took over — must not run."""
+    return _leader_lock is not None and _leader_lock.believed_held()

@@ -222,9 +222,12 @@ JOBS: dict[str, Job] = {
 
 def run_job(name: str) -> None:
     """The entry point APScheduler stores (by reference, with the job's name as its argument)."""
-    from .context import current
+    from .context import current, still_leading
 
     db, config = current().db, current().config
+    if not still_leading():
+        log.warning("job %s skipped: this scheduler is no longer the active one", name)
+        return
     if name.startswith(PLAN_JOB_PREFIX):
         run_plan(db, config, int(name[len(PLAN_JOB_PREFIX):]))
         return

@@ -28,6 +28,7 @@ ADVISORY_KEY = int.from_bytes(b"mailseg\0", "big", signed=True)
 class LeaderLock(Protocol):
     def try_acquire(self) -> bool: ...
     def still_held(self) -> bool: ...
+    def believed_held(self) -> bool: ...
     def release(self) -> None: ...
 
 
@@ -55,6 +56,10 @@ class AdvisoryLock:
         except DBAPIError:
             self._close()
             return False
+
+    def believed_held(self) -> bool:
+        """Held as far as this process knows, without a query (safe from any thread)."""
+        return self.conn is not None
 
     def release(self) -> None:
         if self.conn is not None:
@@ -110,6 +115,11 @@ class LeaseLock:
         if renewed == 1:
             self.renewed_at = now
         return renewed == 1
+
+    def believed_held(self) -> bool:
+        """The lease this process last renewed has not expired (no query: safe from any thread).
+        A process that stalled past its lease must assume a standby has taken over."""
+        return utcnow() - self.renewed_at < self.lease
 
     def release(self) -> None:
         with self.db.transaction() as session:

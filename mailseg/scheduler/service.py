@@ -10,7 +10,7 @@ from ..config import Config
 from ..db import Database
 from ..runs import this_process
 from ..schedules import make_trigger
-from .context import SchedulerContext, install
+from .context import SchedulerContext, install, set_leader_lock
 from .jobs import JOBS, PLAN_JOB_PREFIX
 from .leader import leader_lock
 
@@ -30,9 +30,11 @@ def run_scheduler(db: Database, config: Config, *, stop: threading.Event) -> Non
     log.info("scheduler %s started; waiting to become the active scheduler", this_process())
     while not stop.is_set():
         if lock.try_acquire():
+            set_leader_lock(lock)
             try:
                 _lead(db, config, lock, stop)
             finally:
+                set_leader_lock(None)
                 lock.release()
         else:
             stop.wait(config.scheduler.standby_poll_seconds)

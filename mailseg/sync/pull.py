@@ -128,10 +128,11 @@ def _record_campaign(session: Session, audience_id: int, campaign: CampaignInfo)
     # A campaign mailseg made itself keeps its kind and version; it is marked sent once the platform says so.
     stmt = upsert(session, Campaign.__table__)
     stmt = stmt.on_conflict_do_update(index_elements=["audience_id", "provider_id"],
-                                      set_={"status": "sent", "sent_at": stmt.excluded.sent_at})
+                                      set_={"status": "sent", "sent_at": stmt.excluded.sent_at, "on_platform": True})
     session.execute(stmt, [{"audience_id": audience_id, "provider_id": campaign.id,
                             "name": campaign.title or campaign.id, "subject": campaign.subject, "kind": "regular",
-                            "status": "sent", "sent_at": campaign.sent_at, "variant": 1, "created_at": utcnow()}])
+                            "status": "sent", "sent_at": campaign.sent_at, "variant": 1, "on_platform": True,
+                            "created_at": utcnow()}])
 
 
 def _store(session: Session, audience_id: int, events: Iterable[EventIn], report: PullReport,

@@ -7,9 +7,12 @@ whether it is the hidden honeypot link. A token of one kind never verifies as th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from itsdangerous import BadData, URLSafeSerializer
+
+from ..values import is_id
 
 OPEN_SALT = "mailseg.tracking.open"
 CLICK_SALT = "mailseg.tracking.click"
@@ -38,12 +41,16 @@ def is_safe_target(url: str) -> bool:
         return False
     try:
         parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range (99999) or not a number
     except ValueError:
         return False
     return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
+@lru_cache(maxsize=16)
 def _serializer(secret: str, salt: str) -> URLSafeSerializer:
+    """One serializer per secret and salt: making one derives its key (an HMAC), once per pixel
+    request before this was cached."""
     if not secret:
         raise TrackingDisabled("tracking.secret is not set")
     return URLSafeSerializer(secret, salt=salt)
@@ -88,5 +95,5 @@ def _ids_ok(payload, length: int) -> bool:
     if not isinstance(payload, list) or len(payload) != length:
         return False
     audience_id, subscriber_id, campaign_id = payload[:3]
-    ints = (audience_id, subscriber_id) + (() if campaign_id is None else (campaign_id,))
-    return all(isinstance(v, int) and not isinstance(v, bool) for v in ints)
+    ids = (audience_id, subscriber_id) + (() if campaign_id is None else (campaign_id,))
+    return all(is_id(v) for v in ids)

@@ -1,7 +1,9 @@
 """GET /t/o/<token>.gif (open pixel) and GET /t/c/<token> (click redirect): verify, record, answer.
 
 With tracking.queue_url set, recording is one RPUSH to Redis and the answer does not wait on the
-database (write-behind, mailseg.ingest.queue); clicks take the same path as opens, so a person's
+database (write-behind, mailseg.ingest.queue); without it, the event is appended to the worker's
+in-process buffer, stored in batches by its thread (mailseg.ingest.localbuffer), unless
+tracking.buffer_seconds is 0; clicks take the same path as opens, so a person's
 redirect is as fast as a pixel and same-second link scans land in one batch, where the stateful
 bot rules see them together."""
 
@@ -16,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from ..ingest.events import EventIn, store_events
 from ..ingest.queue import QueueUnavailable
 from ..models import utcnow
-from ..web import config, db_session, tracking_queue
+from ..web import config, db_session, tracking_buffer, tracking_queue
 from ..web.client_ip import client_ip
 from .recording import click_event, open_event
 from .tokens import read_click_token, read_open_token
@@ -56,6 +58,9 @@ def _record(make_event, token) -> None:
             return
         except QueueUnavailable:
             pass  # logged by the queue; the event is stored directly instead
+    buffer = tracking_buffer()
+    if buffer is not None and buffer.push(token.audience_id, event):
+        return
     _store_now(token.audience_id, event)
 
 

@@ -24,6 +24,11 @@ def tracking_queue():
     return current_app.extensions["mailseg.tracking_queue"]
 
 
+def tracking_buffer():
+    """The in-process write-behind of opens and clicks (no queue configured), or None."""
+    return current_app.extensions.get("mailseg.tracking_buffer")
+
+
 def db_session() -> Session:
     """The request's session, closed (and rolled back if uncommitted) at teardown."""
     if "db_session" not in g:

@@ -24,6 +24,7 @@ from ..ingest.importing import EMAIL_PATTERN
 from ..subscribers.upsert import SubscriberRow, upsert_subscribers
 from ..models import Campaign, Subscriber, normalise_email, utcnow
 from ..timeutil import parse_datetime
+from ..values import text_problem
 from . import WebhookError, clean_text
 from .emails import change_email
 from .routing import audience_for_list
@@ -31,6 +32,8 @@ from .routing import audience_for_list
 TYPES = ("subscribe", "unsubscribe", "profile", "upemail", "cleaned", "campaign")
 FIELD = re.compile(r"^data((?:\[[^\[\]]*\])+)$")
 NAME_MERGES = {"FNAME": "first_name", "LNAME": "last_name"}
+# Mailchimp merge tags are at most 10 characters; 100 leaves room without storing garbage keys.
+MAX_MERGE_TAG = 100
 
 
 def secret_accepted(given: str, settings: MailchimpConfig, now: datetime) -> bool:
@@ -151,6 +154,10 @@ def _profile(session: Session, audience_id: int, email: str, hook: Hook, *, subs
                               if tag in merges}
     extra = {tag: clean_text(value, 2000) or "" for tag, value in merges.items()
              if isinstance(value, str) and tag not in NAME_MERGES and tag != "EMAIL"}
+    for tag in extra:
+        if (problem := text_problem(tag)) is not None or len(tag) > MAX_MERGE_TAG:
+            raise WebhookError(f"field data[merges][{tag!r}]: the merge field name "
+                               f"{problem or f'is longer than {MAX_MERGE_TAG} characters'}")
     stored = session.scalar(select(Subscriber.merge_fields).where(Subscriber.audience_id == audience_id,
                                                                   Subscriber.email == email))
     if extra:
@@ -177,6 +184,7 @@ def _campaign(session: Session, audience_id: int, hook: Hook) -> str:
         outcome = "created"
     campaign.subject = hook.text("subject", max_length=500) or campaign.subject
     campaign.status = status
+    campaign.on_platform = True  # Mailchimp itself said so
     if status == "sent" and campaign.sent_at is None:
         campaign.sent_at = hook.fired_at
     session.flush()

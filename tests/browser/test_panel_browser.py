@@ -84,3 +84,18 @@ def test_campaigns_and_sync_pages(page, live_server, logged_in):
     assert "Dry run queued." in page.get_by_role("status").inner_text()
     assert "dry run requested by" in page.locator("#pending").inner_text()
     screenshot(page, "sync")
+
+
+def test_no_page_breaks_the_content_security_policy(page, live_server, logged_in):
+    """Every panel page under the real CSP (script-src 'self'; style-src 'self'): the browser reports
+    no violation, and the dashboard's chart (a static script reading a JSON block) still draws."""
+    violations = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    for path in ["/", "/audience", "/campaigns", "/settings", "/sync", f"/subscribers/{next(iter(logged_in.ids.values()))}"]:
+        page.goto(live_server + path)
+        page.wait_for_load_state("networkidle")
+    page.goto(live_server + "/")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("() => !!document.querySelector('canvas') && document.querySelector('canvas').width > 0")
+    assert violations == []

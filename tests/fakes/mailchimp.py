@@ -122,6 +122,8 @@ class FakeMailchimp:
         self.faults: list[Fault] = []
         self.kills: list[Kill] = []
         self.contents: dict[str, dict] = {}  # campaign id -> content
+        self.replicated: list[tuple[str, str]] = []  # (source id, replica id) per replicate call
+        self.updates: list[tuple[str, dict]] = []  # (campaign id, body) per PATCH /campaigns/{id}
         self.delay = 0.0  # seconds before answering any call
         self.write_delay = 0.0  # extra seconds before answering a write
         self._ids = itertools.count(1)
@@ -160,12 +162,13 @@ class FakeMailchimp:
             return campaign["id"]
 
     def add_draft_campaign(self, list_id: str, *, title: str, subject: str, html: str = "<p>Hello</p>",
-                           from_name: str = "Shop", reply_to: str = "shop@example.com") -> str:
+                           from_name: str = "Shop", reply_to: str = "shop@example.com", preview_text: str = "",
+                           tracking: dict | None = None) -> str:
         """A campaign the marketer prepared in Mailchimp (a template mailseg copies)."""
         with self.lock:
-            campaign = self._campaign({"recipients": {"list_id": list_id},
+            campaign = self._campaign({"recipients": {"list_id": list_id}, "tracking": tracking or {},
                                        "settings": {"subject_line": subject, "title": title, "from_name": from_name,
-                                                    "reply_to": reply_to}})
+                                                    "reply_to": reply_to, "preview_text": preview_text}})
             self.contents[campaign["id"]]["html"] = html
             return campaign["id"]
 
@@ -242,7 +245,9 @@ class FakeMailchimp:
         campaign_id = f"c{next(self._ids):09x}"
         campaign = {"id": campaign_id, "web_id": next(self._ids), "type": body.get("type", "regular"),
                     "create_time": now_text(), "status": "save", "send_time": "",
-                    "recipients": dict(body.get("recipients") or {}), "settings": dict(body.get("settings") or {})}
+                    "recipients": dict(body.get("recipients") or {}), "settings": dict(body.get("settings") or {}),
+                    "tracking": {"opens": True, "html_clicks": True, "text_clicks": False,
+                                 **(body.get("tracking") or {})}}
         self.campaigns[campaign_id] = campaign
         self.contents[campaign_id] = {"html": "", "plain_text": ""}
         return campaign

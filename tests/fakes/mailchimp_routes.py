@@ -179,13 +179,25 @@ def register(app: Flask, fake: "FakeMailchimp") -> None:
 
     @app.patch(f"{bp}/campaigns/<campaign_id>")
     def update_campaign(campaign_id):
+        """Update campaign settings: `settings` with subject_line, from_name and reply_to is required
+        (and list_id in `recipients` when given); keys not sent keep their values."""
         body = request.get_json() or {}
         with fake.lock:
             campaign = fake._campaign_by_id(campaign_id)
             if campaign["status"] not in ("save", "paused"):
                 raise Problem(400, "Bad Request", "Cannot update a campaign that has been sent or scheduled.")
-            for key in ("settings", "recipients"):
-                campaign[key].update(body.get(key) or {})
+            settings, recipients = body.get("settings"), body.get("recipients")
+            if not isinstance(settings, dict) or any(k not in settings for k in ("subject_line", "from_name", "reply_to")):
+                raise Problem(400, "Invalid Resource", "settings.subject_line, from_name and reply_to are required.")
+            if recipients is not None and (recipients.get("list_id") not in fake.lists):
+                raise Problem(400, "Invalid Resource", "recipients.list_id is required and must be a list.")
+            if recipients is not None and "segment_opts" in recipients:
+                fake._segment(fake.lists[recipients["list_id"]],
+                              str(recipients["segment_opts"].get("saved_segment_id", "")))
+            campaign["settings"].update(settings)
+            if recipients is not None:
+                campaign["recipients"] = {**campaign["recipients"], **recipients}
+            fake.updates.append((campaign_id, body))
             return jsonify(campaign)
 
     @app.get(f"{bp}/campaigns/<campaign_id>/content")
@@ -208,9 +220,16 @@ def register(app: Flask, fake: "FakeMailchimp") -> None:
     def replicate(campaign_id):
         with fake.lock:
             original = fake._campaign_by_id(campaign_id)
-            settings = {**original["settings"], "title": f"{original['settings'].get('title', '')} (copy 01)"}
-            return jsonify(fake._campaign({"type": original["type"], "recipients": original["recipients"],
-                                           "settings": settings}))
+            # Replicate copies everything: settings (preview text, from name, reply-to, template...),
+            # tracking, recipients and content; only the title gets " (copy NN)".
+            copies = 1 + sum(c["settings"].get("title", "").startswith(f"{original['settings'].get('title', '')} (copy")
+                             for c in fake.campaigns.values())
+            settings = {**original["settings"], "title": f"{original['settings'].get('title', '')} (copy {copies:02d})"}
+            replica = fake._campaign({"type": original["type"], "recipients": dict(original["recipients"]),
+                                      "settings": settings, "tracking": dict(original.get("tracking") or {})})
+            fake.contents[replica["id"]] = dict(fake.contents[campaign_id])
+            fake.replicated.append((campaign_id, replica["id"]))
+            return jsonify(replica)
 
     @app.post(f"{bp}/campaigns/<campaign_id>/actions/schedule")
     def schedule(campaign_id):

@@ -172,7 +172,8 @@ def test_webhook_secret_only_for_admins(app, client, users, config):
                                                       tracking={"base_url": "https://mail.example.com/"})
     login(client, VIEWER)
     page = client.get("/sync").data.decode()
-    assert "s3cr3t-webhook-path-value" not in page and "https://mail.example.com/webhooks/mailchimp/****alue" in page
+    assert "s3cr3t-webhook-path-value" not in page and "https://mail.example.com/webhooks/mailchimp/****<" in page
+    assert "path-value" not in page
     client.post("/logout")
     login(client, ADMIN)
     page = client.get("/sync").data.decode()

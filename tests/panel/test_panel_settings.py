@@ -74,7 +74,7 @@ def test_invalid_value_shows_the_message_next_to_the_field_and_saves_nothing(adm
 def test_settings_page_masks_secrets(app, admin, config):
     app.extensions["mailseg.config"] = config.replace(mailchimp={"api_key": "0123456789abcdef-us21"})
     page = admin.get("/settings").data.decode()
-    assert "0123456789abcdef-us21" not in page and "****us21" in page
+    assert "0123456789abcdef-us21" not in page and "us21" not in page
     assert "configured by the policy issue" not in page
     assert 'name="frequency.inactive_every_days" value="60"' in page and "Resend to non-openers" in page
 
@@ -94,3 +94,29 @@ def test_keys_with_a_fixed_set_of_values_are_a_select(admin):
     page = admin.get("/settings").data.decode()
     assert '<select id="sunset-action" name="sunset.action"' in page
     assert '<option value="tag" selected>tag</option>' in page and '<option value="archive">archive</option>' in page
+
+
+def test_a_viewer_sees_only_whether_a_secret_is_set_and_when_it_changed(app, viewer, config, session):
+    from datetime import timedelta
+
+    from mailseg.models import SecretFingerprint
+    from mailseg.secretstate import secret_states
+
+    app.extensions["mailseg.config"] = config.replace(mailchimp={"api_key": "0123456789abcdef-us21",
+                                                                 "webhook_secret": "hook-path-secret-9f3a"})
+    page = viewer.get("/settings").data.decode()
+    for secret in ("0123456789abcdef-us21", "us21", "9f3a", "test-secret-key", "test-tracking-secret", "y-secret"):
+        assert secret not in page, secret
+    assert '<td><code>mailchimp.api_key</code></td><td>set</td>' in page
+    assert '<td><code>mandrill.webhook_key</code></td><td><span class="badge muted">not set</span>' in page
+    first = session.get(SecretFingerprint, "mailchimp.api_key")
+    assert "0123456789abcdef" not in first.fingerprint
+    seen_at = first.changed_at
+    # the same value keeps its time; a new value gets a new one
+    later = seen_at + timedelta(days=3)
+    same = {s.name: s for s in secret_states(session, app.extensions["mailseg.config"], later)}
+    assert same["mailchimp.api_key"].changed_at == seen_at
+    rotated = app.extensions["mailseg.config"].replace(mailchimp={"api_key": "fedcba9876543210-us21"})
+    changed = {s.name: s for s in secret_states(session, rotated, later)}
+    assert changed["mailchimp.api_key"].changed_at == later
+    assert changed["mailchimp.webhook_secret"].changed_at == seen_at

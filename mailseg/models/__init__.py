@@ -4,7 +4,7 @@ from .audience import SUBSCRIBER_STATUSES, SUPPRESSED_STATUSES, Audience, Subscr
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .campaigns import CAMPAIGN_KINDS, Campaign
 from .api import API_SCOPES, ApiToken
-from .events import EVENT_SOURCES, EVENT_TYPES, UNCOUNTED_ORDER_STATUSES, Event
+from .events import EVENT_SOURCES, EVENT_TYPES, UNCOUNTED_ORDER_STATUSES, Event, normalise_order_status
 from .history import RUN_STATUSES, ClassChange, JobRun
 from .panel import USER_ROLES, JobRequest, LoginAttempt, SettingChange, SettingOverride, User
 from .policies import ACTION_STEPS, POLICIES, REENGAGEMENT_STATES, CampaignPlan, PolicyAction, PolicyRecipient, ReengagementState
@@ -18,6 +18,6 @@ __all__ = [
     "normalise_email", "utcnow", "PullCursor", "SyncFailure", "SyncMember", "SyncSegment",
     "ACTION_STEPS", "POLICIES", "REENGAGEMENT_STATES", "CampaignPlan", "PolicyAction", "PolicyRecipient",
     "ReengagementState", "USER_ROLES", "JobRequest", "LoginAttempt", "SettingChange", "SettingOverride", "User",
-    "API_SCOPES", "ApiToken", "UNCOUNTED_ORDER_STATUSES", "PROSPECT", "QUADRANTS", "VALUE_FAMILIES",
+    "API_SCOPES", "ApiToken", "UNCOUNTED_ORDER_STATUSES", "normalise_order_status", "PROSPECT", "QUADRANTS", "VALUE_FAMILIES",
     "SubscriberValue", "ValueChange", "ValueModel",
 ]

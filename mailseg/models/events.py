@@ -17,6 +17,15 @@ BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
 EVENT_SOURCES = ("import", "pixel", "click", "mandrill", "mailchimp", "pull", "demo", "api")
 # Order states that do not count as a purchase (stored, shown, but never in value).
 UNCOUNTED_ORDER_STATUSES = ("cancelled", "refunded")
+ORDER_STATUS_MAX = 20
+_ORDER_STATUS_SPELLINGS = {"canceled": "cancelled", "voided": "cancelled", "void": "cancelled"}
+
+
+def normalise_order_status(raw: str | None) -> str | None:
+    """An order state as stored: lower case, words joined by '_', US/UK spellings of cancelled unified
+    ("Canceled", "partially refunded" -> "cancelled", "partially_refunded"); None when blank."""
+    text = "_".join((raw or "").strip().lower().replace("-", " ").split())
+    return _ORDER_STATUS_SPELLINGS.get(text, text) or None
 
 
 class Event(Base):

@@ -34,11 +34,15 @@ def day_number(session: Session, moment):
 
 
 def whole_days(session: Session, later: datetime, earlier):
-    """Whole days from `earlier` (a column) to the moment `later`, counted to the second."""
+    """Whole days from `earlier` (a column) to the moment `later`, exact to the microsecond.
+
+    SQLite: the difference of the calendar days, less one when `earlier`'s time of day is later than
+    `later`'s (both stored as 'YYYY-MM-DD HH:MM:SS.ffffff', so the time parts compare as text).
+    PostgreSQL: the interval's seconds (numeric, exact) divided by 86,400, rounded down."""
     later_value = literal(later, UTCDateTime)
     if _sqlite(session):
-        seconds = (cast(func.strftime("%s", later_value), Integer) - cast(func.strftime("%s", earlier), Integer))
-        return seconds // 86400
+        days = cast(func.julianday(func.date(later_value)) - func.julianday(func.date(earlier)), Integer)
+        return days - case((func.substr(earlier, 12) > func.substr(later_value, 12), 1), else_=0)
     return cast(func.floor(extract("epoch", later_value - earlier) / 86400), Integer)
 
 

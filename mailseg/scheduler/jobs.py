@@ -7,14 +7,16 @@ Settings saved in the panel apply: each step reads the effective config at the m
 
 from __future__ import annotations
 
+import functools
 import logging
+from datetime import datetime
 from typing import Callable
 
 from sqlalchemy import select
 
 from ..config import Config
 from ..db import Database
-from ..models import Audience
+from ..models import Audience, utcnow
 from ..runs import recorded_run
 from ..settings import effective_config
 
@@ -36,16 +38,30 @@ def mailchimp_configured(config: Config) -> bool:
     return bool(config.mailchimp.api_key)
 
 
-def classify_step(db: Database, base: Config, audience_id: int) -> bool:
+def classify_step(db: Database, base: Config, audience_id: int, *, as_of: datetime | None = None) -> bool:
     from ..engagement import classify_audience
 
     with db.session() as session:
         try:
-            result = classify_audience(session, audience_id, effective_config(session, base).engagement)
+            result = classify_audience(session, audience_id, effective_config(session, base).engagement, as_of=as_of)
         except Exception:  # recorded as a failed run by classify_audience
             log.exception("classification of audience %s failed", audience_id)
             return False
     log.info("audience %s classified: %s changes", audience_id, result.changes)
+    return True
+
+
+def value_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
+    """The value run of the chain, after classify with the same as_of (RFM, ABC, CLV, quadrants)."""
+    from ..value import value_audience
+
+    with db.session() as session:
+        try:
+            result = value_audience(session, audience_id, effective_config(session, config).value, as_of=as_of)
+        except Exception:  # recorded as a failed run by value_audience
+            log.exception("value run of audience %s failed", audience_id)
+            return False
+    log.info("audience %s valued: %s customers, changes %s", audience_id, result.customers, result.changes)
     return True
 
 
@@ -129,16 +145,19 @@ def pull_step(db: Database, base: Config, audience_id: int) -> bool:
 
 def classify_all(db: Database, config: Config) -> None:
     """Classify every audience, then run its follow-up steps in order, each only if the one before succeeded."""
+    as_of = utcnow()
     for audience_id in audience_ids(db):
-        if classify_step(db, config, audience_id):
-            for step in follow_ups(config):
+        if classify_step(db, config, audience_id, as_of=as_of):
+            for step in follow_ups(config, as_of):
                 if not step(db, config, audience_id):
                     break
 
 
-def follow_ups(config: Config) -> list[Step]:
-    """What runs after a classification: the policies, then the sync (when Mailchimp is configured)."""
-    return [policies_step, sync_step] if mailchimp_configured(config) else []
+def follow_ups(config: Config, as_of: datetime) -> list[Step]:
+    """What runs after a classification: the value run (same as_of), then the policies and the sync
+    (when Mailchimp is configured)."""
+    value = functools.partial(value_step, as_of=as_of)
+    return [value, policies_step, sync_step] if mailchimp_configured(config) else [value]
 
 
 def _with_mailchimp(job: str, step: Step) -> Job:
@@ -188,6 +207,8 @@ def _run_requested(db: Database, config: Config, job: str, audience_id: int, opt
         pull_step(db, config, audience_id)
     elif job == "classify":
         classify_step(db, config, audience_id)
+    elif job == "value":
+        value_step(db, config, audience_id, as_of=utcnow())
     elif job == "policies":
         policies_step(db, config, audience_id)
 

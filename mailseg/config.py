@@ -272,6 +272,14 @@ class ValueConfig:
 
 
 @dataclass(frozen=True)
+class ApiConfig:
+    """The JSON API under /api/v1 (bearer tokens: `mailseg tokens add`)."""
+
+    # Largest request body accepted (a 1,000-order batch is about 200 kB); larger ones get 413.
+    max_body_bytes: int = setting(2_000_000, min=1_000, max=50_000_000)
+
+
+@dataclass(frozen=True)
 class ImportConfig:
     batch_size: int = setting(5000, min=100, max=100_000)
 
@@ -294,6 +302,7 @@ class Config:
     resend: ResendConfig = field(default_factory=ResendConfig)
     offer: OfferConfig = field(default_factory=OfferConfig)
     value: ValueConfig = field(default_factory=ValueConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
 
     def replace(self, **sections: Mapping[str, Any]) -> "Config":
         """A copy with some keys changed, validated like the file: replace(engagement={"window_months": 9})."""

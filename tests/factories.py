@@ -71,3 +71,25 @@ def simulated_buyers(session, audience: Audience, count: int, *, end: datetime, 
             day += float(rng.exponential(1 / rate))
     session.commit()
     return emails
+
+
+def check_openapi(response, path: str, method: str) -> None:
+    """Validate a JSON API response against the operation's schema in the served OpenAPI document
+    (JSON Schema 2020-12, as OpenAPI 3.1 uses): status code documented, body valid."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    from mailseg.api.openapi import document
+
+    spec = document()
+    operation = spec["paths"][path][method.lower()]
+    assert str(response.status_code) in operation["responses"], \
+        f"{method} {path}: status {response.status_code} is not documented"
+    content = operation["responses"][str(response.status_code)]["content"]["application/json"]
+    assert response.mimetype == "application/json"
+    registry = Registry().with_resource("urn:mailseg-api", Resource.from_contents(
+        {"$schema": "https://json-schema.org/draft/2020-12/schema", **spec}))
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "urn:mailseg-api#response",
+              **content["schema"]}
+    schema = {"$ref": "urn:mailseg-api#" + content["schema"]["$ref"][1:]} if "$ref" in content["schema"] else schema
+    Draft202012Validator(schema, registry=registry).validate(response.get_json())

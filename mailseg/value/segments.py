@@ -92,3 +92,19 @@ def segment_case(rules: list[SegmentRule], r, f, m):
 
 def segment_names(rules: list[SegmentRule]) -> list[str]:
     return [rule.name for rule in rules] + [OTHER_SEGMENT]
+
+
+# Tag families mirrored on the platform: mailseg:rfm:<segment>, mailseg:abc:<class>, mailseg:value:<quadrant>.
+TAG_FAMILIES = {"rfm": "rfm:", "abc": "abc:", "quadrant": "value:"}
+
+
+def value_tag(prefix: str, family: str, name: str) -> str:
+    """The tag of a value segment, e.g. value_tag("mailseg:", "rfm", "champions") == "mailseg:rfm:champions"."""
+    return f"{prefix}{TAG_FAMILIES[family]}{name}"
+
+
+def value_tags(prefix: str, families, rfm_segment: str | None, abc_class: str | None, quadrant: str | None) -> list[str]:
+    """The value tags a subscriber belongs to (prospects have no RFM tag)."""
+    names = {"rfm": rfm_segment if rfm_segment not in (None, "prospect") else None, "abc": abc_class,
+             "quadrant": quadrant}
+    return [value_tag(prefix, family, names[family]) for family in TAG_FAMILIES if family in families and names[family]]

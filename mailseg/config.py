@@ -172,6 +172,8 @@ class FrequencyConfig:
     # Inactive subscribers are eligible again once their last send is this many days old.
     inactive_every_days: int = setting(60, min=30, max=120)
     eligible_tag: str = setting("mailseg:eligible")
+    # Value segments (RFM segment, ABC class or quadrant names) whose subscribers are always eligible.
+    prefer_segments: list[str] = setting([])
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,8 @@ class OfferConfig:
     # The Mailchimp campaign copied for each day's offer; empty: the policy is off.
     campaign_id: str = setting("")
     cooldown_days: int = setting(90, min=1, max=365)
+    # Value segments (RFM segment, ABC class or quadrant names) that never get the offer.
+    skip_segments: list[str] = setting([])
 
 
 # The default RFM segment table (issue 13): the first rule matching (R, F, M) names the customer.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, false, or_, select
 
-from ..models import Event, ReengagementState, Subscriber
+from ..models import Event, ReengagementState, Subscriber, SubscriberValue
 
 EVENTS = Event.__table__
 STATES = ReengagementState.__table__
@@ -29,6 +29,17 @@ def in_sunset(subscriber_id):
 def mailable(audience_id: int):
     """Subscribed members of the audience that the sunset has not retired."""
     return and_(Subscriber.audience_id == audience_id, Subscriber.status == "subscribed", ~in_sunset(Subscriber.id))
+
+
+def in_value_segments(subscriber_id, names: list[str]):
+    """EXISTS: the subscriber's stored value puts them in one of the named value segments (an RFM
+    segment, an ABC class or a quadrant). False for an empty list (no SQL then)."""
+    if not names:
+        return false()
+    values = SubscriberValue.__table__
+    return exists(select(values.c.subscriber_id).where(
+        values.c.subscriber_id == subscriber_id,
+        or_(values.c.rfm_segment.in_(names), values.c.abc_class.in_(names), values.c.quadrant.in_(names))))
 
 
 def day_key(as_of: datetime) -> str:

@@ -29,6 +29,7 @@ from ..progress import Progress
 from ..runs import finish_run, recorded_run
 from ..sqlutil import CreateTemporaryTableAs, upsert
 from . import clv
+from .columns import read_columns, write_columns
 from .segments import parse_rfm_segments, segment_case
 from .sql import abc_case, quadrant_case, staged_values
 
@@ -132,15 +133,14 @@ def _fit_and_predict(session: Session, audience_id: int, settings: ValueConfig, 
                      result: ValueResult) -> None:
     """Fit both models on every subscriber with a counted order up to as_of; store the fit and the
     predictions, or keep the last good model and say why."""
-    rows = session.execute(select(
+    data = read_columns(session, select(
         STAGED.c.subscriber_id, STAGED.c.days, STAGED.c.first_day, STAGED.c.last_day, STAGED.c.total_amount,
-        STAGED.c.total_margin, STAGED.c.first_day_amount).where(STAGED.c.days >= 1)).all()
+        STAGED.c.total_margin, STAGED.c.first_day_amount).where(STAGED.c.days >= 1))
     PREDICTED.create(session.connection())
-    if not rows:
+    if not len(data):
         result.model_reason = "no orders"
         result.model = _last_model(session, audience_id)
         return
-    data = np.array([[float(v or 0) for v in row] for row in rows])
     ids, days, first, last = data[:, 0].astype(np.int64), data[:, 1], data[:, 2], data[:, 3]
     total, margin, first_amount = data[:, 4], data[:, 5], data[:, 6]
     as_of_day = (as_of.date() - datetime(1970, 1, 1).date()).days
@@ -177,24 +177,7 @@ def _fit_and_predict(session: Session, audience_id: int, settings: ValueConfig, 
         result.model = _last_model(session, audience_id)
     columns = {"subscriber_id": ids, "repeat_days": x.astype(np.int64), "t_x_weeks": t_x, "t_weeks": T,
                "margin_rate": rate, **predictions}
-    _insert_predictions(session, columns)
-
-
-def _insert_predictions(session: Session, columns: dict[str, np.ndarray]) -> None:
-    names = list(columns)
-    records = [tuple(None if isinstance(v, float) and v != v else v for v in row)
-               for row in zip(*(columns[name].tolist() for name in names))]
-    if session.get_bind().dialect.name == "postgresql":
-        cursor = session.connection().connection.driver_connection.cursor()
-        try:
-            with cursor.copy(f"COPY {PREDICTIONS} ({', '.join(names)}) FROM STDIN") as copy:
-                for record in records:
-                    copy.write_row(record)
-        finally:
-            cursor.close()
-        return
-    session.connection().exec_driver_sql(
-        f"INSERT INTO {PREDICTIONS} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", records)
+    write_columns(session, PREDICTIONS, columns)
 
 
 def model_parameters(model: ValueModel) -> dict[str, Any]:

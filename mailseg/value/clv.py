@@ -44,30 +44,52 @@ class GammaGamma:
     log_likelihood: float
 
 
-def _bgnbd_log_likelihood(params, x, t_x, T):
-    """Per-customer log of (6): A1 + log(exp(A2) + [x > 0] exp(A3))."""
-    r, alpha, a, b = params
-    a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-    a2 = special.betaln(a, b + x) - special.betaln(a, b) - (r + x) * np.log(alpha + T)
-    repeat = x > 0
-    a3 = np.full_like(a2, -np.inf)
-    a3[repeat] = (special.betaln(a + 1, b + x[repeat] - 1) - special.betaln(a, b)
-                  - (r + x[repeat]) * np.log(alpha + t_x[repeat]))
-    return a1 + np.logaddexp(a2, a3)
+class _BgNbdData:
+    """The customers of a BG/NBD fit, prepared once so that each likelihood evaluation costs a few
+    vector operations: identical (x, t_x, T) weighted once, and every term that depends on x alone
+    (Gamma and Beta functions), on T alone or on t_x alone computed on the few distinct values and
+    gathered (purchase days make t_x and T multiples of 1/7: at most a few hundred distinct values)."""
+
+    def __init__(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> None:
+        keys, self.weight = np.unique(np.column_stack([x, t_x, T]), axis=0, return_counts=True)
+        self.x = keys[:, 0]
+        self.ux, self.ix = np.unique(self.x, return_inverse=True)
+        self.ut, self.it = np.unique(keys[:, 1], return_inverse=True)
+        self.uT, self.iT = np.unique(keys[:, 2], return_inverse=True)
+        self.repeat = self.x > 0
+
+    def log_likelihood(self, params) -> np.ndarray:
+        """Per-customer log of (6): A1 + log(exp(A2) + [x > 0] exp(A3))."""
+        r, alpha, a, b = params
+        beta_ab = special.betaln(a, b)
+        ux = self.ux
+        a1 = (special.gammaln(r + ux) - special.gammaln(r))[self.ix] + r * np.log(alpha)
+        rx = r + self.x
+        a2 = (special.betaln(a, b + ux) - beta_ab)[self.ix] - rx * np.log(alpha + self.uT)[self.iT]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            b3 = np.where(ux > 0, special.betaln(a + 1, b + ux - 1) - beta_ab, -np.inf)
+        a3 = np.where(self.repeat, b3[self.ix] - rx * np.log(alpha + self.ut)[self.it], -np.inf)
+        return a1 + np.logaddexp(a2, a3)
+
+    def total(self, params) -> float:
+        return float(np.dot(self.weight, self.log_likelihood(params)))
 
 
 def _maximise(negative_ll, start: np.ndarray, what: str) -> np.ndarray:
-    """Maximum likelihood over log-parameters (all parameters are positive): Nelder-Mead from the
-    start, polished by L-BFGS-B; a FitError when neither converges to a finite optimum."""
+    """Maximum likelihood over log-parameters (all parameters are positive): L-BFGS-B from the start,
+    then Nelder-Mead from its end, then L-BFGS-B again when Nelder-Mead moved; a FitError when
+    no method converges to a finite optimum."""
     def objective(log_params):
         value = negative_ll(np.exp(log_params))
         return value if np.isfinite(value) else 1e300
 
-    first = optimize.minimize(objective, start, method="Nelder-Mead",
-                              options={"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-7})
-    polished = optimize.minimize(objective, first.x, method="L-BFGS-B")
-    best = polished if polished.fun <= first.fun else first
-    if not (first.success or polished.success) or not np.isfinite(best.fun) or best.fun >= 1e299:
+    results = [optimize.minimize(objective, start, method="L-BFGS-B")]
+    results.append(optimize.minimize(objective, results[-1].x, method="Nelder-Mead",
+                                     options={"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-7}))
+    if results[-1].fun < results[0].fun - 1e-9:
+        results.append(optimize.minimize(objective, results[-1].x, method="L-BFGS-B"))
+    best = min(results, key=lambda result: result.fun)
+    if not any(result.success for result in results) or not np.isfinite(best.fun) or best.fun >= 1e299:
         raise FitError(f"the {what} fit did not converge ({best.message})")
     params = np.exp(best.x)
     if not np.all(np.isfinite(params)) or np.any(params > 1e8) or np.any(params < 1e-8):
@@ -80,20 +102,16 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BgNbd:
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     if len(x) == 0:
         raise FitError("no customers")
-    # Identical (x, t_x, T) triples are common (one-time buyers of the same day): weight them once.
-    keys, counts = np.unique(np.column_stack([x, t_x, T]), axis=0, return_counts=True)
-    ux, ut, uT = keys[:, 0], keys[:, 1], keys[:, 2]
-    params = _maximise(lambda p: -np.sum(counts * _bgnbd_log_likelihood(p, ux, ut, uT)),
-                       np.log([0.5, max(float(np.mean(T)), 1.0), 1.0, 1.0]), "BG/NBD")
-    ll = float(np.sum(counts * _bgnbd_log_likelihood(params, ux, ut, uT)))
-    return BgNbd(*(float(v) for v in params), log_likelihood=ll)
+    data = _BgNbdData(x, t_x, T)
+    params = _maximise(lambda p: -data.total(p), np.log([0.5, max(float(np.mean(T)), 1.0), 1.0, 1.0]), "BG/NBD")
+    return BgNbd(*(float(v) for v in params), log_likelihood=data.total(params))
 
 
-def _gg_log_likelihood(params, x, m):
+def _gg_log_likelihood(params, x, m, log_m, log_x, mx):
     p, q, gamma = params
     px = p * x
     return (special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * np.log(gamma)
-            + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(gamma + m * x))
+            + (px - 1) * log_m + px * log_x - (px + q) * np.log(gamma + mx))
 
 
 def fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> GammaGamma:
@@ -103,11 +121,12 @@ def fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> GammaGamma:
     x, m = x[usable], m[usable]
     if len(x) < 2:
         raise FitError("fewer than two repeat customers with a positive spend")
-    params = _maximise(lambda p: -np.sum(_gg_log_likelihood(p, x, m)), np.log([1.0, 2.0, max(float(np.mean(m)), 1.0)]),
-                       "Gamma-Gamma")
+    terms = (x, m, np.log(m), np.log(x), m * x)
+    params = _maximise(lambda p: -np.sum(_gg_log_likelihood(p, *terms)),
+                       np.log([1.0, 2.0, max(float(np.mean(m)), 1.0)]), "Gamma-Gamma")
     if params[1] <= 1:
         raise FitError(f"the Gamma-Gamma fit gives q = {params[1]:.3f} <= 1: the spend has no finite mean")
-    return GammaGamma(*(float(v) for v in params), log_likelihood=float(np.sum(_gg_log_likelihood(params, x, m))))
+    return GammaGamma(*(float(v) for v in params), log_likelihood=float(np.sum(_gg_log_likelihood(params, *terms))))
 
 
 def p_alive(model: BgNbd, x, t_x, T) -> np.ndarray:

@@ -60,7 +60,10 @@ class _BgNbdData:
     their few distinct values and gathered (purchase days make t_x and T multiples of 1/7)."""
 
     def __init__(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> None:
-        keys, self.weight = _unique_rows(x, t_x, T)
+        keys, counts = _unique_rows(x, t_x, T)
+        # Weighted sums are (weight * terms).sum(), not np.dot: BLAS threads on a busy machine made
+        # a dot of 40,000 numbers take 7 ms instead of 0.1 ms.
+        self.weight = counts.astype(float)
         self.x = keys[:, 0]
         self.ux, self.ix = np.unique(self.x, return_inverse=True)
         self.ut, self.it = np.unique(keys[:, 1], return_inverse=True)
@@ -84,7 +87,7 @@ class _BgNbdData:
             b3 = np.where(ux > 0, special.betaln(a + 1, b + ux - 1) - beta_ab, -np.inf)
         a3 = np.where(self.repeat, b3[ix] - rx * log_t[self.it], -np.inf)
         mixed = np.logaddexp(a2, a3)
-        total = float(np.dot(weight, a1 + mixed))
+        total = float((weight * (a1 + mixed)).sum())
         if not gradient:
             return total, None
         w2 = np.exp(a2 - mixed)
@@ -100,7 +103,7 @@ class _BgNbdData:
             d_b3 = np.where(ux > 0, psi(np.maximum(b + ux - 1, 1e-300)) - psi(a + b + ux) + common_b, 0.0)
         d_a = w2 * d_a2[ix] + w3 * d_a3[ix]
         d_b = w2 * d_b2[ix] + w3 * d_b3[ix]
-        return total, np.array([np.dot(weight, d) for d in (d_r, d_alpha, d_a, d_b)])
+        return total, np.array([(weight * d).sum() for d in (d_r, d_alpha, d_a, d_b)])
 
 
 def _maximise(evaluate, start: np.ndarray, what: str) -> np.ndarray:

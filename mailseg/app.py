@@ -56,6 +56,9 @@ def create_app(config: Config | None = None, *, database: Database | None = None
 
     init_i18n(app)
     init_panel(app)
+    from .api import init_api
+
+    init_api(app)
     return app
 
 

@@ -20,7 +20,7 @@ anna@example.com,Anna,'plain,,"	tabbed",ok
 EVENTS = '''
 email,type,occurred_at,campaign,url,user_agent,ip,amount
 =1+2@x.test,click,2026-05-01T12:01:00Z,@campaign,=HYPERLINK(1),-cmd,,
-anna@example.com,purchase,2026-05-03T00:00:00Z,+c,,,,-19.90
+anna@example.com,purchase,2026-05-03T00:00:00Z,+c,,,,19.90
 '''
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
-from ..models import Audience
+from ..models import Audience, utcnow
 from ..progress import progress
 from .runtime import Runtime, fails_cleanly, pass_runtime
 
@@ -20,10 +20,10 @@ from .runtime import Runtime, fails_cleanly, pass_runtime
 @fails_cleanly
 def demo(rt: Runtime, audience: str, subscribers: int, weeks: int, seed: int, if_empty: bool) -> None:
     """Create a demo audience: a year of weekly campaigns with sends, human and Apple-proxy opens,
-    clicks, unsubscribes and bounces."""
-    from ..demo import generate_demo
+    clicks, unsubscribes and bounces, and orders (repeat buyers, dropouts, refunds)."""
+    from ..demo import generate_demo, generate_orders
     from ..engagement.backfill import backfill_audience, backfill_points, parse_every
-    from ..models import utcnow
+    from ..value import value_audience
 
     with rt.migrated_db().session() as session:
         if if_empty and session.scalar(select(Audience.id).limit(1)) is not None:
@@ -34,15 +34,23 @@ def demo(rt: Runtime, audience: str, subscribers: int, weeks: int, seed: int, if
         with progress("generating demo campaigns", weeks) as bar:
             summary = generate_demo(session, audience_name=audience, subscribers=subscribers, weeks=weeks,
                                     seed=seed, progress=bar)
+            orders = generate_orders(session, summary.audience_id, summary.started_at, utcnow(), seed=seed)
             session.commit()
-        # The class history the scheduler would have written: a backfill from the first campaign.
+        # The class and value history the scheduler would have written: a backfill from the first campaign,
+        # each point valued with the same as_of (as in the scheduled chain).
+        settings = rt.settings(session)
         every, now = parse_every("14d"), utcnow()
         with progress("classifying the demo period", len(backfill_points(summary.started_at, every, now))) as bar:
-            result = backfill_audience(session, summary.audience_id, rt.settings(session).engagement,
+            result = backfill_audience(session, summary.audience_id, settings.engagement,
                                        summary.started_at, every, now=now, progress=bar)
+        with progress("valuing the demo period", len(result.points)) as bar:
+            for point in result.points:
+                value_audience(session, summary.audience_id, settings.value, as_of=point.as_of)
+                bar.advance()
+        session.commit()
         runs = len(result.points)
     ev = summary.events
     kinds = ", ".join(f"{n} {t}" for t, n in sorted(ev.by_type.items()))
     click.echo(f"demo audience {audience!r}: {summary.subscribers} subscribers, {summary.campaigns} campaigns, "
-               f"{ev.inserted} events ({kinds}); {ev.machine} flagged machine/bot; class history backfilled "
-               f"at {runs} points (every 14 days, then now)")
+               f"{ev.inserted} events ({kinds}); {ev.machine} flagged machine/bot; {orders.inserted} orders; "
+               f"class history backfilled and valued at {runs} points (every 14 days, then now)")

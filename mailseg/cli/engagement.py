@@ -16,6 +16,7 @@ from ..engagement.backfill import DEFAULT_EVERY, backfill_audience, backfill_poi
 from ..models import utcnow
 from ..progress import progress
 from ..timeutil import isoformat_utc
+from ..value.explain import explain_value
 from .params import DATETIME, as_of_option
 from .runtime import Runtime, fails_cleanly, pass_runtime
 
@@ -103,8 +104,12 @@ def explain(rt: Runtime, email: str, audience: str | None, as_of: datetime | Non
         except SubscriberNotFound as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
-        ex = explain_subscriber(session, subscriber_id, rt.settings(session).engagement, as_of=as_of)
-    for line in explanation_lines(ex):
+        settings = rt.settings(session)
+        ex = explain_subscriber(session, subscriber_id, settings.engagement, as_of=as_of)
+        value_ex = explain_value(session, subscriber_id, settings.value)
+    from .value import value_explanation_lines  # cli/value.py imports this module's options
+
+    for line in explanation_lines(ex) + value_explanation_lines(value_ex):
         click.echo(line)
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Iterable
 
 from sqlalchemy.orm import Session
 
 from ..config import FlaggingConfig
-from ..models import EVENT_TYPES, SUBSCRIBER_STATUSES, Campaign, Event, Subscriber, normalise_email
+from ..models import (EVENT_TYPES, SUBSCRIBER_STATUSES, Campaign, Event, Subscriber, normalise_email,
+                      normalise_order_status)
+from ..models.events import ORDER_STATUS_MAX
 from ..progress import Progress
 from ..subscribers.upsert import SubscriberRow, upsert_subscribers
 from ..timeutil import parse_datetime
@@ -22,10 +25,11 @@ from .records import FileFormatError, Record, RowError, csv_header, read_records
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SUBSCRIBER_COLUMNS = {"email", "status", "status_changed_at", "subscribed_at", "first_name", "last_name", "tags"}
 EVENT_REQUIRED = ("email", "type", "occurred_at")
-EVENT_OPTIONAL = ("campaign", "url", "user_agent", "ip", "amount")
+EVENT_OPTIONAL = ("campaign", "url", "user_agent", "ip", "amount", "order_id", "margin", "order_status")
 # The column each optional text field of an event is stored in (its length is checked before storing).
 EVENT_TEXT_COLUMNS = {"campaign": Campaign.provider_id, "url": Event.url, "user_agent": Event.user_agent,
-                      "ip": Event.ip}
+                      "ip": Event.ip, "order_id": Event.order_id, "order_status": Event.order_status}
+ORDER_ID_MAX = 100
 MAX_ERRORS_KEPT = 1000
 
 
@@ -131,12 +135,17 @@ def _parse_event(file: str, record: Record) -> EventIn | RowError:
         occurred_at = parse_datetime(f["occurred_at"])
     except ValueError as exc:
         return RowError(file, record.line, "occurred_at", str(exc))
-    amount = None
-    if (f.get("amount") or "").strip():
-        try:
-            amount = check_decimal(Event.amount, f["amount"])
-        except ValueError as exc:
-            return RowError(file, record.line, "amount", _clipped(str(exc)))
+    amount = margin = None
+    for name in ("amount", "margin"):
+        if (f.get(name) or "").strip():
+            try:
+                number = check_decimal(getattr(Event, name), f[name])
+            except ValueError as exc:
+                return RowError(file, record.line, name, _clipped(str(exc)))
+            if name == "amount":
+                amount = number
+            else:
+                margin = number
     text: dict[str, str | None] = {}
     for name, column in EVENT_TEXT_COLUMNS.items():
         value = (f.get(name) or "").strip() or None
@@ -146,7 +155,29 @@ def _parse_event(file: str, record: Record) -> EventIn | RowError:
             except ValueError as exc:
                 return RowError(file, record.line, name, str(exc))
         text[name] = value
-    return EventIn(type=event_type, occurred_at=occurred_at, source="import", email=email, amount=amount, **text)
+    problem = check_order_fields(event_type, amount, text["order_id"], text["order_status"], margin)
+    if problem:
+        return RowError(file, record.line, *problem)
+    return EventIn(type=event_type, occurred_at=occurred_at, source="import", email=email, amount=amount,
+                   margin=margin, **text)
+
+
+def check_order_fields(event_type: str, amount: Decimal | None, order_id: str | None,
+                       order_status: str | None, margin: Decimal | None = None) -> tuple[str, str] | None:
+    """(field, reason) when the order fields of an event are wrong; one rule for files and the JSON API."""
+    if event_type != "purchase":
+        for name, value in (("order_id", order_id), ("order_status", order_status), ("margin", margin)):
+            if value is not None:
+                return name, f"only a purchase has an {name} (this event is a {event_type})"
+        return None
+    if amount is not None and amount < 0:
+        return "amount", f"an order amount cannot be negative: {amount}"
+    if order_id is not None and len(order_id) > ORDER_ID_MAX:
+        return "order_id", f"longer than {ORDER_ID_MAX} characters"
+    status = normalise_order_status(order_status)
+    if status is not None and len(status) > ORDER_STATUS_MAX:
+        return "order_status", f"longer than {ORDER_STATUS_MAX} characters: {order_status!r}"
+    return None
 
 
 def _email(raw: str) -> str:

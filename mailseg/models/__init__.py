@@ -3,12 +3,14 @@
 from .audience import SUBSCRIBER_STATUSES, SUPPRESSED_STATUSES, Audience, Subscriber, normalise_email
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .campaigns import CAMPAIGN_KINDS, Campaign
-from .events import EVENT_SOURCES, EVENT_TYPES, Event
+from .api import API_SCOPES, ApiToken
+from .events import EVENT_SOURCES, EVENT_TYPES, UNCOUNTED_ORDER_STATUSES, Event, normalise_order_status
 from .history import RUN_STATUSES, ClassChange, JobRun, SubscriberStatusChange
 from .panel import USER_ROLES, JobRequest, LoginAttempt, LoginCounter, SecretFingerprint, SettingChange, SettingOverride, User, UserSession
 from .policies import ACTION_STEPS, POLICIES, REENGAGEMENT_STATES, CampaignPlan, PolicyAction, PolicyRecipient, ReengagementState
 from .scheduling import SchedulerLease, apscheduler_jobs
 from .sync import PullCursor, SyncFailure, SyncMember, SyncSegment
+from .value import PROSPECT, QUADRANTS, VALUE_FAMILIES, SubscriberValue, ValueChange, ValueModel
 
 __all__ = [
     "Audience", "Base", "ClassChange", "SchedulerLease", "apscheduler_jobs", "JobRun", "RUN_STATUSES", "CAMPAIGN_KINDS", "Campaign", "EVENT_SOURCES", "EVENT_TYPES", "Event",
@@ -17,4 +19,6 @@ __all__ = [
     "ACTION_STEPS", "POLICIES", "REENGAGEMENT_STATES", "CampaignPlan", "PolicyAction", "PolicyRecipient",
     "ReengagementState", "SubscriberStatusChange", "USER_ROLES", "JobRequest", "LoginAttempt", "LoginCounter",
     "UserSession", "SecretFingerprint", "SettingChange", "SettingOverride", "User",
+    "API_SCOPES", "ApiToken", "UNCOUNTED_ORDER_STATUSES", "normalise_order_status", "PROSPECT", "QUADRANTS", "VALUE_FAMILIES",
+    "SubscriberValue", "ValueChange", "ValueModel",
 ]

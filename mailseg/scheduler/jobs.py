@@ -63,6 +63,20 @@ def classify_step(db: Database, config: Config, audience_id: int, *, as_of: date
     return True
 
 
+def value_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
+    """The value run of the chain, after classify with the same as_of (RFM, ABC, CLV, quadrants)."""
+    from ..value import value_audience
+
+    with db.session() as session:
+        try:
+            result = value_audience(session, audience_id, config.value, as_of=as_of)
+        except Exception:  # recorded as a failed run by value_audience
+            log.exception("value run of audience %s failed", audience_id)
+            return False
+    log.info("audience %s valued: %s customers, changes %s", audience_id, result.customers, result.changes)
+    return True
+
+
 def sync_step(db: Database, config: Config, audience_id: int, *, as_of: datetime, dry_run: bool = False) -> bool:
     from ..providers import platform_factory
     from ..sync import plan_engagement_sync, sync_engagement
@@ -153,8 +167,9 @@ def run_chain(db: Database, config: Config, audience_id: int, *, as_of: datetime
 
 
 def follow_ups(config: Config) -> list[Step]:
-    """What runs after a classification: the policies, then the sync (when Mailchimp is configured)."""
-    return [policies_step, sync_step] if mailchimp_configured(config) else []
+    """What runs after a classification, with its as_of: the value run, then the policies and the sync
+    (when Mailchimp is configured)."""
+    return [value_step, policies_step, sync_step] if mailchimp_configured(config) else [value_step]
 
 
 def _with_mailchimp(job: str, step: Step) -> Job:
@@ -208,6 +223,8 @@ def _run_requested(db: Database, config: Config, job: str, audience_id: int, opt
         pull_step(db, config, audience_id, as_of=as_of)
     elif job == "classify":
         classify_step(db, config, audience_id, as_of=as_of)
+    elif job == "value":
+        value_step(db, config, audience_id, as_of=as_of)
     elif job == "policies":
         policies_step(db, config, audience_id, as_of=as_of)
 

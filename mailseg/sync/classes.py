@@ -1,4 +1,4 @@
-"""`mailseg sync`: the engagement classes mirrored as tags, one recorded run per sync."""
+"""`mailseg sync`: the engagement classes and value segments mirrored as tags, one recorded run per sync."""
 
 from __future__ import annotations
 
@@ -26,6 +26,37 @@ def engagement_specs(audience_id: int, prefix: str) -> list[SegmentSpec]:
             for name in ENGAGEMENT_CLASSES]
 
 
+def value_specs(session: Session, audience_id: int, config: Config) -> list[SegmentSpec]:
+    """One segment per value segment of the families in value.sync (mailseg:rfm:champions,
+    mailseg:abc:A, mailseg:value:profitable_loyal, ...): the mailable subscribers holding it now.
+    Only segments someone holds, or mirrored before (to empty them), so an audience without orders
+    gets no empty value tags."""
+    from ..models import SubscriberValue, SyncSegment
+    from ..value.segments import value_tag
+
+    columns = {"rfm": SubscriberValue.rfm_segment, "abc": SubscriberValue.abc_class, "quadrant": SubscriberValue.quadrant}
+    mirrored = set(session.scalars(select(SyncSegment.name).where(SyncSegment.audience_id == audience_id)))
+    specs = []
+    for family in config.value.sync:
+        column = columns[family]
+        held = set(session.scalars(select(column).where(SubscriberValue.audience_id == audience_id,
+                                                        column.is_not(None)).distinct()))
+        held.discard("prospect")
+        prefix = value_tag(config.sync.tag_prefix, family, "")
+        held |= {name[len(prefix):] for name in mirrored if name.startswith(prefix)}
+        specs.extend(SegmentSpec(value_tag(config.sync.tag_prefix, family, name), select(Subscriber.id)
+                                 .join(SubscriberValue, SubscriberValue.subscriber_id == Subscriber.id)
+                                 .where(Subscriber.audience_id == audience_id, column == name,
+                                        Subscriber.status.not_in(SUPPRESSED_STATUSES)))
+                     for name in sorted(held))
+    return specs
+
+
+def mirrored_specs(session: Session, audience_id: int, config: Config) -> list[SegmentSpec]:
+    """Every segment `mailseg sync` mirrors: the engagement classes, then the value segments."""
+    return engagement_specs(audience_id, config.sync.tag_prefix) + value_specs(session, audience_id, config)
+
+
 def sync_options(config: Config) -> SyncOptions:
     return SyncOptions(batch_size=config.sync.batch_size, max_connections=config.mailchimp.max_connections,
                        address_attempts=config.sync.address_attempts)
@@ -40,8 +71,7 @@ def provider_list_id(audience: Audience, config: Config) -> str:
 
 def plan_engagement_sync(session: Session, audience: Audience, config: Config) -> list[Plan]:
     """What `mailseg sync` would add and remove per tag; calls nothing and writes nothing."""
-    return plan_segments(session, audience.id, engagement_specs(audience.id, config.sync.tag_prefix),
-                         sync_options(config))
+    return plan_segments(session, audience.id, mirrored_specs(session, audience.id, config), sync_options(config))
 
 
 def sync_engagement(session: Session, audience: Audience, config: Config, factory: PlatformFactory,
@@ -52,7 +82,7 @@ def sync_engagement(session: Session, audience: Audience, config: Config, factor
     report = SyncReport()
     with recorded_run(session, "sync", audience_id=audience.id, as_of=as_of) as run:
         try:
-            sync_segments(session, audience.id, list_id, engagement_specs(audience.id, config.sync.tag_prefix),
+            sync_segments(session, audience.id, list_id, mirrored_specs(session, audience.id, config),
                           factory, sync_options(config), progress=progress, report=report)
         except Exception:
             session.rollback()  # completed batches are committed already

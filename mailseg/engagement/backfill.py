@@ -135,6 +135,9 @@ def _bucket_counts(session: Session, audience_id: int, points: list[datetime],
             .group_by(EVENTS.c.subscriber_id, bucket))
     session.execute(text(f"DROP TABLE IF EXISTS {BUCKETS.name}"))
     session.execute(CreateTemporaryTableAs(BUCKETS.name, rows))
+    # Autovacuum never analyzes temporary tables: without statistics the planner guesses the size of
+    # every point's aggregate over this table.
+    session.execute(text(f"ANALYZE {BUCKETS.name}"))
     return bounds
 
 

@@ -273,13 +273,17 @@ class SandboxConfig:
     open_spread_days: float = setting(3.0, min=0.01, max=30.0)
     # Fatigue: each delivery beyond fatigue_free_mails in the last 28 days multiplies the open chance
     # by (1 - fatigue_per_mail) and adds unsubscribe_fatigue to the unsubscribe chance.
-    fatigue_free_mails: int = setting(4, min=0, max=100)
+    fatigue_free_mails: int = setting(2, min=0, max=100)
     fatigue_per_mail: float = setting(0.10, min=0.0, max=1.0)
     unsubscribe: float = setting(0.002, min=0.0, max=1.0)
     unsubscribe_fatigue: float = setting(0.004, min=0.0, max=1.0)
     # A dormant member wakes (becomes semi-active) by itself with this chance per week; mail in the
     # last 28 days beyond fatigue_free_mails lowers it by the fatigue factor (rest revives readers).
     wake_per_week: float = setting(0.03, min=0.0, max=1.0)
+    # Interest fades: an active member becomes semi-active, a semi-active one dormant, with this chance per week.
+    fade_per_week: float = setting(0.02, min=0.0, max=1.0)
+    # Hard bounces (the address is cleaned) per delivery.
+    hard_bounce: float = setting(0.001, min=0.0, max=1.0)
     # Re-engagement mail: extra open chance of a dormant member (true effect of the campaign), who then
     # becomes semi-active (active on a click).
     reengagement_open: float = setting(0.15, min=0.0, max=1.0)

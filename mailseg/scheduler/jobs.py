@@ -33,7 +33,10 @@ def audience_ids(db: Database) -> list[int]:
 
 
 def mailchimp_configured(config: Config) -> bool:
-    return bool(config.mailchimp.api_key)
+    """A platform to talk to: the sandbox, or a Mailchimp account (the name predates the sandbox)."""
+    from ..providers import platform_configured
+
+    return platform_configured(config)
 
 
 def classify_step(db: Database, base: Config, audience_id: int) -> bool:

@@ -103,10 +103,15 @@ def session(database):
         yield s
 
 
+NO_HOLDOUTS = {f"{policy}_share": 0.0 for policy in ("cap", "reengagement", "resend", "offer", "plan")}
+
+
 @pytest.fixture
 def config(db_url) -> Config:
+    """The test config. Holdouts are off here, so the policy tests name exactly who gets mail; the
+    experiment tests switch them on (config.replace(holdout=...))."""
     return Config().replace(database={"url": db_url}, web={"secret_key": "test-secret-key"},
-                            tracking={"secret": "test-tracking-secret"})
+                            tracking={"secret": "test-tracking-secret"}, holdout=NO_HOLDOUTS)
 
 
 @pytest.fixture

@@ -8,9 +8,10 @@ from mailseg.config import Config
 from mailseg.models import ReengagementState
 from mailseg.policies import frequency, offer, reengagement, resend
 
+from .conftest import NO_HOLDOUTS
 from .policy_helpers import AS_OF, audience, campaign, event, ids, moved, sends, subscriber
 
-CONFIG = Config()
+CONFIG = Config().replace(holdout=NO_HOLDOUTS)  # the selection rules alone; holdouts: test_experiments*
 
 
 def test_eligible_tag_honours_the_cap(session):

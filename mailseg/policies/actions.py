@@ -129,7 +129,8 @@ def execute(session: Session, action: PolicyAction, platform: Platform) -> None:
 
 
 def _segment(session: Session, action: PolicyAction, platform: Platform) -> None:
-    if action.policy == "plan":  # the mirrored eligible tag is the segment
+    if action.policy == "plan" and action.recipients == 0 and platform.mirror_tag is not None:
+        # without a holdout a plan goes to the mirrored eligible tag itself
         action.provider_segment_id = platform.mirror_tag(action.segment_name)
         action.step = "members"
         return

@@ -29,10 +29,11 @@ class PolicyReport:
     done: list[str] = field(default_factory=list)
     recipients: dict[str, int] = field(default_factory=dict)  # action key -> recipients
     tags: SyncReport = field(default_factory=SyncReport)
+    cap_exposures: int = 0  # inactive subscribers entering the cap's experiment today (both groups)
 
     def summary(self) -> dict:
         return {"resumed": self.resumed, "recorded": self.recorded, "done": self.done,
-                "recipients": self.recipients, **self.tags.summary()}
+                "recipients": self.recipients, "cap_exposures": self.cap_exposures, **self.tags.summary()}
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class ResendPlan:
     original: str
     subject: str
     recipients: int
+    held_out: int = 0
 
 
 @dataclass
@@ -85,6 +87,8 @@ def run_policies(session: Session, audience: Audience, config: Config, platform_
         _execute_unfinished(session, audience.id, platform, progress)
         for policy in (reengagement, resend, offer):
             report.recorded += [a.key for a in policy.record(session, audience.id, config, as_of)]
+        report.cap_exposures = frequency.record_exposures(session, audience.id, config, as_of)
+        session.commit()
         _execute_unfinished(session, audience.id, platform, progress)
         sync_segments(session, audience.id, platform.list_id, policy_tags(audience.id, config, as_of),
                       platform_factory, sync_options(config), report=report.tags)
@@ -110,7 +114,7 @@ def plan_policies(session: Session, audience: Audience, config: Config, *, as_of
     eligible = plan_segments(session, audience.id, [frequency.eligible_spec(audience.id, config, as_of)],
                              sync_options(config))[0]
     resends = [ResendPlan(r.key, r.original.name or r.original.provider_id, r.subject,
-                          resend.count(session, audience.id, r))
+                          *resend.count(session, audience.id, config, r))
                for r in resend.due(session, audience.id, config, as_of)]
     plan = PolicyPlan(as_of, frequency.cap_figures(session, audience.id, config, as_of), eligible,
                       reengagement.plan(session, audience.id, config, as_of), resends,

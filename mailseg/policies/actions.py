@@ -62,6 +62,8 @@ class Platform:
     # Mirrors a tag (e.g. the eligible tag) and returns its platform segment id.
     mirror_tag: Callable[[str], str] | None = None
     done: list[str] = field(default_factory=list)
+    # The moment campaigns are sent or scheduled from: real time, or a simulation's clock.
+    clock: Callable[[], datetime] = utcnow
 
 
 def marker(key: str) -> str:
@@ -185,7 +187,7 @@ def _deliver(session: Session, action: PolicyAction, platform: Platform) -> None
     """Schedule (or send) the campaign unless the platform shows it scheduled or sent already."""
     client = platform.client
     state = client.campaign(action.provider_campaign_id)
-    now = utcnow()
+    now = platform.clock()
     if state.status == "save":
         if action.policy in SEND_NOW:
             client.send_campaign(action.provider_campaign_id)
@@ -229,5 +231,6 @@ def next_quarter_hour(moment: datetime) -> datetime:
 
 
 def make_platform(factory: PlatformFactory, list_id: str, config: Config,
-                  mirror_tag: Callable[[str], str] | None = None) -> Platform:
-    return Platform(factory(), list_id, config.sync.tag_prefix, mirror_tag)
+                  mirror_tag: Callable[[str], str] | None = None,
+                  clock: Callable[[], datetime] = utcnow) -> Platform:
+    return Platform(factory(), list_id, config.sync.tag_prefix, mirror_tag, clock=clock)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -63,7 +64,7 @@ def policy_tags(audience_id: int, config: Config, as_of: datetime) -> list[Segme
 
 
 def policy_platform(session: Session, audience: Audience, config: Config, factory: PlatformFactory,
-                    as_of: datetime) -> actions.Platform:
+                    as_of: datetime, clock: Callable[[], datetime] = utcnow) -> actions.Platform:
     """A platform for executing actions; plans mirror the eligible tag before sending to it."""
     list_id = provider_list_id(audience, config)
 
@@ -72,17 +73,19 @@ def policy_platform(session: Session, audience: Audience, config: Config, factor
                       factory, sync_options(config))
         return recorded_segment(session, audience.id, name).provider_segment_id
 
-    return actions.make_platform(factory, list_id, config, mirror_tag)
+    return actions.make_platform(factory, list_id, config, mirror_tag, clock)
 
 
 def run_policies(session: Session, audience: Audience, config: Config, platform_factory: PlatformFactory,
-                 *, as_of: datetime | None = None, progress: Progress | None = None) -> PolicyReport:
+                 *, as_of: datetime | None = None, progress: Progress | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> PolicyReport:
     """Finish unfinished actions, record today's (re-engagement and sunset, resends, offers), carry
-    each to the platform, then mirror the eligible and sunset tags; recorded as a job run "policies"."""
+    each to the platform, then mirror the eligible and sunset tags; recorded as a job run "policies".
+    `clock` gives the moment campaigns are scheduled from (a simulation passes its own)."""
     as_of = as_of or utcnow()
     report = PolicyReport()
     with recorded_run(session, "policies", audience_id=audience.id, as_of=as_of) as run:
-        platform = policy_platform(session, audience, config, platform_factory, as_of)
+        platform = policy_platform(session, audience, config, platform_factory, as_of, clock)
         report.resumed = [a.key for a in actions.unfinished(session, audience.id)]
         _execute_unfinished(session, audience.id, platform, progress)
         for policy in (reengagement, resend, offer):

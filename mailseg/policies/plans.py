@@ -80,7 +80,8 @@ def run_occurrence(session: Session, plan_id: int, config: Config, factory: Plat
                           segment_name=config.frequency.eligible_tag)
         actions.record(session, audience.id, spec, now, config.sync.tag_prefix)
     session.commit()
-    platform = policy_platform(session, audience, config, factory, now)
+    moment = now
+    platform = policy_platform(session, audience, config, factory, now, clock=lambda: moment)
     for action in actions.unfinished(session, audience.id):
         actions.execute(session, action, platform)
     return session.scalar(select(PolicyAction).where(PolicyAction.audience_id == audience.id,

@@ -8,13 +8,14 @@ Settings saved in the panel apply: each step reads the effective config at the m
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Callable
 
 from sqlalchemy import select
 
 from ..config import Config
 from ..db import Database
-from ..models import Audience
+from ..models import Audience, utcnow
 from ..runs import recorded_run
 from ..settings import effective_config
 
@@ -39,12 +40,12 @@ def mailchimp_configured(config: Config) -> bool:
     return platform_configured(config)
 
 
-def classify_step(db: Database, base: Config, audience_id: int) -> bool:
+def classify_step(db: Database, base: Config, audience_id: int, *, as_of: datetime | None = None) -> bool:
     from ..engagement import classify_audience
 
     with db.session() as session:
         try:
-            result = classify_audience(session, audience_id, effective_config(session, base).engagement)
+            result = classify_audience(session, audience_id, effective_config(session, base).engagement, as_of=as_of)
         except Exception:  # recorded as a failed run by classify_audience
             log.exception("classification of audience %s failed", audience_id)
             return False
@@ -52,7 +53,8 @@ def classify_step(db: Database, base: Config, audience_id: int) -> bool:
     return True
 
 
-def sync_step(db: Database, base: Config, audience_id: int, *, dry_run: bool = False) -> bool:
+def sync_step(db: Database, base: Config, audience_id: int, *, dry_run: bool = False,
+              as_of: datetime | None = None) -> bool:
     from ..providers import platform_factory
     from ..sync import plan_engagement_sync, sync_engagement
 
@@ -79,15 +81,18 @@ def _record_dry_run(session, audience: Audience, plans) -> None:
             plan.name: {"added": plan.adds, "removed": plan.removes, "failed": 0} for plan in plans}})
 
 
-def policies_step(db: Database, base: Config, audience_id: int) -> bool:
+def policies_step(db: Database, base: Config, audience_id: int, *, as_of: datetime | None = None) -> bool:
+    """The policies; with an as_of (a simulated day) campaigns are also scheduled from that moment."""
     from ..policies import run_policies
     from ..providers import platform_factory
 
     with db.session() as session:
         config = effective_config(session, base)
         audience = session.get(Audience, audience_id)
+        clock = (lambda: as_of) if as_of is not None else utcnow
         try:
-            report = run_policies(session, audience, config, platform_factory(config, audience.provider))
+            report = run_policies(session, audience, config, platform_factory(config, audience.provider),
+                                  as_of=as_of, clock=clock)
         except Exception:  # recorded as a failed run by run_policies
             log.exception("policies of audience %s failed", audience_id)
             return False
@@ -115,7 +120,7 @@ def run_plan(db: Database, config: Config, plan_id: int) -> None:
                                       "campaign": action.provider_campaign_id if action else None})
 
 
-def pull_step(db: Database, base: Config, audience_id: int) -> bool:
+def pull_step(db: Database, base: Config, audience_id: int, *, as_of: datetime | None = None) -> bool:
     from ..providers import platform_factory
     from ..sync.pull import pull_audience
 
@@ -123,7 +128,7 @@ def pull_step(db: Database, base: Config, audience_id: int) -> bool:
         config = effective_config(session, base)
         audience = session.get(Audience, audience_id)
         try:
-            pull_audience(session, audience, config, platform_factory(config, audience.provider)())
+            pull_audience(session, audience, config, platform_factory(config, audience.provider)(), as_of=as_of)
         except Exception:  # recorded as a failed run by pull_audience
             log.exception("pull of audience %s failed", audience_id)
             return False

@@ -144,9 +144,23 @@ def classify_all(db: Database, config: Config) -> None:
                     break
 
 
+def uplift_step(db: Database, base: Config, audience_id: int, *, as_of: datetime | None = None) -> bool:
+    """The verdicts of experiment cohorts whose horizon has closed (each computed once)."""
+    from ..experiments.uplift import freeze_due
+
+    with db.session() as session:
+        try:
+            freeze_due(session, audience_id, effective_config(session, base), as_of)
+        except Exception:
+            log.exception("uplift verdicts of audience %s failed", audience_id)
+            return False
+    return True
+
+
 def follow_ups(config: Config) -> list[Step]:
-    """What runs after a classification: the policies, then the sync (when Mailchimp is configured)."""
-    return [policies_step, sync_step] if mailchimp_configured(config) else []
+    """What runs after a classification: the policies, then the sync (when a platform is configured),
+    then the verdicts of experiments whose horizon closed."""
+    return [policies_step, sync_step, uplift_step] if mailchimp_configured(config) else [uplift_step]
 
 
 def _with_mailchimp(job: str, step: Step) -> Job:

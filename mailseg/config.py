@@ -276,7 +276,7 @@ class SandboxConfig:
     fatigue_free_mails: int = setting(2, min=0, max=100)
     fatigue_per_mail: float = setting(0.10, min=0.0, max=1.0)
     unsubscribe: float = setting(0.002, min=0.0, max=1.0)
-    unsubscribe_fatigue: float = setting(0.004, min=0.0, max=1.0)
+    unsubscribe_fatigue: float = setting(0.0005, min=0.0, max=1.0)
     # A dormant member wakes (becomes semi-active) by itself with this chance per week; mail in the
     # last 28 days beyond fatigue_free_mails lowers it by the fatigue factor (rest revives readers).
     wake_per_week: float = setting(0.03, min=0.0, max=1.0)

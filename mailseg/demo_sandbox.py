@@ -1,0 +1,60 @@
+"""The demo on the sandbox platform: the demo audience's members are put on a sandbox list (their
+hidden traits from the demo year: their class, whether Apple's proxy opened their mail), with the
+templates a marketer would prepare (a weekly newsletter, a re-engagement mail, an offer), a weekly
+campaign plan, and the settings that switch re-engagement and the offer on. `mailseg simulate` then
+runs the scheduled chain over simulated weeks against it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session
+
+from .config import Config
+from .models import Audience, Campaign, Event, Subscriber
+from .policies.plans import add_plan
+from .sandbox import world
+from .settings import change_setting
+
+DEMO_LIST = "demo"
+DEMO_ACTOR = "demo"
+HIDDEN_STATE = {"active": "active", "semi_active": "semi_active", "inactive": "dormant"}
+
+
+@dataclass(frozen=True)
+class SandboxSetup:
+    list_id: str
+    members: int
+    newsletter: str
+    reengagement: str
+    offer: str
+
+
+def setup_demo_sandbox(session: Session, audience_id: int, config: Config, clock: datetime) -> SandboxSetup:
+    """Put the demo audience on a sandbox list whose clock starts at `clock` (in the caller's transaction)."""
+    audience = session.get(Audience, audience_id)
+    audience.provider_list_id = DEMO_LIST
+    # the demo year's campaigns were never on the platform: nothing to resend from them
+    session.execute(update(Campaign).where(Campaign.audience_id == audience_id).values(resend_enabled=False))
+    world.ensure_list(session, DEMO_LIST, "Demo audience (simulated)", clock=clock)
+    apple = exists(select(Event.id).where(Event.subscriber_id == Subscriber.id, Event.type == "open",
+                                          Event.is_machine.is_(True)))
+    rows = session.execute(select(Subscriber.email, Subscriber.status, Subscriber.subscribed_at,
+                                  Subscriber.engagement_class, apple.label("apple"))
+                           .where(Subscriber.audience_id == audience_id).order_by(Subscriber.id)).all()
+    members = [world.NewMember(email, subscribed_at, status=status if status != "complained" else "unsubscribed",
+                               state=HIDDEN_STATE.get(klass or ""), apple=bool(is_apple))
+               for email, status, subscribed_at, klass, is_apple in rows]
+    added = world.add_members(session, DEMO_LIST, members, config.sandbox)
+    newsletter = world.add_template(session, DEMO_LIST, title="Weekly newsletter", subject="This week at the shop",
+                                    html="<p>This week's picks</p>")
+    comeback = world.add_template(session, DEMO_LIST, title="We miss you", subject="Still interested?",
+                                  html="<p>Tell us what you'd like to read</p>", nature="reengagement")
+    offer = world.add_template(session, DEMO_LIST, title="A thank-you offer", subject="10% off, just for you",
+                               html="<p>Your code: THANKS10</p>", nature="offer")
+    add_plan(session, audience_id, "weekly newsletter", newsletter, "0 10 * * 2", "UTC")
+    for section, key, value in (("reengagement", "template_campaign_id", comeback), ("offer", "campaign_id", offer)):
+        change_setting(session, DEMO_ACTOR, section, key, value, base=config)
+    return SandboxSetup(DEMO_LIST, added, newsletter, comeback, offer)

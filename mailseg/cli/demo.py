@@ -63,6 +63,10 @@ def _simulate(rt: Runtime, audience_id: int, history_end, weeks: int) -> None:
         session.commit()
     with progress(f"simulating {weeks} weeks on the sandbox platform", weeks * 7) as bar:
         report = simulate(db, config, audience_id, weeks=weeks, progress=bar)
+    from ..sandbox.world import follow_real_time
+
+    with db.transaction() as session:
+        follow_real_time(session, setup.list_id)  # the scheduler carries on in real time
     click.echo(f"sandbox platform: {setup.members} simulated subscribers; {report.days} days simulated up to "
                f"{report.end:%Y-%m-%d} in {report.total_seconds:.0f} s (the audience is simulated: run the app and "
                f"the scheduler with MAILSEG_PLATFORM_KIND=sandbox, as scripts/demo does)")

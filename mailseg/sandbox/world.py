@@ -97,6 +97,12 @@ def set_clock(s: Session, list_id: str, moment: datetime, cfg: SandboxConfig) ->
     deliver_due(s, list_id, cfg)
 
 
+def follow_real_time(s: Session, list_id: str) -> None:
+    """Let the list's clock follow real time again (after a simulation that caught up with now)."""
+    s.get(SandboxList, list_id).clock = None
+    s.flush()
+
+
 def deliver_due(s: Session, list_id: str, cfg: SandboxConfig) -> int:
     """Deliver scheduled campaigns whose time has come (what the platform does on its own)."""
     moment = now(s, list_id)

@@ -48,13 +48,9 @@ def setup_demo_sandbox(session: Session, audience_id: int, config: Config, clock
                                state=HIDDEN_STATE.get(klass or ""), apple=bool(is_apple))
                for email, status, subscribed_at, klass, is_apple in rows]
     added = world.add_members(session, DEMO_LIST, members, config.sandbox)
-    newsletter = world.add_template(session, DEMO_LIST, title="Weekly newsletter", subject="This week at the shop",
-                                    html="<p>This week's picks</p>")
-    comeback = world.add_template(session, DEMO_LIST, title="We miss you", subject="Still interested?",
-                                  html="<p>Tell us what you'd like to read</p>", nature="reengagement")
-    offer = world.add_template(session, DEMO_LIST, title="A thank-you offer", subject="10% off, just for you",
-                               html="<p>Your code: THANKS10</p>", nature="offer")
-    add_plan(session, audience_id, "weekly newsletter", newsletter, "0 10 * * 2", "UTC")
-    for section, key, value in (("reengagement", "template_campaign_id", comeback), ("offer", "campaign_id", offer)):
+    templates = world.add_marketing_templates(session, DEMO_LIST)
+    add_plan(session, audience_id, "weekly newsletter", templates.newsletter, "0 10 * * 2", "UTC")
+    for section, key, value in (("reengagement", "template_campaign_id", templates.reengagement),
+                                ("offer", "campaign_id", templates.offer)):
         change_setting(session, DEMO_ACTOR, section, key, value, base=config)
-    return SandboxSetup(DEMO_LIST, added, newsletter, comeback, offer)
+    return SandboxSetup(DEMO_LIST, added, templates.newsletter, templates.reengagement, templates.offer)

@@ -23,15 +23,12 @@ def sandbox_world(database, config, members: int = 300):
         world.ensure_list(s, LIST_ID, clock=START - timedelta(days=1))
         world.add_members(s, LIST_ID, [world.NewMember(f"p{i}@example.org", START - timedelta(days=400))
                                        for i in range(members)], config.sandbox)
-        weekly = world.add_template(s, LIST_ID, title="Weekly", subject="This week", html="<p>weekly</p>")
-        comeback = world.add_template(s, LIST_ID, title="Come back", subject="We miss you", html="<p>back</p>",
-                                      nature="reengagement")
-        offer = world.add_template(s, LIST_ID, title="Offer", subject="10% off", html="<p>offer</p>", nature="offer")
+        templates = world.add_marketing_templates(s, LIST_ID)
         audience = Audience(name="sim", provider="mailchimp", provider_list_id=LIST_ID)
         s.add(audience)
         s.flush()
-        add_plan(s, audience.id, "weekly", weekly, "0 10 * * 1", "UTC")
-        return audience.id, comeback, offer
+        add_plan(s, audience.id, "weekly", templates.newsletter, "0 10 * * 1", "UTC")
+        return audience.id, templates.reengagement, templates.offer
 
 
 def test_simulated_weeks_keep_the_held_out_out_and_close_cohorts(database, config):

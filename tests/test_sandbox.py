@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
-from mailseg.models import Event, SandboxActivity, Subscriber
+from mailseg.models import Event, Subscriber
 from mailseg.providers import platform_factory
 from mailseg.sandbox import world
 from mailseg.sync.pull import pull_audience
@@ -103,3 +103,19 @@ def test_a_resend_reaches_some_non_openers_at_the_configured_rate(database, conf
         world.set_clock(s, LIST_ID, T0 + timedelta(days=14), cfg.sandbox)
     opens = [a for a in platform.campaign_activity(version) if a.action == "open"]
     assert 250 <= len(opens) <= 350  # 30% of 1,000 (binomial sd 14.5)
+
+
+def test_a_replica_is_pointed_at_a_segment_and_renamed(database, config):
+    cfg = sandbox_config(config)
+    template = seed_world(database, cfg, n=3)
+    platform = platform_factory(cfg)()
+    segment = platform.ensure_static_segment(LIST_ID, "mailseg:offer:2026-03-02").id
+    platform.update_segment(LIST_ID, segment, add=["m1@example.org"], remove=[])
+    copy = platform.replicate_campaign(template)
+    assert platform.campaign(copy).title == "News (copy 01)"
+    platform.update_campaign(copy, list_id=LIST_ID, segment_id=segment, title="[mailseg offer:2026-03-02] News",
+                             subject="For you")
+    platform.send_campaign(copy)
+    info = platform.campaign(copy)
+    assert (info.title, info.subject, info.status) == ("[mailseg offer:2026-03-02] News", "For you", "sent")
+    assert [r.email for r in platform.campaign_recipients(copy)] == ["m1@example.org"]

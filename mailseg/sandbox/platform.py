@@ -10,7 +10,6 @@ step and before every listing of sent campaigns). Activity is revealed as the cl
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Iterator
 
@@ -135,7 +134,7 @@ class SandboxPlatform:
                 _segment(s, list_id, segment_id)
             else:
                 _list(s, list_id)
-            row = SandboxCampaign(id=_new_id(), list_id=list_id, segment_id=int(segment_id) if segment_id else None,
+            row = SandboxCampaign(id=world.new_campaign_id(s, list_id), list_id=list_id, segment_id=int(segment_id) if segment_id else None,
                                   title=title, subject=subject, from_name=from_name, reply_to=reply_to,
                                   created_at=world.now(s, list_id))
             s.add(row)
@@ -159,12 +158,27 @@ class SandboxPlatform:
     def replicate_campaign(self, campaign_id: str) -> str:
         with self._session(write=True) as s:
             source = _campaign(s, campaign_id)
-            copy = SandboxCampaign(id=_new_id(), list_id=source.list_id, segment_id=source.segment_id,
-                                   title=f"{source.title} (copy)", subject=source.subject, from_name=source.from_name,
+            copy = SandboxCampaign(id=world.new_campaign_id(s, source.list_id), list_id=source.list_id, segment_id=source.segment_id,
+                                   title=f"{source.title} (copy 01)", subject=source.subject, from_name=source.from_name,
                                    reply_to=source.reply_to, html=source.html, nature=source.nature,
                                    content_key=source.content_key, created_at=world.now(s, source.list_id))
             s.add(copy)
             return copy.id
+
+    def update_campaign(self, campaign_id: str, *, list_id: str, segment_id: str | None, title: str,
+                        subject: str) -> None:
+        """Point a draft at the list (or one of its segments) and set its title and subject (the call
+        issue 12's replica-based policies make); other settings stay."""
+        with self._session(write=True) as s:
+            row = _campaign(s, campaign_id)
+            if row.status != "save":
+                raise ProviderError(f"campaign {campaign_id} cannot be updated: its status is {row.status}", 400)
+            if segment_id is not None:
+                _segment(s, list_id, segment_id)
+            else:
+                _list(s, list_id)
+            row.list_id, row.segment_id = list_id, int(segment_id) if segment_id is not None else None
+            row.title, row.subject = title, subject
 
     def schedule_campaign(self, campaign_id: str, at: datetime) -> None:
         with self._session(write=True) as s:
@@ -212,10 +226,6 @@ class SandboxPlatform:
             rows = s.execute(stmt.order_by(SandboxActivity.occurred_at, SandboxActivity.id)).all()
         for email, action, occurred_at, url, ip, amount in rows:
             yield Activity(email, action, occurred_at, url, ip, "hard" if action == "bounce" else None, amount)
-
-
-def _new_id() -> str:
-    return f"sb{uuid.uuid4().hex[:10]}"
 
 
 def _list(s: Session, list_id: str) -> SandboxList:

@@ -4,7 +4,6 @@ and delivery (who receives a campaign, then the behaviour model's reactions, all
 from __future__ import annotations
 
 import hashlib
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -75,12 +74,38 @@ def add_template(s: Session, list_id: str, *, title: str, subject: str, html: st
     what it is to its readers: regular, reengagement or offer."""
     if nature not in behaviour.NATURES:
         raise ValueError(f"nature must be one of {', '.join(behaviour.NATURES)}, got {nature!r}")
-    row = SandboxCampaign(id=f"sb{uuid.uuid4().hex[:10]}", list_id=list_id, title=title, subject=subject,
+    row = SandboxCampaign(id=new_campaign_id(s, list_id), list_id=list_id, title=title, subject=subject,
                           from_name=from_name, reply_to=reply_to, html=html, nature=nature,
                           content_key=hashlib.sha1(html.encode()).hexdigest(), created_at=now(s, list_id))
     s.add(row)
     s.flush()
     return row.id
+
+
+@dataclass(frozen=True)
+class Templates:
+    newsletter: str
+    reengagement: str
+    offer: str
+
+
+def add_marketing_templates(s: Session, list_id: str) -> Templates:
+    """The three campaigns a marketer prepares for mailseg's policies: a newsletter (copied by a campaign
+    plan), a re-engagement mail and an offer."""
+    return Templates(
+        add_template(s, list_id, title="Weekly newsletter", subject="This week at the shop",
+                     html="<p>This week's picks</p>"),
+        add_template(s, list_id, title="We miss you", subject="Still interested?",
+                     html="<p>Tell us what you'd like to read</p>", nature="reengagement"),
+        add_template(s, list_id, title="A thank-you offer", subject="10% off, just for you",
+                     html="<p>Your code: THANKS10</p>", nature="offer"))
+
+
+def new_campaign_id(s: Session, list_id: str) -> str:
+    """The next campaign id of the list: sequential, so the same seed and the same calls give the same
+    campaigns and the same reactions (the behaviour model draws per campaign id)."""
+    count = s.scalar(select(func.count()).select_from(SandboxCampaign).where(SandboxCampaign.list_id == list_id)) or 0
+    return f"{list_id}-c{count + 1:06d}"
 
 
 def set_clock(s: Session, list_id: str, moment: datetime, cfg: SandboxConfig) -> None:
@@ -171,6 +196,8 @@ def _seen_content(s: Session, content_key: str) -> set[int]:
 
 
 def _drift(s: Session, list_id: str, start: datetime, end: datetime, cfg: SandboxConfig) -> None:
+    if cfg.wake_per_week == 0 and cfg.fade_per_week == 0:
+        return  # a model without drift
     rows = s.execute(select(SandboxMember.id, SandboxMember.state).where(
         SandboxMember.list_id == list_id, SandboxMember.status == "subscribed").order_by(SandboxMember.id)).all()
     if not rows:

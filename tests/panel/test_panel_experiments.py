@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
 
 from mailseg.experiments.uplift import freeze_due
 
 from tests.factories import make_event, make_exposures, make_subscriber, utc
-from tests.test_experiments_verdicts import CLOSES, EXPOSED, offer_cohort
+from tests.test_experiments_verdicts import CLOSES, offer_cohort
 
 
 def test_experiments_page_shows_verdicts_and_intervals(viewer, session, config):

@@ -97,3 +97,19 @@ def test_assignment_in_sql_is_the_reference_and_stable(session, config):
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == \
         str(held)
     assert session.scalar(select(bucket("cap", "", literal(2**31 + 5)))) == bucket_reference("cap", "", 2**31 + 5)
+
+
+def test_uplift_command_in_words_and_json(cli, session, config):
+    import json
+
+    audience_id, treated, held = offer_cohort(session)
+    table = cli("uplift", "--policy", "offer")
+    assert table.exit_code == 0, table.output
+    assert "offer: purchases: not enough data yet" not in table.output  # 40 per group is enough here
+    assert "+20.0 points purchases (95% CI" in table.output and "40 treated vs 40 held out" in table.output
+    assert "unsubscribes and complaints" in table.output  # the harm beside the benefit
+    data = json.loads(cli("uplift", "--policy", "offer", "--format", "json").output)
+    (offer,) = data
+    purchases = next(p for p in offer["pooled"] if p["metric"] == "purchase")
+    assert purchases["comparison"]["diff"] == pytest.approx(0.2) and purchases["cohorts"] == 1
+    assert cli("uplift", "--policy", "nothing").exit_code == 2

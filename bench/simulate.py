@@ -25,8 +25,7 @@ sys.path[:0] = [str(ROOT)]
 
 from mailseg.config import Config  # noqa: E402
 from mailseg.db import Database  # noqa: E402
-from mailseg.models import Audience  # noqa: E402
-from mailseg.policies.plans import add_plan  # noqa: E402
+from mailseg.demo_sandbox import new_sandbox_audience  # noqa: E402
 from mailseg.sandbox import world  # noqa: E402
 from mailseg.simulation import simulate  # noqa: E402
 
@@ -35,19 +34,9 @@ START = datetime(2026, 1, 5, 10, tzinfo=timezone.utc)  # a Monday
 
 
 def build(db: Database, config: Config, members: int) -> tuple[int, Config]:
+    people = [world.NewMember(f"user{i:07d}@example.org", START - timedelta(days=30 + i % 700)) for i in range(members)]
     with db.transaction() as s:
-        world.ensure_list(s, LIST_ID, clock=START - timedelta(days=1))
-        world.add_members(s, LIST_ID, [world.NewMember(f"user{i:07d}@example.org",
-                                                       START - timedelta(days=30 + i % 700))
-                                       for i in range(members)], config.sandbox)
-        templates = world.add_marketing_templates(s, LIST_ID)
-        audience = Audience(name="bench", provider="sandbox", provider_list_id=LIST_ID)
-        s.add(audience)
-        s.flush()
-        add_plan(s, audience.id, "weekly", templates.newsletter, "0 10 * * 2", "UTC")
-        audience_id = audience.id
-    return audience_id, config.replace(reengagement={"template_campaign_id": templates.reengagement},
-                                       offer={"campaign_id": templates.offer})
+        return new_sandbox_audience(s, LIST_ID, people, config, name="bench", clock=START - timedelta(days=1))
 
 
 def main() -> None:

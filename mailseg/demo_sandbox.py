@@ -54,3 +54,18 @@ def setup_demo_sandbox(session: Session, audience_id: int, config: Config, clock
                                 ("offer", "campaign_id", templates.offer)):
         change_setting(session, DEMO_ACTOR, section, key, value, base=config)
     return SandboxSetup(DEMO_LIST, added, templates.newsletter, templates.reengagement, templates.offer)
+
+
+def new_sandbox_audience(session: Session, list_id: str, members: list[world.NewMember], config: Config, *,
+                         name: str, clock: datetime, cadence: str = "0 10 * * 2") -> tuple[int, Config]:
+    """A fresh sandbox list with these members and an audience on it with a newsletter plan on `cadence`;
+    returns the audience id and the config with re-engagement and the offer switched on (benchmarks, tests)."""
+    world.ensure_list(session, list_id, clock=clock)
+    world.add_members(session, list_id, members, config.sandbox)
+    templates = world.add_marketing_templates(session, list_id)
+    audience = Audience(name=name, provider="sandbox", provider_list_id=list_id)
+    session.add(audience)
+    session.flush()
+    add_plan(session, audience.id, "newsletter", templates.newsletter, cadence, "UTC")
+    return audience.id, config.replace(reengagement={"template_campaign_id": templates.reengagement},
+                                       offer={"campaign_id": templates.offer})

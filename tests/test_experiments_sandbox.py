@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
-from mailseg.models import (Audience, Exposure, PolicyAction, SandboxCampaign, SandboxMember, SandboxRecipient,
+from mailseg.demo_sandbox import new_sandbox_audience
+from mailseg.models import (Exposure, PolicyAction, SandboxCampaign, SandboxMember, SandboxRecipient,
                             Verdict)
-from mailseg.policies.plans import add_plan
 from mailseg.sandbox import world
 from mailseg.simulation import simulate
 
@@ -19,16 +19,10 @@ START = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)  # a Monday
 
 
 def sandbox_world(database, config, members: int = 300):
+    people = [world.NewMember(f"p{i}@example.org", START - timedelta(days=400)) for i in range(members)]
     with database.transaction() as s:
-        world.ensure_list(s, LIST_ID, clock=START - timedelta(days=1))
-        world.add_members(s, LIST_ID, [world.NewMember(f"p{i}@example.org", START - timedelta(days=400))
-                                       for i in range(members)], config.sandbox)
-        templates = world.add_marketing_templates(s, LIST_ID)
-        audience = Audience(name="sim", provider="mailchimp", provider_list_id=LIST_ID)
-        s.add(audience)
-        s.flush()
-        add_plan(s, audience.id, "weekly", templates.newsletter, "0 10 * * 1", "UTC")
-        return audience.id, templates.reengagement, templates.offer
+        return new_sandbox_audience(s, LIST_ID, people, config, name="sim", clock=START - timedelta(days=1),
+                                    cadence="0 10 * * 1")
 
 
 def test_simulated_weeks_keep_the_held_out_out_and_close_cohorts(database, config):
@@ -36,8 +30,7 @@ def test_simulated_weeks_keep_the_held_out_out_and_close_cohorts(database, confi
                           holdout={"cap_share": 0.3, "reengagement_share": 0.3, "resend_share": 0.3,
                                    "offer_share": 0.3, "plan_share": 0.2},
                           reengagement={"min_sends": 2}, uplift={"min_group_size": 5})
-    audience_id, comeback, offer = sandbox_world(database, base, members=200)
-    base = base.replace(reengagement={"template_campaign_id": comeback}, offer={"campaign_id": offer})
+    audience_id, base = sandbox_world(database, base, members=200)
     report = simulate(database, base, audience_id, weeks=4, start=START)
     assert report.days == 28 and set(report.seconds) >= {"delivery", "pull", "classify", "policies", "sync"}
 

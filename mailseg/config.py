@@ -12,7 +12,10 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, get_args, get_origin, get_type_hints
+from typing import Any, Mapping, get_args, get_origin, get_type_hints
+
+from .config_experiments import HoldoutConfig, PlatformConfig, SandboxConfig, UpliftConfig
+from .configbase import ConfigError, setting  # re-exported: callers import them from here
 
 from .schedules import check_schedule, check_timezone
 
@@ -20,19 +23,6 @@ ENV_PREFIX = "MAILSEG_"
 DEFAULT_CONFIG_FILE = "mailseg.toml"
 # Environment variables with the prefix that are not config keys.
 NON_CONFIG_ENV = {"MAILSEG_CONFIG", "MAILSEG_TEST_POSTGRES_URL"}
-
-
-class ConfigError(ValueError):
-    """Invalid configuration; the message names the key."""
-
-
-def setting(default: Any, *, min: float | None = None, max: float | None = None,
-            choices: tuple | None = None, secret: bool = False, check: Callable[[Any], Any] | None = None) -> Any:
-    """A config key with its default and rules; `check` raises ValueError explaining a bad value."""
-    rules = {"min": min, "max": max, "choices": choices, "secret": secret, "check": check}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata=rules)
-    return field(default=default, metadata=rules, repr=not secret)
 
 
 @dataclass(frozen=True)
@@ -317,6 +307,10 @@ class Config:
     actions: ActionsConfig = field(default_factory=ActionsConfig)
     value: ValueConfig = field(default_factory=ValueConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    platform: PlatformConfig = field(default_factory=PlatformConfig)
+    holdout: HoldoutConfig = field(default_factory=HoldoutConfig)
+    uplift: UpliftConfig = field(default_factory=UpliftConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
 
     def replace(self, **sections: Mapping[str, Any]) -> "Config":
         """A copy with some keys changed, validated like the file: replace(engagement={"window_months": 9})."""

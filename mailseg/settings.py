@@ -29,6 +29,10 @@ EDITABLE: dict[str, tuple[str, ...]] = {
     "resend": ("all_regular", "after_days", "max_versions", "subjects"),
     "offer": ("campaign_id", "cooldown_days"),
     "sync": ("tag_prefix",),
+    "holdout": tuple(f"{policy}_{what}" for policy in ("cap", "reengagement", "resend", "offer", "plan")
+                     for what in ("share", "salt")),
+    "uplift": ("cap_horizon_days", "reengagement_horizon_days", "resend_horizon_days", "offer_horizon_days",
+               "plan_horizon_days", "min_group_size"),
 }
 # A list typed in one field: items separated by this character.
 LIST_SEPARATOR = "|"

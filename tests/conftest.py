@@ -103,12 +103,16 @@ def session(database):
         yield s
 
 
+NO_HOLDOUTS = {f"{policy}_share": 0.0 for policy in ("cap", "reengagement", "resend", "offer", "plan")}
+
+
 @pytest.fixture
 def config(db_url) -> Config:
-    # buffer_seconds 0: tests look for an open in the database right after its request (the
-    # in-process buffer has its own tests, tests/test_tracking_buffer.py).
+    """The test config. Holdouts are off here, so the policy tests name exactly who gets mail; the
+    experiment tests switch them on (config.replace(holdout=...)). buffer_seconds 0: tests look for an
+    open in the database right after its request (the in-process buffer has its own tests)."""
     return Config().replace(database={"url": db_url}, web={"secret_key": "test-secret-key"},
-                            tracking={"secret": "test-tracking-secret", "buffer_seconds": 0})
+                            tracking={"secret": "test-tracking-secret", "buffer_seconds": 0}, holdout=NO_HOLDOUTS)
 
 
 @pytest.fixture

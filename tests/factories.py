@@ -467,3 +467,27 @@ def check_openapi(response, path: str, method: str) -> None:
               **content["schema"]}
     schema = {"$ref": "urn:mailseg-api#" + content["schema"]["$ref"][1:]} if "$ref" in content["schema"] else schema
     Draft202012Validator(schema, registry=registry).validate(response.get_json())
+
+
+def make_exposures(session, audience_id: int, policy: str, key: str, at: datetime, subscriber_ids, *, held: bool,
+                   variant: int = 0, campaign_id: int | None = None, share: float = 0.5, salt: str = "") -> None:
+    """Exposures of one group of an experiment, as the policies record them."""
+    from mailseg.experiments.exposures import cohort_of
+    from mailseg.models import Exposure
+
+    for sid in subscriber_ids:
+        session.add(Exposure(audience_id=audience_id, policy=policy, key=key, subscriber_id=sid, held_out=held,
+                             exposed_at=at, cohort=cohort_of(at), salt=salt, share=share, variant=variant,
+                             campaign_id=campaign_id))
+    session.flush()
+
+
+def make_event(session, subscriber_id: int, type_: str, at: datetime, *, machine: bool = False,
+               amount: float | None = None, campaign_id: int | None = None) -> None:
+    import uuid
+
+    from mailseg.models import Event
+
+    session.add(Event(subscriber_id=subscriber_id, type=type_, occurred_at=at, is_machine=machine, amount=amount,
+                      campaign_id=campaign_id, source="import", dedupe_key=uuid.uuid4().hex))
+    session.flush()

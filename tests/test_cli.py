@@ -56,7 +56,7 @@ def test_unknown_audience_is_named(cli, session, tmp_path):
 
 
 def test_demo_builds_a_realistic_audience(cli, session):
-    result = cli("demo", "--subscribers", "200", "--weeks", "10")
+    result = cli("demo", "--subscribers", "200", "--weeks", "10", "--simulate-weeks", "0")
     assert result.exit_code == 0, result.output
     assert session.scalar(select(func.count()).select_from(Subscriber)) == 200
     assert session.scalar(select(func.count()).select_from(Campaign)) == 10
@@ -78,6 +78,21 @@ def test_demo_builds_a_realistic_audience(cli, session):
     assert "already has data" in again.output
     duplicate = cli("demo", "--subscribers", "200", "--weeks", "10")
     assert duplicate.exit_code == 1 and "already exists" in duplicate.output
+
+
+def test_demo_runs_simulated_weeks_on_the_sandbox(cli, session):
+    from mailseg.models import Exposure, JobRun, SandboxCampaign, SandboxList
+
+    result = cli("demo", "--subscribers", "200", "--weeks", "8", "--simulate-weeks", "3")
+    assert result.exit_code == 0, result.output
+    assert "3 simulated weeks" in result.output or "21 days simulated" in result.output
+    sent = session.scalars(select(SandboxCampaign.title).where(SandboxCampaign.status == "sent")).all()
+    assert sum(title.startswith("[mailseg plan:") for title in sent) == 3  # the weekly newsletter plan, on Tuesdays
+    assert any(title.startswith("[mailseg resend:") for title in sent)  # versions to its non-openers
+    runs = dict(session.execute(select(JobRun.job, func.count()).group_by(JobRun.job)).all())
+    assert runs["policies"] == 21 and runs["pull"] == 21
+    assert session.scalar(select(func.count()).select_from(Exposure)) > 0
+    assert session.scalar(select(SandboxList.clock)) is None  # back on real time for the scheduler
 
 
 def test_upgrade_of_a_database_from_an_unknown_revision_fails_cleanly(tmp_path):

@@ -1,6 +1,7 @@
 """Exactly once: a real `mailseg run-policies` is killed (SIGKILL) at each step of a re-engagement
 action, right after the fake Mailchimp carried out the call and before the answer reached it; each
-re-run resumes. In the end: one segment, one campaign, every entrant mailed once."""
+re-run resumes. In the end: one segment, one campaign, every treated entrant mailed once, every
+held-out entrant never, and both groups recorded once."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import subprocess
 import sys
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from mailseg.models import PolicyAction
+from mailseg.experiments.assignment import held_out_reference
+from mailseg.models import Exposure, PolicyAction, Subscriber
 
 from .factories import AS_OF, LIST_ID, classed_subscriber, policy_audience, sends
 
@@ -32,6 +34,8 @@ list_id = "{LIST_ID}"
 max_attempts = 1
 [reengagement]
 template_campaign_id = "{template}"
+[holdout]
+reengagement_share = 0.5
 """)
     return path
 
@@ -51,11 +55,15 @@ def run_policies(config_path, fake, kill_at=None) -> int:
 def test_killed_at_every_step_then_resumed(db_url, session, fake_mailchimp, tmp_path):
     fake = fake_mailchimp
     a = policy_audience(session)
-    entrants = [f"quiet{i}@example.org" for i in range(6)]
-    for email in entrants:
-        sends(session, classed_subscriber(session, a, email), 6, last=AS_OF - timedelta(days=30))
+    everyone = {f"quiet{i}@example.org": None for i in range(12)}
+    for email in everyone:
+        everyone[email] = classed_subscriber(session, a, email)
+        sends(session, everyone[email], 6, last=AS_OF - timedelta(days=30))
     session.commit()
-    fake.add_members(LIST_ID, entrants)
+    held = {e for e, sid in everyone.items() if held_out_reference("reengagement", "", 0.5, sid)}
+    entrants = sorted(set(everyone) - held)
+    assert held and entrants  # both groups exist (the stable hash of these ids splits them)
+    fake.add_members(LIST_ID, list(everyone))
     template = fake.add_draft_campaign(LIST_ID, title="Come back", subject="We miss you", html="<p>Hi again</p>")
     config_path = write_config(tmp_path / "mailseg.toml", db_url, fake, template)
 
@@ -74,6 +82,12 @@ def test_killed_at_every_step_then_resumed(db_url, session, fake_mailchimp, tmp_
     assert fake.received("reengage:") == dict.fromkeys(entrants, 1)
     session.expire_all()
     (action,) = session.scalars(select(PolicyAction)).all()
-    assert (action.step, action.provider_campaign_id, action.recipients) == ("done", copies[0]["id"], 6)
+    assert (action.step, action.provider_campaign_id, action.recipients) == ("done", copies[0]["id"], len(entrants))
+    groups = {(email, held_out) for email, held_out in session.execute(
+        select(Subscriber.email, Exposure.held_out).join(Exposure, Exposure.subscriber_id == Subscriber.id)
+        .where(Exposure.policy == "reengagement"))}
+    assert groups == {(e, e in held) for e in everyone}
     run_policies(config_path, fake)  # nothing left to do
     assert len(fake.campaigns) == 2
+    assert session.scalar(select(func.count()).select_from(Exposure)
+                          .where(Exposure.policy == "reengagement")) == len(everyone)

@@ -8,9 +8,10 @@ from mailseg.config import Config
 from mailseg.models import ReengagementState
 from mailseg.policies import frequency, offer, reengagement, resend
 
+from .conftest import NO_HOLDOUTS
 from .factories import AS_OF, add_event, classed_subscriber, ids, moved, policy_audience, sends, sent_campaign
 
-CONFIG = Config()
+CONFIG = Config().replace(holdout=NO_HOLDOUTS)  # the selection rules alone; holdouts: test_experiments*
 
 
 def test_eligible_tag_honours_the_cap(session):

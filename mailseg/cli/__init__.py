@@ -20,7 +20,7 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from . import data, db, demo, engagement, ingest, policies, scheduler, serve, sync, tokens, users, value
+    from . import data, db, demo, engagement, experiments, ingest, policies, scheduler, serve, sync, tokens, users, value
 
     main.add_command(db.db)
     main.add_command(data.import_group)
@@ -41,6 +41,8 @@ def _register() -> None:
     main.add_command(policies.run_policies)
     main.add_command(policies.plans_group)
     main.add_command(policies.resend_campaign)
+    main.add_command(experiments.uplift)
+    main.add_command(experiments.simulate)
 
 
 _register()

@@ -36,12 +36,14 @@ def plan(rt: Runtime, audience: str | None, as_of: datetime | None) -> None:
                f"saves {cap.sends_saved_per_month} sends per month")
     state = "" if re.configured else " (off: set reengagement.template_campaign_id)"
     attempts = ", ".join(f"attempt {n}: {count}" for n, count in re.attempts.items())
-    click.echo(f"re-engagement{state}: {re.entrants} entrants (attempt 1){', ' + attempts if attempts else ''}; "
+    click.echo(f"re-engagement{state}: {re.entrants} entrants (attempt 1), {re.held_out} held out"
+               f"{', ' + attempts if attempts else ''}; "
                f"{re.sunset} to sunset; {re.answered} answered since their attempt")
     if not p.resends:
         click.echo("resend: nothing due")
     for r in p.resends:
-        click.echo(f"resend {r.key}: {r.recipients} non-openers of {r.original!r}, subject {r.subject!r}")
+        click.echo(f"resend {r.key}: {r.recipients} non-openers of {r.original!r} ({r.held_out} held out), "
+                   f"subject {r.subject!r}")
     click.echo(f"offer{'' if p.offer_configured else ' (off: set offer.campaign_id)'}: {p.offers} warmed-up subscribers")
     if p.unfinished:
         click.echo(f"unfinished actions to resume: {', '.join(p.unfinished)}")

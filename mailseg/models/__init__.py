@@ -9,6 +9,9 @@ from .history import RUN_STATUSES, ClassChange, JobRun, SubscriberStatusChange
 from .panel import USER_ROLES, JobRequest, LoginAttempt, LoginCounter, SecretFingerprint, SettingChange, SettingOverride, User, UserSession
 from .policies import ACTION_STEPS, POLICIES, REENGAGEMENT_STATES, CampaignPlan, PolicyAction, PolicyRecipient, ReengagementState
 from .scheduling import SchedulerLease, apscheduler_jobs
+from .experiments import EXPERIMENT_POLICIES, Exposure, Verdict
+from .sandbox import (SANDBOX_STATES, SandboxActivity, SandboxCampaign, SandboxList, SandboxMember, SandboxRecipient,
+                      SandboxSegment, SandboxSegmentMember)
 from .sync import PullCursor, SyncFailure, SyncMember, SyncSegment
 from .value import PROSPECT, QUADRANTS, VALUE_FAMILIES, SubscriberValue, ValueChange, ValueModel
 
@@ -21,4 +24,6 @@ __all__ = [
     "UserSession", "SecretFingerprint", "SettingChange", "SettingOverride", "User",
     "API_SCOPES", "ApiToken", "UNCOUNTED_ORDER_STATUSES", "normalise_order_status", "PROSPECT", "QUADRANTS", "VALUE_FAMILIES",
     "SubscriberValue", "ValueChange", "ValueModel",
+    "EXPERIMENT_POLICIES", "Exposure", "Verdict", "SANDBOX_STATES", "SandboxActivity",
+    "SandboxCampaign", "SandboxList", "SandboxMember", "SandboxRecipient", "SandboxSegment", "SandboxSegmentMember",
 ]

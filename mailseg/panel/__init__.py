@@ -19,15 +19,17 @@ def init_panel(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from . import audience, auth, campaigns, dashboard, settings, subscriber, sync, value
+    from . import audience, auth, campaigns, dashboard, experiments, settings, subscriber, sync, value
 
-    for module in (auth, dashboard, audience, subscriber, campaigns, value, settings, sync):
+    for module in (auth, dashboard, audience, subscriber, campaigns, value, experiments, settings, sync):
         app.register_blueprint(module.blueprint)
     app.context_processor(_page_context)
     init_filters(app)
 
 
 def _page_context() -> dict:
+    from ..web import config
     from .common import audience_choices, current_audience_id
 
-    return {"audience_choices": audience_choices, "current_audience_id": current_audience_id}
+    return {"audience_choices": audience_choices, "current_audience_id": current_audience_id,
+            "simulated_audience": config().platform.kind == "sandbox"}

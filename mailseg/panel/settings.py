@@ -37,9 +37,23 @@ LABELS = {
     ("sync", "tag_prefix"): ("Sync tag prefix", "Class tags on Mailchimp are this prefix plus the class name. Changing it "
                              "starts new tags; the old ones stay on Mailchimp until you delete them there."),
 }
+_POLICY_NAMES = {"cap": "frequency cap", "reengagement": "re-engagement", "resend": "resend", "offer": "offer",
+                 "plan": "campaign plans"}
+for _policy, _name in _POLICY_NAMES.items():
+    LABELS[("holdout", f"{_policy}_share")] = (
+        f"Holdout of the {_name}", "Share (0 to 0.5) of the subscribers it would act on that it leaves alone, to measure it.")
+    LABELS[("holdout", f"{_policy}_salt")] = (
+        f"Experiment salt of the {_name}", "Who is held out follows from this text; a new salt starts a new experiment.")
+    LABELS[("uplift", f"{_policy}_horizon_days")] = (
+        f"Horizon of the {_name} (days)", "Days after a cohort's week before its verdict is taken, once.")
+LABELS[("uplift", "min_group_size")] = ("Smallest group for a verdict",
+                                        "Fewer subscribers in either group: not enough data yet.")
 SECTION_TITLES = {"engagement": "Engagement classes", "frequency": "Frequency cap", "reengagement": "Re-engagement",
                   "sunset": "Sunset", "resend": "Resend to non-openers", "offer": "Offer for warmed-up subscribers",
-                  "sync": "Sync to Mailchimp"}
+                  "sync": "Sync to Mailchimp", "holdout": "Holdouts (experiments)",
+                  "uplift": "Experiment verdicts"}
+
+
 def _fields(errors: dict[str, str], submitted: dict[str, str]) -> list[dict]:
     current, stored = effective_config(db_session(), config()), overrides(db_session())
     fields = []

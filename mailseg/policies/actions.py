@@ -74,6 +74,8 @@ class Platform:
     retry: ActionsConfig = field(default_factory=ActionsConfig)
     done: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    # The moment campaigns are sent or scheduled from: real time, or a simulation's clock.
+    clock: Callable[[], datetime] = utcnow
 
 
 def marker(key: str) -> str:
@@ -180,7 +182,8 @@ def _record_failure(session: Session, action: PolicyAction, reason: str, retry: 
 
 
 def _segment(session: Session, action: PolicyAction, platform: Platform) -> None:
-    if action.policy == "plan":  # the mirrored eligible tag is the segment
+    if action.policy == "plan" and action.recipients == 0 and platform.mirror_tag is not None:
+        # without a holdout a plan goes to the mirrored eligible tag itself
         action.provider_segment_id = platform.mirror_tag(action.segment_name)
         action.step = "members"
         return
@@ -252,7 +255,7 @@ def _deliver(session: Session, action: PolicyAction, platform: Platform) -> None
     """Schedule (or send) the campaign unless the platform shows it scheduled or sent already."""
     client = platform.client
     state = client.campaign(action.provider_campaign_id)
-    now = utcnow()
+    now = platform.clock()
     if state.status == "save":
         if action.policy in SEND_NOW:
             client.send_campaign(action.provider_campaign_id)
@@ -297,5 +300,6 @@ def next_quarter_hour(moment: datetime) -> datetime:
 
 
 def make_platform(factory: PlatformFactory, list_id: str, config: Config,
-                  mirror_tag: Callable[[str], str] | None = None) -> Platform:
-    return Platform(factory(), list_id, config.sync.tag_prefix, mirror_tag, retry=config.actions)
+                  mirror_tag: Callable[[str], str] | None = None,
+                  clock: Callable[[], datetime] = utcnow) -> Platform:
+    return Platform(factory(), list_id, config.sync.tag_prefix, mirror_tag, retry=config.actions, clock=clock)

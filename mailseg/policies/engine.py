@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,10 +33,12 @@ class PolicyReport:
     tags: SyncReport = field(default_factory=SyncReport)
     # Actions that failed in this run: key -> {error, failures, next_attempt_at | gave_up_at}.
     failed: dict[str, dict] = field(default_factory=dict)
+    cap_exposures: int = 0  # inactive subscribers entering the cap's experiment today (both groups)
 
     def summary(self) -> dict:
         return {"resumed": self.resumed, "recorded": self.recorded, "done": self.done,
-                "recipients": self.recipients, "failed": self.failed, **self.tags.summary()}
+                "recipients": self.recipients, "failed": self.failed, "cap_exposures": self.cap_exposures,
+                **self.tags.summary()}
 
     def problems(self) -> list[str]:
         return [f"{key} failed ({info['failures']} tries"
@@ -49,6 +52,7 @@ class ResendPlan:
     original: str
     subject: str
     recipients: int
+    held_out: int = 0
 
 
 @dataclass
@@ -69,7 +73,7 @@ def policy_tags(audience_id: int, config: Config, as_of: datetime) -> list[Segme
 
 
 def policy_platform(session: Session, audience: Audience, config: Config, factory: PlatformFactory,
-                    as_of: datetime) -> actions.Platform:
+                    as_of: datetime, clock: Callable[[], datetime] = utcnow) -> actions.Platform:
     """A platform for executing actions; plans mirror the eligible tag before sending to it."""
     list_id = provider_list_id(audience, config)
 
@@ -78,23 +82,27 @@ def policy_platform(session: Session, audience: Audience, config: Config, factor
                       factory, sync_options(config))
         return recorded_segment(session, audience.id, name).provider_segment_id
 
-    return actions.make_platform(factory, list_id, config, mirror_tag)
+    return actions.make_platform(factory, list_id, config, mirror_tag, clock)
 
 
 def run_policies(session: Session, audience: Audience, config: Config, platform_factory: PlatformFactory,
-                 *, as_of: datetime | None = None, progress: Progress | None = None) -> PolicyReport:
+                 *, as_of: datetime | None = None, progress: Progress | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> PolicyReport:
     """Finish unfinished actions, record today's (re-engagement and sunset, resends, offers), carry
     each to the platform, then mirror the eligible and sunset tags; recorded as a job run "policies".
     An action the platform refuses fails alone (recorded with its reason, retried with backoff in
-    later runs): the others go on and the run ends "partial"."""
+    later runs): the others go on and the run ends "partial". `clock` gives the moment campaigns are
+    scheduled from (a simulation passes its own)."""
     as_of = as_of or utcnow()
     report = PolicyReport()
     with recorded_run(session, "policies", audience_id=audience.id, as_of=as_of) as run:
-        platform = policy_platform(session, audience, config, platform_factory, as_of)
+        platform = policy_platform(session, audience, config, platform_factory, as_of, clock)
         report.resumed = [a.key for a in actions.unfinished(session, audience.id, utcnow())]
         _execute_unfinished(session, audience.id, platform, progress)
         for policy in (reengagement, resend, offer):
             report.recorded += [a.key for a in policy.record(session, audience.id, config, as_of)]
+        report.cap_exposures = frequency.record_exposures(session, audience.id, config, as_of)
+        session.commit()
         _execute_unfinished(session, audience.id, platform, progress)
         sync_segments(session, audience.id, platform.list_id, policy_tags(audience.id, config, as_of),
                       platform_factory, sync_options(config), report=report.tags)
@@ -133,7 +141,7 @@ def plan_policies(session: Session, audience: Audience, config: Config, *, as_of
     eligible = plan_segments(session, audience.id, [frequency.eligible_spec(audience.id, config, as_of)],
                              sync_options(config))[0]
     resends = [ResendPlan(r.key, r.original.name or r.original.provider_id, r.subject,
-                          resend.count(session, audience.id, r))
+                          *resend.count(session, audience.id, config, r))
                for r in resend.due(session, audience.id, config, as_of)]
     plan = PolicyPlan(as_of, frequency.cap_figures(session, audience.id, config, as_of), eligible,
                       reengagement.plan(session, audience.id, config, as_of), resends,

@@ -15,6 +15,8 @@ from ..config import Config
 from ..models import Campaign, CampaignPlan, Event, Subscriber
 from ..schedules import make_trigger
 from ..sync.engine import SegmentSpec
+from ..experiments import exposures
+from ..experiments.assignment import held_out
 from .common import in_value_segments, mailable
 
 ALWAYS_ELIGIBLE = ("active", "semi_active", "new")
@@ -28,8 +30,25 @@ def eligible(audience_id: int, config: Config, as_of: datetime):
                                                   Event.occurred_at > recent, Event.occurred_at <= as_of))
     return select(Subscriber.id).where(mailable(audience_id), or_(
         Subscriber.engagement_class.in_(ALWAYS_ELIGIBLE), Subscriber.engagement_class.is_(None),
-        and_(Subscriber.engagement_class == "inactive", ~sent_recently),
+        and_(Subscriber.engagement_class == "inactive",
+             or_(~sent_recently, held_out(config, "cap", Subscriber.id))),  # the held out keep the normal cadence
         in_value_segments(Subscriber.id, config.frequency.prefer_segments)))
+
+
+def capped(audience_id: int, config: Config, as_of: datetime):
+    """SELECT of the subscribers the cap acts on: the inactive ones it may keep out of mailings,
+    not exposed to the cap within its horizon (each enters a cohort once per horizon)."""
+    since = as_of - timedelta(days=config.uplift.cap_horizon_days)
+    return select(Subscriber.id).where(mailable(audience_id), Subscriber.engagement_class == "inactive",
+                                       ~exposures.exposed_since("cap", Subscriber.id, since))
+
+
+def record_exposures(session: Session, audience_id: int, config: Config, as_of: datetime) -> int:
+    """Record today's new cap exposures, treated and held out (committed by the caller)."""
+    treated, held = exposures.split(config, "cap", capped(audience_id, config, as_of))
+    key = f"cap:{as_of.date().isoformat()}"
+    return sum(exposures.record(session, audience_id, config, "cap", key, group, held=is_held, as_of=as_of)
+               for group, is_held in ((treated, False), (held, True)))
 
 
 def eligible_spec(audience_id: int, config: Config, as_of: datetime) -> SegmentSpec:

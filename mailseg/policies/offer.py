@@ -9,6 +9,8 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..config import Config
+from ..experiments import exposures
+from ..experiments.exposures import split
 from ..models import ClassChange, JobRun, PolicyAction, PolicyRecipient, Subscriber
 from . import actions
 from .actions import ActionSpec
@@ -32,19 +34,27 @@ def warmed_up(audience_id: int, config: Config, as_of: datetime):
     offered = exists(select(PolicyRecipient.subscriber_id).join(PolicyAction, PolicyAction.id == PolicyRecipient.action_id)
                      .where(PolicyRecipient.subscriber_id == Subscriber.id, PolicyAction.policy == "offer",
                             PolicyAction.as_of > as_of - timedelta(days=config.offer.cooldown_days)))
+    # held out of an offer in the cooldown: not again (they are the control group of that day's offer)
+    held = exposures.exposed_since("offer", Subscriber.id, as_of - timedelta(days=config.offer.cooldown_days))
     return select(Subscriber.id).where(mailable(audience_id), Subscriber.engagement_class == "active", moved, ~offered,
-                                       ~in_value_segments(Subscriber.id, config.offer.skip_segments))
+                                       ~held, ~in_value_segments(Subscriber.id, config.offer.skip_segments))
 
 
 def count(session: Session, audience_id: int, config: Config, as_of: datetime) -> int:
-    return session.scalar(select(func.count()).select_from(warmed_up(audience_id, config, as_of).subquery())) or 0
+    """Warmed-up subscribers the offer would go to now (the held-out ones left out)."""
+    treated, _ = split(config, "offer", warmed_up(audience_id, config, as_of))
+    return session.scalar(select(func.count()).select_from(treated.subquery())) or 0
 
 
 def record(session: Session, audience_id: int, config: Config, as_of: datetime) -> list[PolicyAction]:
     if not config.offer.campaign_id:
         return []
-    spec = ActionSpec("offer", f"offer:{day_key(as_of)}", config.offer.campaign_id,
-                      warmed_up(audience_id, config, as_of), kind="offer")
+    key = f"offer:{day_key(as_of)}"
+    treated, held = split(config, "offer", warmed_up(audience_id, config, as_of))
+    spec = ActionSpec("offer", key, config.offer.campaign_id, treated, kind="offer")
     action = actions.record(session, audience_id, spec, as_of, config.sync.tag_prefix)
+    if action is not None:
+        exposures.record_action(session, audience_id, config, "offer", action)
+    exposures.record(session, audience_id, config, "offer", key, held, held=True, as_of=as_of)
     session.commit()
     return [action] if action is not None else []

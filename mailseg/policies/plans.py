@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from ..config import Config, ConfigError
 from ..models import Audience, CampaignPlan, PolicyAction, utcnow
 from ..providers import PlatformFactory
+from ..experiments import exposures
 from ..schedules import make_trigger
-from . import actions
+from . import actions, frequency
 from .actions import ActionSpec
 
 
@@ -64,11 +65,22 @@ def run_occurrence(session: Session, plan_id: int, config: Config, factory: Plat
     if plan is None:
         return None
     audience = session.get(Audience, plan.audience_id)
-    spec = ActionSpec("plan", occurrence_key(plan, now), plan.template_campaign_id, None, kind="regular",
-                      segment_name=config.frequency.eligible_tag)
-    actions.record(session, audience.id, spec, now, config.sync.tag_prefix)
+    key = occurrence_key(plan, now)
+    if config.holdout.plan_share > 0:
+        # a holdout: the eligible subscribers minus the held-out ones, frozen into a segment of their own
+        treated, held = exposures.split(config, "plan", frequency.eligible(audience.id, config, now))
+        spec = ActionSpec("plan", key, plan.template_campaign_id, treated, kind="regular")
+        action = actions.record(session, audience.id, spec, now, config.sync.tag_prefix)
+        if action is not None:
+            exposures.record_action(session, audience.id, config, "plan", action)
+        exposures.record(session, audience.id, config, "plan", key, held, held=True, as_of=now)
+    else:
+        spec = ActionSpec("plan", key, plan.template_campaign_id, None, kind="regular",
+                          segment_name=config.frequency.eligible_tag)
+        actions.record(session, audience.id, spec, now, config.sync.tag_prefix)
     session.commit()
-    platform = policy_platform(session, audience, config, factory, now)
+    moment = now
+    platform = policy_platform(session, audience, config, factory, now, clock=lambda: moment)
     for action in actions.unfinished(session, audience.id, now):
         actions.execute(session, action, platform)
     return session.scalar(select(PolicyAction).where(PolicyAction.audience_id == audience.id,

@@ -21,6 +21,8 @@ from ..config import Config
 from ..engagement.window import window_bounds
 from ..models import Event, PolicyAction, ReengagementState, Subscriber, UTCDateTime
 from ..sync.engine import SegmentSpec
+from ..experiments import exposures
+from ..experiments.exposures import split
 from . import actions
 from .actions import ActionSpec
 from .common import STATES, day_key, human_engagement, in_value_segments
@@ -32,6 +34,7 @@ WAITING_OR_SUNSET = ("waiting", "sunset")
 class ReengagementPlan:
     answered: int = 0
     entrants: int = 0
+    held_out: int = 0  # entrants the holdout leaves alone (recorded as the control group)
     attempts: dict[int, int] = field(default_factory=dict)  # attempt number -> subscribers due
     sunset: int = 0
     configured: bool = True
@@ -46,9 +49,12 @@ def entrants(audience_id: int, config: Config, as_of: datetime):
              .group_by(Event.subscriber_id).having(func.count() >= config.reengagement.min_sends).subquery("sends"))
     in_progress = select(STATES.c.subscriber_id).where(STATES.c.subscriber_id == Subscriber.id,
                                                        STATES.c.state.in_(WAITING_OR_SUNSET)).exists()
+    # A held-out subscriber gets no state; they are not held out again until the cohort's horizon passed.
+    held_recently = exposures.exposed_since("reengagement", Subscriber.id,
+                                            as_of - timedelta(days=config.uplift.reengagement_horizon_days))
     return (select(Subscriber.id).join(sends, sends.c.subscriber_id == Subscriber.id)
             .where(Subscriber.audience_id == audience_id, Subscriber.status == "subscribed",
-                   Subscriber.engagement_class == "inactive", ~in_progress,
+                   Subscriber.engagement_class == "inactive", ~in_progress, ~held_recently,
                    ~in_value_segments(Subscriber.id, config.sunset.protect_segments),
                    ~human_engagement(Subscriber.id, start, end,
                                      count_machine_opens=config.engagement.count_machine_opens)))
@@ -95,7 +101,8 @@ def _count(session: Session, stmt) -> int:
 def plan(session: Session, audience_id: int, config: Config, as_of: datetime) -> ReengagementPlan:
     out = ReengagementPlan(configured=bool(config.reengagement.template_campaign_id))
     out.answered = _count(session, answered(audience_id, config, as_of))
-    out.entrants = _count(session, entrants(audience_id, config, as_of))
+    treated, held = split(config, "reengagement", entrants(audience_id, config, as_of))
+    out.entrants, out.held_out = _count(session, treated), _count(session, held)
     for attempt in range(2, config.reengagement.attempts + 1):
         out.attempts[attempt] = _count(session, next_attempt(audience_id, config, as_of, attempt))
     out.sunset = _count(session, sunset_due(audience_id, config, as_of))
@@ -118,12 +125,20 @@ def record(session: Session, audience_id: int, config: Config, as_of: datetime) 
     sunset = _record_sunset(session, audience_id, config, as_of)
     if sunset is not None:
         recorded.append(sunset)
-    first = _record_attempt(session, audience_id, config, as_of, 1, entrants(audience_id, config, as_of))
+    treated, held = split(config, "reengagement", entrants(audience_id, config, as_of))
+    first = _record_attempt(session, audience_id, config, as_of, 1, treated)
     if first is not None:
         recorded.append(first)
         _enter(session, audience_id, first.id, as_of)
+        exposures.record_action(session, audience_id, config, "reengagement", first)
+    exposures.record(session, audience_id, config, "reengagement", _attempt_key(as_of, 1), held, held=True,
+                     as_of=as_of)
     session.commit()
     return recorded
+
+
+def _attempt_key(as_of: datetime, attempt: int) -> str:
+    return f"reengage:{day_key(as_of)}:a{attempt}"
 
 
 def _mark_answered(session: Session, audience_id: int, config: Config, as_of: datetime) -> None:
@@ -134,7 +149,7 @@ def _mark_answered(session: Session, audience_id: int, config: Config, as_of: da
 
 def _record_attempt(session: Session, audience_id: int, config: Config, as_of: datetime, attempt: int,
                     recipients) -> PolicyAction | None:
-    spec = ActionSpec("reengagement", f"reengage:{day_key(as_of)}:a{attempt}", config.reengagement.template_campaign_id,
+    spec = ActionSpec("reengagement", _attempt_key(as_of, attempt), config.reengagement.template_campaign_id,
                       recipients, kind="reengagement", attempt=attempt)
     return actions.record(session, audience_id, spec, as_of, config.sync.tag_prefix)
 

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from ..config import Config
 from ..engagement.rules import counted_open
 from ..models import Campaign, Event, PolicyAction, Subscriber
+from ..experiments import exposures
+from ..experiments.exposures import split
 from . import actions
 from .actions import ActionSpec
 from .common import mailable
@@ -115,20 +117,28 @@ def _in_progress(session: Session, audience_id: int, original: Campaign) -> bool
         PolicyAction.failed_at.is_(None))) is not None
 
 
-def count(session: Session, audience_id: int, resend: DueResend) -> int:
-    stmt = non_openers(audience_id, resend.original.id, resend.version_ids).subquery()
-    return session.scalar(select(func.count()).select_from(stmt)) or 0
+def count(session: Session, audience_id: int, config: Config, resend: DueResend) -> tuple[int, int]:
+    """(treated, held out) non-openers the version would go to now."""
+    treated, held = split(config, "resend", non_openers(audience_id, resend.original.id, resend.version_ids))
+    return tuple(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0  # type: ignore[return-value]
+                 for stmt in (treated, held))
 
 
 def record(session: Session, audience_id: int, config: Config, as_of: datetime) -> list[PolicyAction]:
+    """Record each due version for the treated non-openers; the held-out non-openers (who never get a
+    version, so are non-openers of the original) are recorded as the version's control group."""
     recorded = []
     for resend in due(session, audience_id, config, as_of):
-        spec = ActionSpec("resend", resend.key, resend.original.provider_id,
-                          non_openers(audience_id, resend.original.id, resend.version_ids), kind="resend",
+        treated, held = split(config, "resend", non_openers(audience_id, resend.original.id, resend.version_ids))
+        spec = ActionSpec("resend", resend.key, resend.original.provider_id, treated, kind="resend",
                           subject=resend.subject, parent_campaign_id=resend.original.id, variant=resend.variant)
         action = actions.record(session, audience_id, spec, as_of, config.sync.tag_prefix)
         if action is not None:
             recorded.append(action)
+            exposures.record_action(session, audience_id, config, "resend", action, variant=resend.variant,
+                                    campaign_id=resend.original.id)
+        exposures.record(session, audience_id, config, "resend", resend.key, held, held=True, as_of=as_of,
+                         variant=resend.variant, campaign_id=resend.original.id)
         session.commit()
     return recorded
 

@@ -69,11 +69,14 @@ class Recipient:
 @dataclass(frozen=True)
 class Activity:
     email: str
-    action: str  # open, click, bounce
+    # open, click, bounce; a platform that reports them per campaign also unsubscribe and purchase
+    # (the sandbox does; Mailchimp's email activity has the first three only)
+    action: str
     occurred_at: datetime
     url: str | None = None
     ip: str | None = None
     bounce_type: str | None = None  # hard | soft, for bounces
+    amount: Decimal | None = None  # for purchases
 
 
 @dataclass(frozen=True)

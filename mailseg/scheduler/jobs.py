@@ -47,7 +47,10 @@ def audience_ids(db: Database) -> list[int]:
 
 
 def mailchimp_configured(config: Config) -> bool:
-    return bool(config.mailchimp.api_key)
+    """A platform to talk to: the sandbox, or a Mailchimp account (the name predates the sandbox)."""
+    from ..providers import platform_configured
+
+    return platform_configured(config)
 
 
 def classify_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
@@ -109,7 +112,11 @@ def policies_step(db: Database, config: Config, audience_id: int, *, as_of: date
     with db.session() as session:
         audience = session.get(Audience, audience_id)
         try:
-            report = run_policies(session, audience, config, platform_factory(config, audience.provider), as_of=as_of)
+            # On the sandbox the chain's as_of is the platform's (possibly simulated) time; on a real
+            # platform campaigns are scheduled from the real clock.
+            clock = (lambda: as_of) if config.platform.kind == "sandbox" else utcnow
+            report = run_policies(session, audience, config, platform_factory(config, audience.provider),
+                                  as_of=as_of, clock=clock)
         except Exception:  # recorded as a failed run by run_policies
             log.exception("policies of audience %s failed", audience_id)
             return False
@@ -136,14 +143,15 @@ def run_plan(db: Database, config: Config, plan_id: int) -> None:
 
 
 def pull_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
-    """Pull what the platform has; `as_of` is accepted for the step signature (a pull reads up to now)."""
+    """Pull what the platform has up to `as_of` (the moment its watermarks are set from; a simulation's
+    clock on the sandbox)."""
     from ..providers import platform_factory
     from ..sync.pull import pull_audience
 
     with db.session() as session:
         audience = session.get(Audience, audience_id)
         try:
-            pull_audience(session, audience, config, platform_factory(config, audience.provider)())
+            pull_audience(session, audience, config, platform_factory(config, audience.provider)(), as_of=as_of)
         except Exception:  # recorded as a failed run by pull_audience
             log.exception("pull of audience %s failed", audience_id)
             return False
@@ -166,10 +174,25 @@ def run_chain(db: Database, config: Config, audience_id: int, *, as_of: datetime
     return True
 
 
+def uplift_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
+    """The verdicts of experiment cohorts whose horizon has closed (each computed once)."""
+    from ..experiments.uplift import freeze_due
+
+    with db.session() as session:
+        try:
+            freeze_due(session, audience_id, config, as_of)
+        except Exception:
+            log.exception("uplift verdicts of audience %s failed", audience_id)
+            return False
+    return True
+
+
 def follow_ups(config: Config) -> list[Step]:
     """What runs after a classification, with its as_of: the value run, then the policies and the sync
-    (when Mailchimp is configured)."""
-    return [value_step, policies_step, sync_step] if mailchimp_configured(config) else [value_step]
+    (when a platform is configured), then the verdicts of experiments whose horizon closed."""
+    if mailchimp_configured(config):
+        return [value_step, policies_step, sync_step, uplift_step]
+    return [value_step, uplift_step]
 
 
 def _with_mailchimp(job: str, step: Step) -> Job:

@@ -33,7 +33,10 @@ CHUNK = 1000
 OVERLAP = timedelta(minutes=5)
 # Statuses mailseg keeps; transactional and archived contacts are not part of the audience.
 KEPT_STATUSES = {"subscribed", "unsubscribed", "cleaned", "pending"}
-EVENT_BY_ACTION = {"open": "open", "click": "click", "bounce": "bounce"}
+# Mailchimp's email activity has opens, clicks and bounces; the sandbox also reports unsubscribes and
+# purchases per campaign (as Mailchimp's unsubscribe report and e-commerce orders would).
+EVENT_BY_ACTION = {"open": "open", "click": "click", "bounce": "bounce", "unsubscribe": "unsubscribe",
+                   "purchase": "purchase"}
 
 
 @dataclass
@@ -59,12 +62,13 @@ class PullReport:
 
 
 def pull_audience(session: Session, audience: Audience, config: Config, platform: EmailPlatform,
-                  *, progress: Progress | None = None) -> PullReport:
-    """Pull members, then sends and activity of recent campaigns; recorded as a job run "pull"."""
+                  *, progress: Progress | None = None, as_of: datetime | None = None) -> PullReport:
+    """Pull members, then sends and activity of recent campaigns; recorded as a job run "pull".
+    `as_of` (default now) is the moment the watermarks are set from (a simulation's clock)."""
     list_id = provider_list_id(audience, config)
     report = PullReport()
-    with recorded_run(session, "pull", audience_id=audience.id) as run:
-        started = utcnow()
+    with recorded_run(session, "pull", audience_id=audience.id, as_of=as_of) as run:
+        started = as_of or utcnow()
         _pull_members(session, audience.id, list_id, platform, config.sync.tag_prefix, started, report, progress)
         if config.mailchimp.store_id:
             _pull_orders(session, audience.id, config.mailchimp.store_id, platform, started, report, progress)
@@ -156,7 +160,7 @@ def _pull_campaign(session: Session, audience_id: int, campaign: CampaignInfo, p
 def _event(campaign_id: str, activity: Activity) -> EventIn:
     hard_bounce = activity.action == "bounce" and activity.bounce_type == "hard"
     return EventIn(EVENT_BY_ACTION[activity.action], activity.occurred_at, "pull", email=activity.email,
-                   campaign=campaign_id, url=activity.url, ip=activity.ip,
+                   campaign=campaign_id, url=activity.url, ip=activity.ip, amount=activity.amount,
                    new_status="cleaned" if hard_bounce else None)
 
 

@@ -99,3 +99,28 @@ def test_no_page_breaks_the_content_security_policy(page, live_server, logged_in
     page.wait_for_load_state("networkidle")
     assert page.evaluate("() => !!document.querySelector('canvas') && document.querySelector('canvas').width > 0")
     assert violations == []
+
+
+def test_experiments_page_draws_the_interval_chart(page, live_server, logged_in, session, config):
+    from tests.test_experiments_verdicts import CLOSES, offer_cohort
+
+    from mailseg.experiments.uplift import freeze_due
+
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    audience_id, _, _ = offer_cohort(session)
+    freeze_due(session, audience_id, config, CLOSES)
+    page.get_by_role("link", name="Experiments").click()
+    page.wait_for_url("**/experiments**")
+    if page.locator("select#audience-picker").count():
+        page.select_option("select#audience-picker", str(audience_id))
+        page.get_by_role("button", name="Show").click()
+    assert "points purchases" in page.locator("#exp-offer").locator("..").inner_text()
+    canvas = page.locator("canvas.interval-chart-canvas[data-policy='offer']")
+    page.wait_for_function("Chart.getChart(document.querySelector(\"canvas[data-policy='offer']\")) !== undefined")
+    bars = page.evaluate("Chart.getChart(document.querySelector(\"canvas[data-policy='offer']\")).data.datasets[0].data")
+    assert bars == [[bars[0][0], bars[0][1]]] and bars[0][0] < 20 < bars[0][1]  # the benefit's interval
+    assert canvas.bounding_box()["height"] > 100
+    screenshot(page, "experiments")
+    assert errors == []

@@ -14,7 +14,6 @@ import json
 import os
 import random
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import SUBSCRIBERS, count, free_port, seed, server_env, serving  # noqa: E402
+from bench.ingest import SUBSCRIBERS, count, free_port, raw_insert_rate, seed, server_env, serving  # noqa: E402
 from bench.loadgen import post_all  # noqa: E402
 from mailseg.db import Database  # noqa: E402
 from mailseg.tokens import create_token  # noqa: E402
@@ -65,7 +64,7 @@ def main() -> None:
             result = post_all(port, [("POST", "/api/v1/orders", body, headers) for body in bodies],
                               concurrency=args.post_concurrency, seconds=args.seconds, ok=(207,))
         stored = count(dsn, "source = 'api'")
-        raw = raw_insert_rate(dsn)
+        raw = raw_insert_rate(dsn, source="api", columns=RAW_COLUMNS)
     finally:
         with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -85,23 +84,6 @@ def order_body(post: int) -> bytes:
                "amount": round(rng.uniform(5, 300), 2), "occurred_at": f"2026-0{1 + n % 9}-1{n % 10}T10:{n % 60:02d}:00Z",
                "status": "refunded" if n % 40 == 0 else "paid"} for n in range(ORDERS_PER_POST)]
     return json.dumps({"orders": orders}).encode()
-
-
-def raw_insert_rate(dsn: str) -> float:
-    """The stored order rows inserted again into an empty copy of events (same indexes, no foreign keys)."""
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(f"SELECT {RAW_COLUMNS} FROM events WHERE source = 'api' ORDER BY id").fetchall()
-        conn.execute("CREATE TABLE events_raw (LIKE events INCLUDING ALL)")
-        conn.commit()
-        sql = (f"INSERT INTO events_raw ({RAW_COLUMNS}) VALUES ({', '.join(['%s'] * 11)})"
-               " ON CONFLICT (dedupe_key) DO NOTHING")
-        started = time.perf_counter()
-        with conn.cursor() as cur:
-            for start in range(0, len(rows), ORDERS_PER_POST):
-                cur.executemany(sql, rows[start:start + ORDERS_PER_POST])
-                conn.commit()
-        elapsed = time.perf_counter() - started
-    return len(rows) / elapsed if elapsed else float("nan")
 
 
 if __name__ == "__main__":

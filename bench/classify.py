@@ -143,12 +143,13 @@ def measure(url: str) -> None:
     }, indent=2))
 
 
-def bare_scan(url: str) -> float:
+def bare_scan(url: str, statement: str = BARE_SCAN) -> float:
+    """Seconds of `statement`, a CREATE TEMPORARY TABLE bare_scan AS ... (dropped after)."""
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS bare_scan"))
         started = time.perf_counter()
-        conn.execute(text(BARE_SCAN))
+        conn.execute(text(statement))
         elapsed = time.perf_counter() - started
         conn.execute(text("DROP TABLE bare_scan"))
     engine.dispose()

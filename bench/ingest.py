@@ -250,16 +250,18 @@ def count(dsn: str, where: str) -> int:
         return conn.execute(f"SELECT count(*) FROM events WHERE {where}").fetchone()[0]
 
 
-def raw_insert_rate(dsn: str) -> float:
-    """The same event rows (as stored by the webhook run) inserted again into an empty copy of the
-    events table (same columns and indexes, no foreign keys) with INSERT ... ON CONFLICT DO NOTHING."""
-    columns = ("subscriber_id, campaign_id, type, occurred_at, url, user_agent, ip, amount, is_machine, "
+RAW_COLUMNS = ("subscriber_id, campaign_id, type, occurred_at, url, user_agent, ip, amount, is_machine, "
                "machine_reason, source, dedupe_key, created_at")
+
+
+def raw_insert_rate(dsn: str, *, source: str = "mandrill", columns: str = RAW_COLUMNS) -> float:
+    """The same event rows (as stored by the webhook or API run) inserted again into an empty copy of
+    the events table (same columns and indexes, no foreign keys) with INSERT ... ON CONFLICT DO NOTHING."""
     with psycopg.connect(dsn) as conn:
-        rows = conn.execute(f"SELECT {columns} FROM events WHERE source = 'mandrill' ORDER BY id").fetchall()
+        rows = conn.execute(f"SELECT {columns} FROM events WHERE source = %s ORDER BY id", (source,)).fetchall()
         conn.execute("CREATE TABLE events_raw (LIKE events INCLUDING ALL)")
         conn.commit()
-        sql = (f"INSERT INTO events_raw ({columns}) VALUES ({', '.join(['%s'] * 13)})"
+        sql = (f"INSERT INTO events_raw ({columns}) VALUES ({', '.join(['%s'] * len(columns.split(',')))})"
                " ON CONFLICT (dedupe_key) DO NOTHING")
         started = time.perf_counter()
         with conn.cursor() as cur:

@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import synthetic  # noqa: E402  (bench/ is the script's directory)
-from classify import DEFAULT_PG, _libpq, log, scratch_database  # noqa: E402
+from classify import DEFAULT_PG, _libpq, bare_scan, log, scratch_database  # noqa: E402
 
 from mailseg.config import Config  # noqa: E402
 from mailseg.db import Database  # noqa: E402
@@ -99,18 +99,6 @@ def build(dialect: str, url: str, subscribers: int) -> None:
     log(f"built in {time.perf_counter() - started:.1f} s")
 
 
-def bare_scan(url: str) -> float:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS bare_scan"))
-        started = time.perf_counter()
-        conn.execute(text(BARE_SCAN))
-        elapsed = time.perf_counter() - started
-        conn.execute(text("DROP TABLE bare_scan"))
-    engine.dispose()
-    return elapsed
-
-
 def value_once(url: str) -> dict:
     db = Database(url)
     with db.session() as session:
@@ -139,7 +127,7 @@ def measure(url: str) -> None:
         subscribers = conn.execute(text("SELECT count(*) FROM subscribers")).scalar_one()
     engine.dispose()
     log(f"{subscribers} subscribers, {orders} orders ({engine.dialect.name})")
-    scans = [bare_scan(url) for _ in range(2)]  # the first warms the cache
+    scans = [bare_scan(url, BARE_SCAN) for _ in range(2)]  # the first warms the cache
     scan = min(scans)
     log(f"bare scan: {', '.join(f'{s:.2f} s' for s in scans)}")
     first = run_value_process(url)

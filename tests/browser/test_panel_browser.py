@@ -123,4 +123,29 @@ def test_experiments_page_draws_the_interval_chart(page, live_server, logged_in,
     assert bars == [[bars[0][0], bars[0][1]]] and bars[0][0] < 20 < bars[0][1]  # the benefit's interval
     assert canvas.bounding_box()["height"] > 100
     screenshot(page, "experiments")
+def test_value_page_draws_its_charts_without_errors(page, live_server, session, logged_in):
+    from datetime import timedelta
+
+    from mailseg.config import Config
+    from mailseg.models import Audience, utcnow
+    from mailseg.value import value_audience
+    from tests.factories import simulated_buyers
+
+    audience = session.get(Audience, logged_in.audience_id)
+    as_of = utcnow() - timedelta(hours=1)
+    simulated_buyers(session, audience, 80, end=as_of)
+    value_audience(session, audience.id, Config().value, as_of=as_of - timedelta(days=10))
+    value_audience(session, audience.id, Config().value, as_of=as_of)
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.get_by_role("link", name="Value").click()
+    page.wait_for_selector("#pareto-chart")
+    assert page.locator("#rf-heatmap td").count() == 25
+    assert page.locator("#segments tbody tr").count() >= 3
+    assert page.evaluate("() => !!Chart.getChart(document.getElementById('pareto-chart'))")
+    assert page.evaluate("() => !!Chart.getChart(document.getElementById('clv-chart'))")
+    screenshot(page, "value")
+    page.locator("#top-customers a").first.click()
+    assert "Lifetime-value inputs" in page.locator("#value-evidence").inner_text()
     assert errors == []

@@ -25,11 +25,16 @@ ENDPOINT_LIMITS = {
     "webhooks.mailchimp_event": ("mailchimp", "webhook_max_body_bytes"),
     "webhooks.mailchimp_check": ("mailchimp", "webhook_max_body_bytes"),
 }
+# Blueprint -> the config key of the limit of all its routes.
+BLUEPRINT_LIMITS = {"api": ("api", "max_body_bytes")}
+API_PREFIX = "/api/"
 READ_CHUNK = 64 * 1024
 
 
 def body_limit(config: Config, endpoint: str | None) -> int:
-    section, key = ENDPOINT_LIMITS.get(endpoint or "", ("web", "max_body_bytes"))
+    endpoint = endpoint or ""
+    default = BLUEPRINT_LIMITS.get(endpoint.split(".", 1)[0], ("web", "max_body_bytes"))
+    section, key = ENDPOINT_LIMITS.get(endpoint, default)
     return getattr(getattr(config, section), key)
 
 
@@ -39,7 +44,8 @@ class BodyLimit:
     def __init__(self, app: Callable, url_map: Map, config: Config) -> None:
         self.app, self.url_map, self.config = app, url_map, config
         # The smallest limit of any route: a body within it needs no route lookup (the pixel path).
-        self.floor = min(body_limit(config, endpoint) for endpoint in [None, *ENDPOINT_LIMITS])
+        self.floor = min(body_limit(config, endpoint)
+                         for endpoint in [None, *ENDPOINT_LIMITS, *(f"{bp}.any" for bp in BLUEPRINT_LIMITS)])
 
     def _limit(self, environ: dict) -> int:
         try:
@@ -54,7 +60,7 @@ class BodyLimit:
             if not declared.isdigit():
                 return _refuse(start_response, "400 Bad Request", "Content-Length is not a number\n")
             if int(declared) > self.floor and int(declared) > (limit := self._limit(environ)):
-                return _too_large(start_response, limit)
+                return _too_large(environ, start_response, limit)
         elif environ.get("wsgi.input_terminated"):
             stream = environ["wsgi.input"]
             body = _read_at_most(stream, self.floor + 1)
@@ -62,7 +68,7 @@ class BodyLimit:
                 limit = self._limit(environ)
                 body += _read_at_most(stream, limit + 1 - len(body))
                 if len(body) > limit:
-                    return _too_large(start_response, limit)
+                    return _too_large(environ, start_response, limit)
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
             del environ["wsgi.input_terminated"]
@@ -79,13 +85,21 @@ def _read_at_most(stream, size: int) -> bytes:
     return bytes(body)
 
 
-def _too_large(start_response: Callable, limit: int) -> list[bytes]:
-    return _refuse(start_response, "413 Request Entity Too Large",
-                   f"request body too large: this address accepts at most {limit} bytes\n")
+def _too_large(environ: dict, start_response: Callable, limit: int) -> list[bytes]:
+    message = f"request body too large: this address accepts at most {limit} bytes"
+    if environ.get("PATH_INFO", "").startswith(API_PREFIX):  # the JSON API answers in its own error shape
+        import json
+
+        from ..api.common import error_body
+
+        return _refuse(start_response, "413 Request Entity Too Large",
+                       json.dumps(error_body(413, "body_too_large", message)), "application/json")
+    return _refuse(start_response, "413 Request Entity Too Large", message + "\n")
 
 
-def _refuse(start_response: Callable, status: str, text: str) -> list[bytes]:
+def _refuse(start_response: Callable, status: str, text: str,
+            content_type: str = "text/plain; charset=utf-8") -> list[bytes]:
     # The rest of the body is never read here (the server drains or drops it, in bounded chunks).
     body = text.encode()
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
     return [body]

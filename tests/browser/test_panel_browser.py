@@ -123,6 +123,9 @@ def test_experiments_page_draws_the_interval_chart(page, live_server, logged_in,
     assert bars == [[bars[0][0], bars[0][1]]] and bars[0][0] < 20 < bars[0][1]  # the benefit's interval
     assert canvas.bounding_box()["height"] > 100
     screenshot(page, "experiments")
+    assert errors == []
+
+
 def test_value_page_draws_its_charts_without_errors(page, live_server, session, logged_in):
     from datetime import timedelta
 

@@ -93,3 +93,14 @@ def _record_failure(session: Session, address: str, email: str) -> None:
     session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at < now - ATTEMPT_RETENTION))
     session.add(LoginAttempt(address=address, email=normalise_email(email)[:320] or None, attempted_at=now))
     session.commit()
+
+
+def set_language(session: Session, user_id: int, language: str | None, *, allowed) -> None:
+    """Remember the panel language a user chose (None: follow the browser). Flushes."""
+    if language is not None and language not in allowed:
+        raise AccountError(f"language must be one of {', '.join(allowed)}, got {language!r}")
+    user = session.get(User, user_id)
+    if user is None:
+        raise AccountError(f"no user with id {user_id}")
+    user.language = language
+    session.flush()

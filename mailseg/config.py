@@ -39,6 +39,11 @@ class DatabaseConfig:
     echo: bool = setting(False)
 
 
+def _check_public_url(value: str) -> None:
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL, or empty for the address the app is served on")
+
+
 @dataclass(frozen=True)
 class WebConfig:
     host: str = setting("127.0.0.1")
@@ -48,6 +53,16 @@ class WebConfig:
     trusted_proxies: list[str] = setting([])
     secure_cookies: bool = setting(False)
     login_attempts_per_minute: int = setting(5, min=1, max=1000)
+    # The address the world reaches the app at (https://mail.example.com); webhook and tracking URLs
+    # are built from it. Empty: the address the app is being served on (the request's host).
+    public_url: str = setting("", check=_check_public_url)
+
+
+def public_base_url(config: "Config", served_at: str | None = None) -> str:
+    """Where webhooks and tracking links point: web.public_url, else tracking.base_url (older
+    configs), else the address the app is served on, else web.host and web.port."""
+    base = config.web.public_url or config.tracking.base_url or served_at
+    return (base or f"http://{config.web.host}:{config.web.port}").rstrip("/")
 
 
 def _check_queue_url(value: str) -> None:
@@ -58,7 +73,8 @@ def _check_queue_url(value: str) -> None:
 @dataclass(frozen=True)
 class TrackingConfig:
     secret: str = setting("", secret=True)
-    base_url: str = setting("http://127.0.0.1:5000")
+    # Older name of web.public_url for the tracking links; empty follows web.public_url.
+    base_url: str = setting("")
     # Write-behind for pixel opens and clicks: "" stores each in its request; a redis:// URL buffers
     # them in a Redis list drained in batches by `mailseg ingest-worker` or the scheduler process.
     queue_url: str = setting("", secret=True, check=_check_queue_url)

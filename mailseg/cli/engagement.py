@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..audiences import find_audience
+from ..engagement.plain import flag_reason, render, why
 from ..engagement import (CLASS_NAMES, CLASSIFY_STEPS, Explanation, SubscriberNotFound, classify_audience,
                           explain_subscriber, find_subscriber_id)
 from ..progress import progress
@@ -78,25 +79,25 @@ def explain(rt: Runtime, email: str, audience: str | None, as_of: datetime | Non
 
 
 def explanation_lines(ex: Explanation) -> list[str]:
+    """The same sentences as the panel (mailseg.engagement.plain.why), then the evidence in detail."""
     stored = (f"{ex.stored_class} since {isoformat_utc(ex.class_since)}" if ex.stored_class
               else "not classified yet")
-    lines = [
-        f"{ex.email}: {ex.engagement_class}",
-        f"  rule: {ex.rule}",
-        f"  status: {ex.status}, subscribed at {isoformat_utc(ex.subscribed_at)}",
-        f"  window: {isoformat_utc(ex.window_start)} (excluded) to {isoformat_utc(ex.window_end)} (included)",
-        f"  human clicks: {ex.human_clicks}, last {isoformat_utc(ex.last_human_click) or '-'}",
-        f"  human opens: {ex.human_opens}, last {isoformat_utc(ex.last_human_open) or '-'}",
-        f"  machine opens ignored: {ex.machine_opens_ignored}, bot clicks ignored: {ex.bot_clicks_ignored}",
-        f"  sends received in the window: {ex.sends_in_window}",
-        f"  stored class: {stored}",
-    ]
-    for title, events in (("deciding events", ex.deciding_events), ("ignored events", ex.ignored_events)):
+    lines = [f"{ex.email}: {ex.engagement_class}", *(f"  {render(p)}" for p in why(ex)), "", "  evidence:",
+             f"    status: {ex.status}, subscribed at {isoformat_utc(ex.subscribed_at)}",
+             f"    window: {isoformat_utc(ex.window_start)} (excluded) to {isoformat_utc(ex.window_end)} (included)",
+             f"    human clicks: {ex.human_clicks}, last {isoformat_utc(ex.last_human_click) or '-'}",
+             f"    human opens: {ex.human_opens}, last {isoformat_utc(ex.last_human_open) or '-'}",
+             f"    machine opens ignored: {ex.machine_opens_ignored}, bot clicks ignored: {ex.bot_clicks_ignored}",
+             f"    sends received in the window: {ex.sends_in_window}",
+             f"    stored class: {stored}"]
+    for title, events, total in (("events that decided", ex.deciding_events, ex.deciding_total),
+                                 ("flagged events that did not count", ex.ignored_events, ex.ignored_total)):
         if events:
-            lines.append(f"  {title}:")
+            shown = f" ({len(events)} of {total} shown)" if total > len(events) else ""
+            lines.append(f"  {title}{shown}:")
             lines.extend(f"    {isoformat_utc(e.occurred_at)} {e.type}"
-                         f"{' in ' + e.campaign if e.campaign else ''}"
-                         f"{' (flagged: ' + e.flag_reason + ')' if e.flag_reason else ''}" for e in events)
+                         f"{' in ' + repr(e.campaign) if e.campaign else ''}"
+                         f"{' — ' + render(flag_reason(e.flag_reason)) if e.flag_reason else ''}" for e in events)
     return lines
 
 

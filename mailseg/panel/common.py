@@ -7,6 +7,8 @@ import ipaddress
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, current_app, g, request, session
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import LoginManager, UserMixin, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
@@ -18,7 +20,8 @@ from ..web import config, db_session
 csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Please log in to see this page."
+login_manager.login_message = lazy_gettext("Please log in to see this page.")
+login_manager.login_message_category = "info"
 login_manager.session_protection = "strong"
 
 
@@ -27,6 +30,7 @@ class PanelUser(UserMixin):
     id: int
     email: str
     role: str
+    language: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -36,7 +40,7 @@ class PanelUser(UserMixin):
 @login_manager.user_loader
 def _load_user(user_id: str) -> PanelUser | None:
     user = get_user(db_session(), int(user_id))
-    return PanelUser(user.id, user.email, user.role) if user is not None else None
+    return PanelUser(user.id, user.email, user.role, user.language) if user is not None else None
 
 
 def panel_blueprint(name: str, import_name: str) -> Blueprint:
@@ -62,7 +66,7 @@ def admin_required(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if not current_user.is_admin:
-            abort(403, description="Only admins can change this; ask an admin.")
+            abort(403, description=_("Only admins can change this; ask an admin."))
         return view(*args, **kwargs)
 
     return wrapper

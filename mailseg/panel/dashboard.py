@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from flask import render_template
 
+from ..i18n import label
 from ..models import utcnow
 from ..policies.frequency import cap_figures
 from ..reports.dashboard import class_counts, class_order, class_series, last_runs, next_runs, transitions
@@ -27,6 +28,7 @@ def index():
     moves = transitions(session, audience.id, utcnow() - timedelta(days=TRANSITION_DAYS))
     move_classes = class_order({name for pair in moves for name in pair})
     cap = cap_figures(session, audience.id, effective_config(session, config()), utcnow())
+    series = class_series(session, audience.id)
     return render_template("dashboard.html", audience=audience, counts=class_counts(session, audience.id), cap=cap,
-                           series=class_series(session, audience.id), moves=moves, move_classes=move_classes,
+                           series=series, series_names={name: label(name) for name in series.datasets}, moves=moves, move_classes=move_classes,
                            runs=last_runs(session, audience.id), scheduled=next_runs(session), days=TRANSITION_DAYS)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import abort, render_template
+from flask import abort, render_template, request
+from flask_babel import gettext as _
 
 from ..engagement import explain_subscriber
-from ..reports.subscriber import campaigns_received, class_history, find_subscriber, timeline
+from ..engagement.explain import EVIDENCE_LIMIT
+from ..reports.subscriber import (FOLDED_CAMPAIGNS, FOLDED_EVENTS, TIMELINE_LIMIT, campaigns_received, class_history,
+                                  event_count, find_subscriber, timeline)
 from ..settings import effective_config
 from ..web import config, db_session
 from .common import panel_blueprint
@@ -18,10 +21,15 @@ def show(subscriber_id: int):
     session = db_session()
     subscriber = find_subscriber(session, subscriber_id)
     if subscriber is None:
-        abort(404, description="No such subscriber.")
+        abort(404, description=_("There is no such subscriber."))
     explanation = None
     if subscriber.status == "subscribed" or subscriber.engagement_class:
-        explanation = explain_subscriber(session, subscriber_id, effective_config(session, config()).engagement)
-    return render_template("subscriber.html", subscriber=subscriber, events=timeline(session, subscriber_id),
-                           history=class_history(session, subscriber_id),
-                           received=campaigns_received(session, subscriber_id), explanation=explanation)
+        evidence = TIMELINE_LIMIT if request.args.get("evidence") == "all" else EVIDENCE_LIMIT
+        explanation = explain_subscriber(session, subscriber_id, effective_config(session, config()).engagement,
+                                         limit=evidence)
+    received = campaigns_received(session, subscriber_id)
+    shown = len(received) if request.args.get("campaigns") == "all" else FOLDED_CAMPAIGNS
+    events = timeline(session, subscriber_id, TIMELINE_LIMIT if request.args.get("events") == "all" else FOLDED_EVENTS)
+    return render_template("subscriber.html", subscriber=subscriber, events=events,
+                           events_total=event_count(session, subscriber_id), history=class_history(session, subscriber_id),
+                           received=received[:shown], received_total=len(received), explanation=explanation)

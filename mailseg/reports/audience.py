@@ -1,20 +1,29 @@
-"""The audience table: email prefix search, class and status filters, sorting and keyset
-pagination that stay indexed at millions of subscribers (no COUNT per page), and CSV export."""
+"""The audience table: search by email or name, class and status filters, sorting and keyset
+pagination that stay indexed at millions of subscribers, a result count that never scans a million
+rows (exact up to COUNT_CAP, else the planner's estimate, marked as such), and CSV export."""
 
 from __future__ import annotations
 
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Iterator
 
-from sqlalchemy import Select, and_, or_, select, text
+from sqlalchemy import Select, and_, case, func, literal, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 
-from ..models import Subscriber
+from ..models import Event, Subscriber, UTCDateTime
+from ..search import SEARCH_TEXT_SQL, fold
 from ..timeutil import isoformat_utc, parse_datetime
-from .dashboard import UNCLASSIFIED
+from .dashboard import CLASS_ORDER, UNCLASSIFIED
+
+# Classes in display order for the sort by class (unclassified last).
+CLASS_RANK = case({name: rank for rank, name in enumerate(CLASS_ORDER)}, value=Subscriber.engagement_class,
+                  else_=len(CLASS_ORDER))
+# Never-classified rows sort as the oldest "class since".
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+CLASS_SINCE = func.coalesce(Subscriber.class_since, literal(EPOCH, UTCDateTime))
 
 # sort name -> (column, descending); each is served by an index on (audience_id, column[, id]).
 SORTS = {
@@ -22,7 +31,14 @@ SORTS = {
     "-email": (Subscriber.email, True),
     "subscribed": (Subscriber.subscribed_at, False),
     "-subscribed": (Subscriber.subscribed_at, True),
+    "class": (CLASS_RANK, False),
+    "since": (Subscriber.class_since, False),
+    "-since": (Subscriber.class_since, True),
 }
+# Queries shorter than this search the email prefix (a trigram index needs three characters).
+MIN_SUBSTRING = 3
+# Up to this many matches the count is exact (counting them reads at most this many index entries).
+COUNT_CAP = 10_000
 DEFAULT_SORT = "email"
 PAGE_SIZE = 50
 EXPORT_BATCH = 5000
@@ -46,21 +62,32 @@ class SubscriberFilter:
 
 
 @dataclass(frozen=True)
+class AudienceRow:
+    id: int
+    email: str
+    name: str
+    status: str
+    engagement_class: str | None
+    class_since: datetime | None
+    subscribed_at: datetime
+    last_open: datetime | None
+    last_click: datetime | None
+
+
+@dataclass(frozen=True)
 class Page:
-    rows: list[Subscriber]
+    rows: list[AudienceRow]
     next_cursor: str | None
 
 
+@dataclass(frozen=True)
+class ResultCount:
+    value: int
+    exact: bool  # False: the database's estimate (more than COUNT_CAP matches)
+
+
 def filtered(audience_id: int, f: SubscriberFilter, dialect: str) -> Select:
-    stmt = select(Subscriber).where(Subscriber.audience_id == audience_id)
-    if f.q:
-        stmt = stmt.where(email_prefix(f.q, dialect))
-    if f.engagement_class == UNCLASSIFIED:
-        stmt = stmt.where(Subscriber.engagement_class.is_(None))
-    elif f.engagement_class:
-        stmt = stmt.where(Subscriber.engagement_class == f.engagement_class)
-    if f.status:
-        stmt = stmt.where(Subscriber.status == f.status)
+    stmt = _where(select(Subscriber), audience_id, f, dialect)
     column, descending = SORTS[f.sort]
     if column is Subscriber.email and dialect == "postgresql":
         # Byte order with the text_pattern_ops operators, so the prefix index both finds and orders
@@ -68,9 +95,38 @@ def filtered(audience_id: int, f: SubscriberFilter, dialect: str) -> Select:
         return stmt.order_by(text(f"subscribers.email USING {'~>~' if descending else '~<~'}"))
     if column is Subscriber.email:  # unique within the audience: no tie-breaker needed
         return stmt.order_by(column.desc() if descending else column)
+    column = _sort_expression(column)
     if descending:
         return stmt.order_by(column.desc(), Subscriber.id.desc())
     return stmt.order_by(column, Subscriber.id)
+
+
+def _sort_expression(column):
+    return CLASS_SINCE if column is Subscriber.class_since else column
+
+
+def _where(stmt: Select, audience_id: int, f: SubscriberFilter, dialect: str) -> Select:
+    stmt = stmt.where(Subscriber.audience_id == audience_id)
+    if f.q:
+        stmt = stmt.where(matches(f.q, dialect))
+    if f.engagement_class == UNCLASSIFIED:
+        stmt = stmt.where(Subscriber.engagement_class.is_(None))
+    elif f.engagement_class:
+        stmt = stmt.where(Subscriber.engagement_class == f.engagement_class)
+    if f.status:
+        stmt = stmt.where(Subscriber.status == f.status)
+    return stmt
+
+
+def matches(query: str, dialect: str):
+    """Subscribers whose email or name contains the query, ignoring case and accents (the folded
+    text, mailseg/search.py; a GIN trigram index on PostgreSQL). Shorter queries than MIN_SUBSTRING
+    match the start of the email (an index range on both databases)."""
+    folded = fold(query)
+    if len(folded) < MIN_SUBSTRING:
+        return email_prefix(folded, dialect)
+    escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return literal_column(SEARCH_TEXT_SQL).like(f"%{escaped}%", escape="\\")
 
 
 def email_prefix(prefix: str, dialect: str):
@@ -93,12 +149,48 @@ def subscriber_page(session: Session, audience_id: int, f: SubscriberFilter, *, 
         stmt = stmt.where(_after(f.sort, cursor, dialect))
     rows = list(session.scalars(stmt.limit(limit + 1)))
     next_cursor = _cursor(f.sort, rows[limit - 1]) if len(rows) > limit else None
-    return Page(rows[:limit], next_cursor)
+    return Page(_with_activity(session, rows[:limit]), next_cursor)
+
+
+def _with_activity(session: Session, subscribers: list[Subscriber]) -> list[AudienceRow]:
+    """The page's rows with each one's last human open and click (one grouped read of the page's
+    ids on ix_events_subscriber_type_time, never the whole audience)."""
+    last: dict[tuple[int, str], datetime] = {}
+    if subscribers:
+        last = {(sid, kind): at for sid, kind, at in session.execute(
+            select(Event.subscriber_id, Event.type, func.max(Event.occurred_at))
+            .where(Event.subscriber_id.in_([s.id for s in subscribers]), Event.type.in_(("open", "click")),
+                   Event.is_machine.is_(False))
+            .group_by(Event.subscriber_id, Event.type))}
+    return [AudienceRow(s.id, s.email, " ".join(n for n in (s.first_name, s.last_name) if n), s.status,
+                        s.engagement_class, s.class_since, s.subscribed_at, last.get((s.id, "open")),
+                        last.get((s.id, "click"))) for s in subscribers]
+
+
+def result_count(session: Session, audience_id: int, f: SubscriberFilter) -> ResultCount:
+    """How many subscribers match: exact when at most COUNT_CAP do (the count stops reading there),
+    else PostgreSQL's planner estimate (EXPLAIN, no rows read) or, on SQLite, the cap as a floor."""
+    dialect = session.get_bind().dialect.name
+    capped = _where(select(Subscriber.id), audience_id, f, dialect).limit(COUNT_CAP + 1).subquery()
+    exact = session.scalar(select(func.count()).select_from(capped)) or 0
+    if exact <= COUNT_CAP:
+        return ResultCount(exact, True)
+    if dialect != "postgresql":
+        return ResultCount(COUNT_CAP, False)
+    stmt = _where(select(Subscriber.id), audience_id, f, dialect)
+    compiled = stmt.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
+    plan = session.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar()
+    return ResultCount(max(int(plan[0]["Plan"]["Plan Rows"]), COUNT_CAP + 1), False)
 
 
 def _cursor(sort: str, row: Subscriber) -> str:
     column, _ = SORTS[sort]
-    value = getattr(row, column.key)
+    if column is CLASS_RANK:
+        value = CLASS_ORDER.index(row.engagement_class) if row.engagement_class in CLASS_ORDER else len(CLASS_ORDER)
+    else:
+        value = getattr(row, column.key)
+        if column is Subscriber.class_since and value is None:
+            value = EPOCH
     payload = [isoformat_utc(value) if isinstance(value, datetime) else value, row.id]
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
@@ -107,8 +199,10 @@ def _after(sort: str, cursor: str, dialect: str):
     column, descending = SORTS[sort]
     try:
         value, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if column is Subscriber.subscribed_at:
+        if column in (Subscriber.subscribed_at, Subscriber.class_since):
             value = parse_datetime(value)
+        elif column is CLASS_RANK:
+            value = int(value)
         last_id = int(last_id)
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
         raise BadCursor("the page link is damaged; start again from the first page") from exc
@@ -116,6 +210,7 @@ def _after(sort: str, cursor: str, dialect: str):
         if dialect == "postgresql":
             return column.op("~<~" if descending else "~>~")(value)
         return column < value if descending else column > value
+    column = _sort_expression(column)
     if descending:
         return or_(column < value, and_(column == value, Subscriber.id < last_id))
     return or_(column > value, and_(column == value, Subscriber.id > last_id))

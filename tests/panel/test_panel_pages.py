@@ -130,14 +130,17 @@ def test_subscriber_page(viewer, seeded, session):
     assert "machine/bot" in page  # the Apple proxy open is flagged
     assert "Spring sale" in page
     assert "inactive" in page and "Class history" in page
-    # the explanation is the same function as `mailseg explain`
-    from mailseg.config import EngagementConfig
-    from mailseg.engagement import explain_subscriber
-
-    explanation = explain_subscriber(session, seeded.ids["ivan.petrenko@example.com"], EngagementConfig())
+    # the explanation in plain words, the same sentences as `mailseg explain`
     assert 'id="why-heading"' in page
-    assert explanation.rule.replace("'", "&#39;") in page
+    since = session.get(Subscriber, seeded.ids["ivan.petrenko@example.com"]).class_since
+    headline = f"Inactive since {since:%b} {since.day}, {since.year}: no click and no real open in the last 6 months."
+    assert f'<p class="rule" id="why-sentence">{headline}</p>' in page
+    assert ("The 1 open in that time was made by Apple Mail&#39;s privacy proxy, not by the reader, "
+            "so it does not count.") in page
     assert "Machine opens ignored" in page and "Flagged events that did not count" in page
+    # flag reasons are sentences, campaigns appear by subject
+    assert "Apple Mail&#39;s privacy proxy fetched the images (an Apple network address), not the reader" in page
+    assert "apple_mpp_ip" not in page
 
 
 def test_campaigns_page_shows_versions_and_added_opens(viewer, seeded, session):
@@ -156,7 +159,7 @@ def test_sync_page_shows_runs_per_tag_and_queues_requests(admin, seeded, session
     from mailseg.jobrequests import pending_requests
 
     page = admin.get("/sync").data.decode()
-    assert "ms-inactive" in page and "Webhook URLs" in page
+    assert "ms-inactive" in page and "Webhook and tracking URLs" in page
     response = admin.post("/sync/requests", data={"mode": "dry_run"})
     assert response.status_code == 302
     (queued,) = pending_requests(session, job="sync")
@@ -190,7 +193,7 @@ def test_dashboard_lists_the_next_scheduled_runs(viewer, seeded, session):
     session.execute(apscheduler_jobs.insert(), [{"id": "classify", "next_run_time": at.timestamp(), "job_state": b"-"}])
     session.commit()
     page = viewer.get("/").data.decode()
-    assert "<td>classify</td>" in page and "2030-01-02 03:00" in page
+    assert "<td>classification</td><td>Jan 2, 2030 03:00 UTC</td>" in page
 
 
 def test_campaigns_page_shows_a_per_campaign_resend_switch(viewer, seeded, session):
@@ -212,7 +215,7 @@ def test_admin_switches_resend_for_one_campaign_and_it_is_audited(admin, seeded,
     (change,) = session.query(SettingChange).filter_by(section="campaign").all()
     assert (change.key, change.old_value, change.new_value) == (f"{provider_id}.resend_enabled", None, False)
     page = admin.get("/campaigns").data.decode()
-    assert '<option value="off" selected>resend: off</option>' in page
+    assert '<option value="off" selected>off</option>' in page
     assert admin.post(f"/campaigns/{provider_id}/resend", data={"mode": "maybe"}).status_code == 400
     assert admin.post("/campaigns/nope/resend", data={"mode": "on"}).status_code == 404
 

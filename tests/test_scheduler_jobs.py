@@ -24,19 +24,20 @@ def test_classify_chain_classifies_then_syncs_the_tags(database, session, mailch
     audience_id = make_audience(session, fake_mailchimp, 8)
     classify_all(database, mailchimp_config)
     assert [(r.job, r.status) for r in runs(session)] == [("classify", "succeeded"), ("policies", "succeeded"),
-                                                         ("sync", "succeeded")]
+                                                         ("sync", "succeeded"), ("outlook", "succeeded")]
     # nobody has engaged and everybody subscribed just now: all new, mirrored as one tag
     assert fake_mailchimp.segment_emails(LIST_ID, "mailseg:new") == {email(i) for i in range(8)}
     assert fake_mailchimp.segment_emails(LIST_ID, "mailseg:active") == set()
     assert runs(session, "classify")[0].audience_id == audience_id
 
 
-def test_classify_without_mailchimp_only_classifies(database, session, config, fake_mailchimp):
+def test_classify_without_mailchimp_classifies_and_plans_the_next_actions(database, session, config, fake_mailchimp):
     make_audience(session, fake_mailchimp, 4)
     classify_all(database, config)
     sync_all(database, config)
     pull_all(database, config)
-    assert [r.job for r in runs(session)] == ["classify"]
+    # no policies and no sync, but the dashboard's "Next" (what the policies would do) is stored
+    assert [r.job for r in runs(session)] == ["classify", "outlook"]
 
 
 def test_pull_job_stores_activity_once(database, session, mailchimp_config, fake_mailchimp):

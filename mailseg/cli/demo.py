@@ -36,6 +36,9 @@ def demo(rt: Runtime, audience: str, subscribers: int, weeks: int, seed: int, if
         with progress("classifying the demo year", weeks // 2 + 1) as bar:
             runs = classify_history(session, summary.audience_id, rt.settings(session).engagement,
                                     summary.started_at, progress=bar)
+        from ..policies.outlook import store_outlook
+
+        store_outlook(session, session.get(Audience, summary.audience_id), rt.settings(session))  # the dashboard's "Next"
     ev = summary.events
     kinds = ", ".join(f"{n} {t}" for t, n in sorted(ev.by_type.items()))
     click.echo(f"demo audience {audience!r}: {summary.subscribers} subscribers, {summary.campaigns} campaigns, "

@@ -47,6 +47,9 @@ def classify(rt: Runtime, audience: str | None, as_of: datetime | None) -> None:
         audience_row = find_audience(session, audience)
         with progress(f"classifying {audience_row.name}", CLASSIFY_STEPS) as bar:
             result = classify_audience(session, audience_row.id, rt.settings(session).engagement, as_of=as_of, progress=bar)
+        from ..policies.outlook import store_outlook
+
+        store_outlook(session, audience_row, rt.settings(session), as_of=result.as_of)  # the dashboard's "Next"
     table = Table(title=f"{audience_row.name} as of {isoformat_utc(result.as_of)} "
                         f"(window from {isoformat_utc(result.window_start)})")
     table.add_column("class")

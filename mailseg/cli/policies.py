@@ -29,11 +29,15 @@ def _as_of(value: str | None):
 @fails_cleanly
 def plan(rt: Runtime, audience: str | None, as_of: str | None) -> None:
     """What every policy would do now: counts, segments, campaigns. Writes nothing."""
+    from ..engagement.plain import render
     from ..policies import plan_policies
+    from ..policies.outlook import ENABLED_BY, describe, next_actions, policies_run_at
 
     with rt.migrated_db().session() as session:
         target = find_audience(session, audience)
-        p = plan_policies(session, target, rt.settings(session), as_of=_as_of(as_of))
+        settings = rt.settings(session)
+        p = plan_policies(session, target, settings, as_of=_as_of(as_of))
+        actions = next_actions(session, p, settings, runs_at=policies_run_at(session))
     cap, re = p.cap, p.reengagement
     click.echo(f"as of {isoformat_utc(p.as_of)}")
     click.echo(f"frequency cap: {cap.eligible} eligible ({p.eligible_tag.name}: would add {p.eligible_tag.adds}, "
@@ -51,6 +55,11 @@ def plan(rt: Runtime, audience: str | None, as_of: str | None) -> None:
     click.echo(f"offer{'' if p.offer_configured else ' (off: set offer.campaign_id)'}: {p.offers} warmed-up subscribers")
     if p.unfinished:
         click.echo(f"unfinished actions to resume: {', '.join(p.unfinished)}")
+    click.echo("next (the dashboard's list):" if actions else "next: nothing scheduled")
+    for action in actions:
+        when = isoformat_utc(action.at) if action.at else "next policies run"
+        off = f" [off: set {ENABLED_BY[action.policy]}]" if not action.configured else ""
+        click.echo(f"  {when}  {render(describe(action))}{off}")
     click.echo("plan only: nothing was written or sent")
 
 

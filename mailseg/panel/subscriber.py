@@ -7,6 +7,8 @@ from flask_babel import gettext as _
 
 from ..engagement import explain_subscriber
 from ..engagement.explain import EVIDENCE_LIMIT
+from ..models import utcnow
+from ..policies.outlook import policies_run_at, subscriber_outlook
 from ..reports.subscriber import (FOLDED_CAMPAIGNS, FOLDED_EVENTS, TIMELINE_LIMIT, campaigns_received, class_history,
                                   event_count, find_subscriber, timeline)
 from ..settings import effective_config
@@ -23,13 +25,15 @@ def show(subscriber_id: int):
     if subscriber is None:
         abort(404, description=_("There is no such subscriber."))
     explanation = None
+    settings = effective_config(session, config())
     if subscriber.status == "subscribed" or subscriber.engagement_class:
         evidence = TIMELINE_LIMIT if request.args.get("evidence") == "all" else EVIDENCE_LIMIT
-        explanation = explain_subscriber(session, subscriber_id, effective_config(session, config()).engagement,
-                                         limit=evidence)
+        explanation = explain_subscriber(session, subscriber_id, settings.engagement, limit=evidence)
+    next_steps = subscriber_outlook(session, subscriber_id, settings, utcnow(), policies_run_at(session))
     received = campaigns_received(session, subscriber_id)
     shown = len(received) if request.args.get("campaigns") == "all" else FOLDED_CAMPAIGNS
     events = timeline(session, subscriber_id, TIMELINE_LIMIT if request.args.get("events") == "all" else FOLDED_EVENTS)
     return render_template("subscriber.html", subscriber=subscriber, events=events,
                            events_total=event_count(session, subscriber_id), history=class_history(session, subscriber_id),
-                           received=received[:shown], received_total=len(received), explanation=explanation)
+                           received=received[:shown], received_total=len(received), explanation=explanation,
+                           next_steps=next_steps)

@@ -53,6 +53,7 @@ class PolicyPlan:
     offers: int
     offer_configured: bool
     unfinished: list[str]
+    audience_id: int = 0
 
 
 def policy_tags(audience_id: int, config: Config, as_of: datetime) -> list[SegmentSpec]:
@@ -115,6 +116,6 @@ def plan_policies(session: Session, audience: Audience, config: Config, *, as_of
     plan = PolicyPlan(as_of, frequency.cap_figures(session, audience.id, config, as_of), eligible,
                       reengagement.plan(session, audience.id, config, as_of), resends,
                       offer.count(session, audience.id, config, as_of), bool(config.offer.campaign_id),
-                      [a.key for a in actions.unfinished(session, audience.id)])
+                      [a.key for a in actions.unfinished(session, audience.id)], audience.id)
     session.rollback()
     return plan

@@ -49,6 +49,19 @@ def classify_step(db: Database, base: Config, audience_id: int) -> bool:
     return True
 
 
+def outlook_step(db: Database, base: Config, audience_id: int) -> bool:
+    """What the policies will do next, computed once after each classification for the dashboard."""
+    from ..policies.outlook import store_outlook
+
+    with db.session() as session:
+        try:
+            store_outlook(session, session.get(Audience, audience_id), effective_config(session, base))
+        except Exception:  # recorded as a failed run "outlook"
+            log.exception("outlook of audience %s failed", audience_id)
+            return False
+    return True
+
+
 def sync_step(db: Database, base: Config, audience_id: int, *, dry_run: bool = False) -> bool:
     from ..providers import platform_factory
     from ..sync import plan_engagement_sync, sync_engagement
@@ -134,6 +147,7 @@ def classify_all(db: Database, config: Config) -> None:
             for step in follow_ups(config):
                 if not step(db, config, audience_id):
                     break
+            outlook_step(db, config, audience_id)  # what the next run will do, for the dashboard
 
 
 def follow_ups(config: Config) -> list[Step]:

@@ -35,12 +35,8 @@ def test_dashboard_counts_match_the_database(viewer, seeded, session):
     assert 'id="class-series"' in page and "chart.umd.min.js" in page
     assert "RuntimeError: the window is broken" in page  # the failed classify run
     assert "Sends saved by the frequency cap" in page
-    from mailseg.config import Config
-    from mailseg.models import utcnow
-    from mailseg.policies.frequency import cap_figures
-
-    saved = cap_figures(session, seeded.audience_id, Config(), utcnow()).sends_saved_per_month
-    assert f'id="sends-saved" data-count="{saved}"' in page
+    # full-pass figures come from the last stored outlook, never from a scan per view
+    assert "No figures yet" in page and "Not planned yet" in page
 
 
 def test_dashboard_transitions_matrix(viewer, seeded):
@@ -226,3 +222,16 @@ def test_viewer_cannot_switch_resend(viewer, seeded, session):
     provider_id = session.get(Campaign, seeded.original_id).provider_id
     assert viewer.post(f"/campaigns/{provider_id}/resend", data={"mode": "off"}).status_code == 403
     assert "resend: follow the rule" not in viewer.get("/campaigns").data.decode()
+
+
+def test_dashboard_next_comes_from_the_stored_outlook(viewer, seeded, session):
+    from mailseg.config import Config
+    from mailseg.models import Audience
+    from mailseg.policies.outlook import store_outlook
+
+    outlook = store_outlook(session, session.get(Audience, seeded.audience_id), Config())
+    page = viewer.get("/").data.decode()
+    assert 'id="next-actions"' in page or "Nothing is due" in page
+    for action in outlook.actions:
+        assert f'data-policy="{action.policy}"' in page and f'data-count="{action.audience}"' in page
+    assert f'id="sends-saved" data-count="{outlook.cap.sends_saved_per_month}"' in page

@@ -4,6 +4,7 @@ rules; every change is audited and listed. Viewers see the values but cannot cha
 from __future__ import annotations
 
 import re
+from typing import get_origin
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -55,11 +56,15 @@ def _fields(errors: dict[str, str], submitted: dict[str, str]) -> list[dict]:
             label, help_text = LABELS.get((section, key), (name, ""))
             fields.append({"name": name, "section": section, "key": key, "label": label, "help": help_text,
                            "is_bool": field_type(section, key) is bool, "is_int": field_type(section, key) is int,
-                           "is_list": field_type(section, key) is list,
+                           "is_list": _is_list(section, key),
                            "choices": field_choices(section, key),
                            "value": submitted.get(name, _shown(getattr(getattr(current, section), key))),
                            "overridden": key in stored.get(section, {}), "error": errors.get(name)})
     return fields
+
+
+def _is_list(section: str, key: str) -> bool:
+    return get_origin(field_type(section, key)) is list
 
 
 def _shown(value):
@@ -114,7 +119,7 @@ def _submitted(section: str, key: str) -> str | None:
             return None
         return "true" if request.form.get(name) else "false"
     raw = request.form.get(name)
-    if raw is not None and field_type(section, key) is list:  # one item per line in the form
+    if raw is not None and _is_list(section, key):  # one item per line in the form
         return f" {LIST_SEPARATOR} ".join(line.strip() for line in raw.splitlines() if line.strip())
     return raw
 

@@ -235,3 +235,42 @@ def test_dashboard_next_comes_from_the_stored_outlook(viewer, seeded, session):
     for action in outlook.actions:
         assert f'data-policy="{action.policy}"' in page and f'data-count="{action.audience}"' in page
     assert f'id="sends-saved" data-count="{outlook.cap.sends_saved_per_month}"' in page
+
+
+def test_search_finds_a_name_ignoring_case_and_accents(viewer, seeded, session):
+    from datetime import datetime, timezone
+
+    from mailseg.reports.audience import COUNT_CAP, ResultCount, result_count
+
+    session.add(Subscriber(audience_id=seeded.audience_id, email="ap1987@mail.example", first_name="Andriy",
+                           last_name="Petrénko", subscribed_at=datetime(2025, 1, 1, tzinfo=timezone.utc)))
+    session.commit()
+    page = viewer.get("/audience?q=PETRENKO").data.decode()
+    assert "ap1987@mail.example" in page and "Andriy Petrénko" in page  # by name, without the accent
+    assert "ivan.petrenko@example.com" in page  # by email
+    assert "2 subscribers" in page and "anna" not in page
+    rows = subscriber_page(session, seeded.audience_id, SubscriberFilter(q="andriy pet")).rows
+    assert [r.email for r in rows] == ["ap1987@mail.example"]
+    assert result_count(session, seeded.audience_id, SubscriberFilter(q="trénk")) == ResultCount(2, True)
+    assert result_count(session, seeded.audience_id, SubscriberFilter()).value == len(PEOPLE) + 1 <= COUNT_CAP
+    # short queries match the start of the email (an index range), not any substring
+    assert [r.email for r in subscriber_page(session, seeded.audience_id, SubscriberFilter(q="li")).rows] == [
+        "li.wang@example.net"]
+
+
+def test_audience_sorts_by_class_and_class_since(viewer, seeded, session):
+    from mailseg.reports.dashboard import CLASS_ORDER
+
+    seen, cursor = [], None
+    while True:
+        page = subscriber_page(session, seeded.audience_id, SubscriberFilter(sort="class"), cursor=cursor, limit=2)
+        seen += [r.engagement_class for r in page.rows]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == sorted(seen, key=CLASS_ORDER.index) and len(seen) == len(PEOPLE)
+    for sort in ("since", "-since"):
+        rows = subscriber_page(session, seeded.audience_id, SubscriberFilter(sort=sort), limit=100).rows
+        assert len(rows) == len(PEOPLE)
+    html = viewer.get("/audience?sort=class").data.decode()
+    assert "Last human open" in html and "Last human click" in html

@@ -45,7 +45,7 @@ def classify(rt: Runtime, audience: str | None, as_of: datetime | None) -> None:
     """Compute every subscriber's engagement class and record the changes."""
     with rt.migrated_db().session() as session:
         audience_row = find_audience(session, audience)
-        with progress(f"classifying {audience_row.name}", CLASSIFY_STEPS) as bar:
+        with progress(f"classifying {audience_row.name}", CLASSIFY_STEPS, unit="SQL steps") as bar:
             result = classify_audience(session, audience_row.id, rt.settings(session).engagement, as_of=as_of, progress=bar)
         from ..policies.outlook import store_outlook
 

@@ -76,7 +76,7 @@ def run_policies(rt: Runtime, audience: str | None, as_of: str | None) -> None:
         target = find_audience(session, audience)
         config = rt.settings(session)
         factory = platform_factory(config, target.provider)
-        with progress(f"policies of {target.name}") as bar:
+        with progress(f"policies of {target.name}", unit="actions") as bar:
             report = run(session, target, config, factory, as_of=_as_of(as_of), progress=bar)
     if report.resumed:
         click.echo(f"resumed: {', '.join(report.resumed)}")
@@ -99,6 +99,7 @@ def plans_group() -> None:
 @pass_runtime
 @fails_cleanly
 def plans_add(rt: Runtime, name: str, template: str, cadence: str, timezone: str | None, audience: str | None) -> None:
+    """Add campaign plan NAME: the --template campaign copied and sent to the eligible tag on --cadence."""
     from ..policies.plans import add_plan
 
     with rt.migrated_db().session() as session:
@@ -114,6 +115,7 @@ def plans_add(rt: Runtime, name: str, template: str, cadence: str, timezone: str
 @pass_runtime
 @fails_cleanly
 def plans_list(rt: Runtime, audience: str | None) -> None:
+    """List the audience's campaign plans with their template and cadence."""
     from ..policies.plans import list_plans
 
     with rt.migrated_db().session() as session:
@@ -131,6 +133,7 @@ def plans_list(rt: Runtime, audience: str | None) -> None:
 @pass_runtime
 @fails_cleanly
 def plans_remove(rt: Runtime, name: str, audience: str | None) -> None:
+    """Remove campaign plan NAME (the scheduler drops its job; sent campaigns stay)."""
     from ..policies.plans import remove_plan
 
     with rt.migrated_db().session() as session:

@@ -61,6 +61,18 @@ def policy_tags(audience_id: int, config: Config, as_of: datetime) -> list[Segme
     return [frequency.eligible_spec(audience_id, config, as_of), reengagement.sunset_spec(audience_id, config)]
 
 
+def plan_every_tag(session: Session, audience: Audience, config: Config, *,
+                   as_of: datetime | None = None) -> list[Plan]:
+    """Every tag mailseg keeps on the platform and what a sync would add and remove in each: the
+    class tags (`mailseg sync`) and the policy tags — the frequency cap's eligible tag and the sunset
+    tag (mirrored by the policies run). Calls nothing and writes nothing."""
+    from ..sync import plan_engagement_sync
+
+    as_of = as_of or utcnow()
+    return [*plan_engagement_sync(session, audience, config),
+            *plan_segments(session, audience.id, policy_tags(audience.id, config, as_of), sync_options(config))]
+
+
 def policy_platform(session: Session, audience: Audience, config: Config, factory: PlatformFactory,
                     as_of: datetime) -> actions.Platform:
     """A platform for executing actions; plans mirror the eligible tag before sending to it."""

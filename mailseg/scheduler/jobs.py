@@ -64,14 +64,15 @@ def outlook_step(db: Database, base: Config, audience_id: int) -> bool:
 
 def sync_step(db: Database, base: Config, audience_id: int, *, dry_run: bool = False) -> bool:
     from ..providers import platform_factory
-    from ..sync import plan_engagement_sync, sync_engagement
+    from ..policies.engine import plan_every_tag
+    from ..sync import sync_engagement
 
     with db.session() as session:
         config = effective_config(session, base)
         audience = session.get(Audience, audience_id)
         try:
             if dry_run:
-                _record_dry_run(session, audience, plan_engagement_sync(session, audience, config))
+                _record_dry_run(session, audience, plan_every_tag(session, audience, config))
             else:
                 report = sync_engagement(session, audience, config, platform_factory(config, audience.provider))
                 log.info("audience %s synced: %s batches", audience_id, report.batches)

@@ -144,11 +144,74 @@ def subscriber_page(session: Session, audience_id: int, f: SubscriberFilter, *, 
     """One page after `cursor` (the last row of the previous page); fetches limit+1 rows to know
     whether there is a next page."""
     dialect = session.get_bind().dialect.name
+    if f.sort in BUCKETED:
+        return _bucketed_page(session, audience_id, f, dialect, cursor, limit)
     stmt = filtered(audience_id, f, dialect)
     if cursor:
         stmt = stmt.where(_after(f.sort, cursor, dialect))
     rows = list(session.scalars(stmt.limit(limit + 1)))
     next_cursor = _cursor(f.sort, rows[limit - 1]) if len(rows) > limit else None
+    return Page(_with_activity(session, rows[:limit]), next_cursor)
+
+
+# Sorts read bucket by bucket, each bucket an index range: by class, one class after the other on
+# (audience_id, engagement_class, id); by class since, the classified on (audience_id, class_since,
+# id), then the never classified by id. A sort over an expression (CASE, COALESCE) would sort the
+# whole audience for every page.
+BUCKETED = ("class", "since", "-since")
+
+
+def _buckets(sort: str) -> list[tuple]:
+    """(condition, order) of each bucket in display order."""
+    if sort == "class":
+        rest = or_(Subscriber.engagement_class.is_(None), Subscriber.engagement_class.not_in(CLASS_ORDER))
+        return [*((Subscriber.engagement_class == name, (Subscriber.id,)) for name in CLASS_ORDER),
+                (rest, (Subscriber.id,))]
+    since = Subscriber.class_since
+    if sort == "-since":
+        return [(since.is_not(None), (since.desc(), Subscriber.id.desc())), (since.is_(None), (Subscriber.id.desc(),))]
+    return [(since.is_not(None), (since, Subscriber.id)), (since.is_(None), (Subscriber.id,))]
+
+
+def _bucket_of(sort: str, row: Subscriber) -> int:
+    if sort == "class":
+        return CLASS_ORDER.index(row.engagement_class) if row.engagement_class in CLASS_ORDER else len(CLASS_ORDER)
+    return 0 if row.class_since is not None else 1
+
+
+def _bucketed_page(session: Session, audience_id: int, f: SubscriberFilter, dialect: str, cursor: str | None,
+                   limit: int) -> Page:
+    start, after = 0, None
+    if cursor:
+        try:
+            start, value, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+            start, last_id = int(start), int(last_id)
+            value = parse_datetime(value) if value else None
+        except (ValueError, TypeError, json.JSONDecodeError) as exc:
+            raise BadCursor("the page link is damaged; start again from the first page") from exc
+        descending = f.sort.startswith("-")
+        later_id = Subscriber.id < last_id if descending else Subscriber.id > last_id
+        after = later_id
+        if value is not None:  # inside the classified bucket of a sort by class since
+            since = Subscriber.class_since
+            after = (or_(since < value, and_(since == value, later_id)) if descending
+                     else or_(since > value, and_(since == value, later_id)))
+    rows: list[Subscriber] = []
+    for index, (condition, order) in enumerate(_buckets(f.sort)):
+        if index < start:
+            continue
+        stmt = _where(select(Subscriber), audience_id, f, dialect).where(condition)
+        if index == start and after is not None:
+            stmt = stmt.where(after)
+        rows += session.scalars(stmt.order_by(*order).limit(limit + 1 - len(rows)))
+        if len(rows) > limit:
+            break
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        bucket = _bucket_of(f.sort, last)
+        value = isoformat_utc(last.class_since) if f.sort != "class" and bucket == 0 else None
+        next_cursor = base64.urlsafe_b64encode(json.dumps([bucket, value, last.id]).encode()).decode().rstrip("=")
     return Page(_with_activity(session, rows[:limit]), next_cursor)
 
 

@@ -269,8 +269,18 @@ def test_audience_sorts_by_class_and_class_since(viewer, seeded, session):
         if cursor is None:
             break
     assert seen == sorted(seen, key=CLASS_ORDER.index) and len(seen) == len(PEOPLE)
+    session.get(Subscriber, seeded.ids["li.wang@example.net"]).class_since = None  # never classified: last
+    session.commit()
     for sort in ("since", "-since"):
-        rows = subscriber_page(session, seeded.audience_id, SubscriberFilter(sort=sort), limit=100).rows
-        assert len(rows) == len(PEOPLE)
+        rows, cursor = [], None
+        while True:
+            page = subscriber_page(session, seeded.audience_id, SubscriberFilter(sort=sort), cursor=cursor, limit=2)
+            rows += page.rows
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert len({r.id for r in rows}) == len(rows) == len(PEOPLE)
+        dated = [(r.class_since, r.id) for r in rows if r.class_since is not None]
+        assert dated == sorted(dated, reverse=sort.startswith("-")) and rows[-1].email == "li.wang@example.net"
     html = viewer.get("/audience?sort=class").data.decode()
     assert "Last human open" in html and "Last human click" in html

@@ -15,7 +15,8 @@ from ..config import ConfigError
 from ..settings import (EDITABLE, LIST_SEPARATOR, change_setting, effective_config, field_choices, field_type, overrides,
                         recent_changes)
 from ..web import config, db_session
-from .common import admin_required, panel_blueprint
+from ..policies.outlook import describe, latest_outlook
+from .common import admin_required, current_audience, panel_blueprint
 
 blueprint = panel_blueprint("settings", __name__)
 
@@ -72,9 +73,24 @@ def _shown(value):
     return "\n".join(value) if isinstance(value, list) else value
 
 
+# The settings section each policy's next actions are shown under.
+POLICY_SECTION = {"reengagement": "reengagement", "sunset": "sunset", "resend": "resend", "offer": "offer",
+                  "frequency": "frequency", "plan": "frequency"}
+
+
+def _next_by_section() -> dict[str, list]:
+    """The stored outlook's actions (what the policies do next), grouped under their settings section."""
+    audience = current_audience()
+    outlook = latest_outlook(db_session(), audience.id) if audience is not None else None
+    grouped: dict[str, list] = {}
+    for action in outlook.actions if outlook else []:
+        grouped.setdefault(POLICY_SECTION.get(action.policy, action.policy), []).append(action)
+    return grouped
+
+
 def _render(errors: dict[str, str] | None = None, submitted: dict[str, str] | None = None, status: int = 200):
     return render_template("settings.html", fields=_fields(errors or {}, submitted or {}),
-                           section_titles=SECTION_TITLES,
+                           section_titles=SECTION_TITLES, next_by_section=_next_by_section(), describe=describe,
                            changes=recent_changes(db_session()), redacted=config().redacted()), status
 
 

@@ -284,3 +284,47 @@ def test_audience_sorts_by_class_and_class_since(viewer, seeded, session):
         assert dated == sorted(dated, reverse=sort.startswith("-")) and rows[-1].email == "li.wang@example.net"
     html = viewer.get("/audience?sort=class").data.decode()
     assert "Last human open" in html and "Last human click" in html
+
+
+def test_a_large_result_is_counted_as_a_marked_estimate(viewer, seeded, session, monkeypatch):
+    import mailseg.reports.audience as audience_report
+
+    monkeypatch.setattr(audience_report, "COUNT_CAP", 2)  # more than 2 matches: no exact count
+    count = audience_report.result_count(session, seeded.audience_id, SubscriberFilter())
+    assert count.exact is False and count.value >= 2
+    assert "subscribers (estimate)" in viewer.get("/audience").data.decode()
+    exact = audience_report.result_count(session, seeded.audience_id, SubscriberFilter(engagement_class="new"))
+    assert (exact.value, exact.exact) == (1, True)
+
+
+def test_sync_now_is_disabled_with_the_reason_while_mailchimp_is_not_configured(admin, seeded, session):
+    from mailseg.jobrequests import pending_requests
+
+    page = admin.get("/sync").data.decode()
+    assert '<button type="button" disabled aria-describedby="sync-disabled-reason">Sync now</button>' in page
+    assert "mailchimp.api_key" in page.split('id="sync-disabled-reason"')[1].split("</p>")[0]
+    response = admin.post("/sync/requests", data={"mode": "sync"}, follow_redirects=True)
+    assert "Mailchimp is not configured, so a sync cannot run" in response.data.decode()
+    assert pending_requests(session, job="sync") == []
+
+
+def test_webhook_urls_follow_web_public_url_else_the_served_address(app, admin, seeded, config):
+    page = admin.get("/sync").data.decode()  # served on the test client's http://localhost/
+    assert "http://localhost/webhooks/mandrill" in page and "127.0.0.1:5000" not in page
+    assert "http://localhost/t/o/&lt;token&gt;.gif" in page
+    app.extensions["mailseg.config"] = config.replace(web={"public_url": "https://mail.example.com/"},
+                                                      mailchimp={"api_key": "k-us1"})
+    page = admin.get("/sync").data.decode()
+    assert "https://mail.example.com/webhooks/mandrill" in page and "https://mail.example.com/t/c/&lt;token&gt;" in page
+    assert '<button type="submit" name="mode" value="sync" class="primary">Sync now</button>' in page
+
+
+def test_a_failed_run_reads_as_a_sentence_with_the_raw_error_behind_details(viewer, seeded, session):
+    from mailseg.models import JobRun, utcnow
+
+    session.add(JobRun(job="sync", audience_id=seeded.audience_id, status="failed", started_at=utcnow(),
+                       finished_at=utcnow(), error="RuntimeError: Mailchimp is not configured: set mailchimp.api_key"))
+    session.commit()
+    page = viewer.get("/").data.decode()
+    assert "Mailchimp is not configured. Set mailchimp.api_key, mailchimp.server and mailchimp.list_id" in page
+    assert "<summary>details</summary><pre class=\"raw\">RuntimeError: Mailchimp is not configured" in page

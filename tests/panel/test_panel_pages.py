@@ -328,3 +328,29 @@ def test_a_failed_run_reads_as_a_sentence_with_the_raw_error_behind_details(view
     page = viewer.get("/").data.decode()
     assert "Mailchimp is not configured. Set mailchimp.api_key, mailchimp.server and mailchimp.list_id" in page
     assert "<summary>details</summary><pre class=\"raw\">RuntimeError: Mailchimp is not configured" in page
+
+
+def test_next_on_the_dashboard_the_settings_and_the_subscriber_page(app, viewer, seeded, session, config):
+    """Ivan (inactive) received 6 mailings in the window: the next run sends him re-engagement."""
+    from datetime import timedelta
+
+    from mailseg.ingest.events import EventIn, store_events
+    from mailseg.models import Audience, utcnow
+    from mailseg.policies.outlook import store_outlook
+
+    now = utcnow()
+    store_events(session, seeded.audience_id, [
+        EventIn("send", now - timedelta(days=30 + 7 * week), "demo", email="ivan.petrenko@example.com")
+        for week in range(6)])
+    session.commit()
+    settings = config.replace(reengagement={"template_campaign_id": "c-reengage"})
+    app.extensions["mailseg.config"] = settings
+    store_outlook(session, session.get(Audience, seeded.audience_id), settings)
+    page = viewer.get("/").data.decode()
+    assert '<tr data-policy="reengagement">' in page
+    assert "Re-engagement attempt 1 to 1 inactive subscriber." in page
+    assert "<code>reengagement attempt 1</code>" in page
+    settings_page = viewer.get("/settings").data.decode()
+    assert 'class="next-line" data-policy="reengagement"' in settings_page
+    person = viewer.get(f"/subscribers/{seeded.ids['ivan.petrenko@example.com']}").data.decode()
+    assert "Gets re-engagement attempt 1 at the next run of the policies" in person

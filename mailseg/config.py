@@ -58,13 +58,6 @@ class WebConfig:
     public_url: str = setting("", check=_check_public_url)
 
 
-def public_base_url(config: "Config", served_at: str | None = None) -> str:
-    """Where webhooks and tracking links point: web.public_url, else tracking.base_url (older
-    configs), else the address the app is served on, else web.host and web.port."""
-    base = config.web.public_url or config.tracking.base_url or served_at
-    return (base or f"http://{config.web.host}:{config.web.port}").rstrip("/")
-
-
 def _check_queue_url(value: str) -> None:
     if value and not value.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("expected a redis://, rediss:// or unix:// URL, or empty to store directly")

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ..config import Config, mask, public_base_url
+from ..config import Config, mask
+from ..tracking.rewrite import public_base_url
 from ..models import JobRun
 
 TAG_COUNTS = ("added", "removed", "failed")

@@ -133,6 +133,7 @@ def main() -> int:
     parser.add_argument("--subscribers", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--keep", action="store_true", help="Keep the scratch database (to look at query plans).")
     args = parser.parse_args()
 
     admin = create_engine(args.url, isolation_level="AUTOCOMMIT")
@@ -159,8 +160,11 @@ def main() -> int:
         return report(db, url, args.repeat)
     finally:
         db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if args.keep:
+            print(f"kept database {name}")
+        else:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 

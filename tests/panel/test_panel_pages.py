@@ -6,6 +6,8 @@ import io
 import pytest
 from seed import PEOPLE
 
+from sqlalchemy import func
+
 from mailseg.models import Subscriber
 from mailseg.reports.audience import SubscriberFilter, subscriber_page
 
@@ -354,3 +356,22 @@ def test_next_on_the_dashboard_the_settings_and_the_subscriber_page(app, viewer,
     assert 'class="next-line" data-policy="reengagement"' in settings_page
     person = viewer.get(f"/subscribers/{seeded.ids['ivan.petrenko@example.com']}").data.decode()
     assert "Gets re-engagement attempt 1 at the next run of the policies" in person
+
+
+def test_dashboard_counts_without_a_scan_match_a_grouped_count(viewer, seeded, session):
+    """Stored counts of the last classification + later class changes + the unclassified = live."""
+    from datetime import datetime, timezone
+
+    from mailseg.models import ClassChange
+    from mailseg.reports.dashboard import class_counts
+
+    session.add(Subscriber(audience_id=seeded.audience_id, email="late@example.com",
+                           subscribed_at=datetime.now(timezone.utc)))  # imported after the run
+    sub = session.get(Subscriber, seeded.ids["anna.smith@example.org"])
+    sub.engagement_class = "active"
+    session.add(ClassChange(audience_id=seeded.audience_id, subscriber_id=sub.id, from_class="semi_active",
+                            to_class="active", changed_at=datetime.now(timezone.utc)))
+    session.commit()
+    live = dict(session.query(Subscriber.engagement_class, func.count()).group_by(Subscriber.engagement_class).all())
+    live["unclassified"] = live.pop(None)
+    assert {c.name: c.count for c in class_counts(session, seeded.audience_id)} == live

@@ -5,6 +5,7 @@ is missing or older than its .po (an editable install after `git pull`). Needs o
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 DOMAIN = "messages"
@@ -30,7 +31,9 @@ def compile_catalogues(directory: Path, *, only_stale: bool = True) -> list[Path
     for po, mo in (stale(directory) if only_stale else catalogue_files(directory)):
         with po.open("rb") as source:
             catalog = read_po(source, locale=po.parent.parent.name)
-        with mo.open("wb") as target:
+        partial = mo.with_name(f"{mo.name}.{os.getpid()}.tmp")  # several workers may start at once
+        with partial.open("wb") as target:
             write_mo(target, catalog, use_fuzzy=False)
+        os.replace(partial, mo)
         written.append(mo)
     return written

@@ -197,3 +197,14 @@ def _existing(session: Session, email: str) -> User:
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def set_language(session: Session, user_id: int, language: str | None, *, allowed) -> None:
+    """Remember the panel language a user chose (None: follow the browser). Flushes."""
+    if language is not None and language not in allowed:
+        raise AccountError(f"language must be one of {', '.join(allowed)}, got {language!r}")
+    user = session.get(User, user_id)
+    if user is None:
+        raise AccountError(f"no user with id {user_id}")
+    user.language = language
+    session.flush()

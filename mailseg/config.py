@@ -31,6 +31,11 @@ class DatabaseConfig:
     echo: bool = setting(False)
 
 
+def _check_public_url(value: str) -> None:
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL, or empty for the address the app is served on")
+
+
 @dataclass(frozen=True)
 class WebConfig:
     host: str = setting("127.0.0.1")
@@ -42,6 +47,9 @@ class WebConfig:
     login_attempts_per_minute: int = setting(5, min=1, max=1000)
     # Largest request body of a panel page (and of any route without its own limit), in bytes.
     max_body_bytes: int = setting(1024 * 1024, min=1024, max=1024**3)
+    # The address the world reaches the app at (https://mail.example.com); webhook and tracking URLs
+    # are built from it. Empty: the address the app is being served on (the request's host).
+    public_url: str = setting("", check=_check_public_url)
 
 
 def _check_queue_url(value: str) -> None:
@@ -52,7 +60,8 @@ def _check_queue_url(value: str) -> None:
 @dataclass(frozen=True)
 class TrackingConfig:
     secret: str = setting("", secret=True)
-    base_url: str = setting("http://127.0.0.1:5000")
+    # Older name of web.public_url for the tracking links; empty follows web.public_url.
+    base_url: str = setting("")
     # Write-behind for pixel opens and clicks: "" stores each in its request; a redis:// URL buffers
     # them in a Redis list drained in batches by `mailseg ingest-worker` or the scheduler process.
     queue_url: str = setting("", secret=True, check=_check_queue_url)

@@ -34,6 +34,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
+    from .search import fold
+
+    # The audience search's folding (PostgreSQL has it as a SQL function, see mailseg/search.py).
+    dbapi_connection.create_function("mailseg_fold", 1, fold, deterministic=True)
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -101,3 +105,12 @@ def alembic_config(engine: Engine):
     cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.attributes["engine"] = engine
     return cfg
+
+
+# Indexes only the migrations know: PostgreSQL expression indexes the models cannot declare for one
+# dialect (ix_subscribers_search, migration 0014b_audience_search). Autogenerate leaves them alone.
+DATABASE_ONLY_INDEXES = frozenset({"ix_subscribers_search"})
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    return not (type_ == "index" and name in DATABASE_ONLY_INDEXES)

@@ -23,8 +23,8 @@ class _Silent:
 class _LogLines:
     """Logs the share done at most every `every` seconds."""
 
-    def __init__(self, description: str, total: int | None, every: float = 5.0) -> None:
-        self.description, self.total, self.every = description, total, every
+    def __init__(self, description: str, total: int | None, unit: str, every: float = 5.0) -> None:
+        self.description, self.total, self.unit, self.every = description, total, unit, every
         self.done = 0
         self.started = self.last = time.monotonic()
 
@@ -34,7 +34,9 @@ class _LogLines:
         if now - self.last >= self.every:
             self.last = now
             share = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
-            log.info("%s: %d%s after %.0f s", self.description, self.done, share, now - self.started)
+            of = f" of {self.total:,}" if self.total else ""
+            log.info("%s: %s%s %s%s after %.0f s", self.description, f"{self.done:,}", of, self.unit, share,
+                     now - self.started)
 
 
 class _RichBar:
@@ -46,7 +48,10 @@ class _RichBar:
 
 
 @contextmanager
-def progress(description: str, total: int | None = None, *, enabled: bool = True) -> Iterator[Progress]:
+def progress(description: str, total: int | None = None, *, unit: str = "items",
+             enabled: bool = True) -> Iterator[Progress]:
+    """A bar (or log lines) counting `unit` (rows, campaigns, steps, batches ...), and a closing
+    summary line naming the unit and the time taken."""
     if not enabled:
         yield _Silent()
         return
@@ -55,11 +60,11 @@ def progress(description: str, total: int | None = None, *, enabled: bool = True
                                    TextColumn, TimeElapsedColumn, TimeRemainingColumn)
 
         columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TimeRemainingColumn()]
+                   TextColumn(unit), TimeElapsedColumn(), TimeRemainingColumn()]
         with RichProgress(*columns, transient=False) as bar:
             yield _RichBar(bar, bar.add_task(description, total=total))
         return
-    lines = _LogLines(description, total)
+    lines = _LogLines(description, total, unit)
     log.info("%s: started", description)
     yield lines
-    log.info("%s: %d done in %.1f s", description, lines.done, time.monotonic() - lines.started)
+    log.info("%s: %s %s done in %.1f s", description, f"{lines.done:,}", unit, time.monotonic() - lines.started)

@@ -149,3 +149,25 @@ def recent_runs(session: Session, *, job: str | None = None, limit: int = 20) ->
     if job is not None:
         stmt = stmt.where(JobRun.job == job)
     return list(session.scalars(stmt))
+
+
+def summary_words(job: str, summary: dict | None) -> str:
+    """A run's summary as a short English sentence (`mailseg runs`), never a raw dict."""
+    s = summary or {}
+    if job == "classify" and "counts" in s:
+        counts = ", ".join(f"{n:,} {name.replace('_', '-')}" for name, n in s["counts"].items() if n)
+        return f"{s.get('changes', 0):,} class changes; now {counts or 'nobody'}"
+    if job == "sync" and "tags" in s:
+        moves = "; ".join(f"{tag} +{c.get('added', 0):,} -{c.get('removed', 0):,}"
+                          + (f" ({c['failed']:,} refused)" if c.get("failed") else "") for tag, c in s["tags"].items())
+        what = "dry run, would change" if s.get("dry_run") else "changed"
+        return f"{what}: {moves}" if moves else "nothing to change"
+    if job == "pull" and "members" in s:
+        return (f"{s['members']:,} members read ({s.get('inserted', 0):,} new), {s.get('campaigns', 0):,} campaigns, "
+                f"{s.get('events_stored', 0):,} events stored")
+    if job == "policies" and "done" in s:
+        return f"{len(s['done']):,} actions done ({len(s.get('recorded', [])):,} new, {len(s.get('resumed', [])):,} resumed)"
+    if job == "outlook" and "actions" in s:
+        return f"{len(s['actions']):,} actions planned for the next run"
+    return "; ".join(f"{key.replace('_', ' ')} {value}" for key, value in s.items()
+                     if isinstance(value, (int, float, str)) and not isinstance(value, bool)) or "—"

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from mailseg.db import include_object
 from mailseg.models import Base
 
 config = context.config
@@ -31,6 +32,7 @@ def run_migrations_online() -> None:
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
             render_item=render_item,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

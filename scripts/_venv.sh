@@ -17,4 +17,6 @@ ensure_venv() {
     rm -f .venv/.installed-*
     touch "$stamp"
   fi
+  # The panel's message catalogues: .po in git, .mo compiled here when missing or older.
+  .venv/bin/python -c "from pathlib import Path; from mailseg.catalogues import compile_catalogues; compile_catalogues(Path('mailseg/translations'))"
 }

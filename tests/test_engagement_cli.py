@@ -47,18 +47,19 @@ def test_explain_shows_the_evidence(cli, audience):
     assert result.exit_code == 0, result.output
     out = result.output
     assert out.splitlines()[0] == "bob@example.com: inactive"
-    assert "rule: inactive: 0 human click(s)" in out
+    assert out.splitlines()[1] == "  Inactive: no click and no real open in the last 6 months."
+    assert "  0 mailings reached them in that time." in out
     assert "window: 2026-02-28T12:00:00Z (excluded) to 2026-08-31T12:00:00Z (included)" in out
     assert "machine opens ignored: 1, bot clicks ignored: 0" in out
-    assert "(flagged: apple_mpp)" in out
+    assert "open — apple_mpp" in out
 
 
 def test_explain_active_lists_the_deciding_click(cli, audience):
     out = cli("explain", "ann@example.com", "--as-of", "2026-08-31T12:00:00").output
-    assert "rule: active: 1 human click(s) in the window, at least 1 needed" in out
+    assert "  Active: 1 human click in the last 6 months, the last on 26 Aug 2026." in out
     assert "human clicks: 1, last 2026-08-26T12:00:00Z" in out
     assert "bot clicks ignored: 1" in out and "sends received in the window: 1" in out
-    assert "deciding events:\n    2026-08-26T12:00:00Z click" in out
+    assert "events that decided:\n    2026-08-26T12:00:00Z click" in out
 
 
 def test_explain_unknown_email(cli, audience):

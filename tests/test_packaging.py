@@ -24,5 +24,9 @@ def test_wheel_bundles_templates_and_migrations(tmp_path):
     assert "mailseg/_migrations/env.py" in names
     assert any(n.startswith("mailseg/_migrations/versions/0001") for n in names)
     assert "mailseg/static/mailseg.css" in names
+    # the catalogues compiled at build time (hatch_build.py), with the .po sources beside them
+    for language in ("uk", "ru", "zh"):
+        assert f"mailseg/translations/{language}/LC_MESSAGES/messages.mo" in names
+        assert f"mailseg/translations/{language}/LC_MESSAGES/messages.po" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "mailseg = mailseg.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

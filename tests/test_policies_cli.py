@@ -52,7 +52,8 @@ def test_classify_chain_runs_policies_before_sync(database, session, mailchimp_c
     classify_all(database, mailchimp_config)
     session.expire_all()
     assert [(r.job, r.status) for r in session.scalars(select(JobRun).order_by(JobRun.id))] == [
-        ("classify", "succeeded"), ("value", "succeeded"), ("policies", "succeeded"), ("sync", "succeeded")]
+        ("classify", "succeeded"), ("value", "succeeded"), ("policies", "succeeded"), ("sync", "succeeded"),
+        ("outlook", "succeeded")]
     assert fake_mailchimp.segment_emails(LIST_ID, "mailseg:eligible") == {"x@example.org"}
 
 
@@ -100,3 +101,31 @@ def test_plan_as_of_is_checked_like_every_as_of(cli, session):
     result = cli("plan", "--as-of", "2026-02-30")
     assert result.exit_code == 2
     assert "not an ISO-8601 date or datetime: '2026-02-30'" in result.output
+
+
+def test_plan_lists_the_next_actions_and_the_dashboard_shows_the_same(cli, session, app):
+    """`mailseg plan`, the stored outlook (the dashboard's "Next") and the subscriber's page agree."""
+    from mailseg.models import Audience
+    from mailseg.policies.outlook import latest_outlook, store_outlook, subscriber_outlook
+    from mailseg.config import Config
+    from mailseg.engagement.plain import render
+
+    a = policy_audience(session)
+    quiet = [classed_subscriber(session, a, f"q{i}@x.org") for i in range(3)]
+    for sid in quiet:
+        sends(session, sid, 6, last=AS_OF - timedelta(days=20))
+    fresh = classed_subscriber(session, a, "fresh@x.org")
+    sends(session, fresh, 1, last=AS_OF - timedelta(days=20))
+    session.commit()
+    out = cli("plan", "--as-of", AS_OF.isoformat()).output
+    assert "Re-engagement attempt 1 to 3 inactive subscribers. [off: set reengagement.template_campaign_id]" in out
+    config = Config().replace(reengagement={"template_campaign_id": "c-re"})
+    outlook = store_outlook(session, session.get(Audience, a), config, as_of=AS_OF)
+    (action,) = [x for x in latest_outlook(session, a).actions if x.policy == "reengagement"]
+    assert (action.audience, action.attempt, action.configured, action.campaign) == (3, 1, True, "c-re")
+    assert latest_outlook(session, a).cap == outlook.cap
+    said = [render(p) for p in subscriber_outlook(session, quiet[0], config, AS_OF)]
+    assert said[0].startswith("Gets re-engagement attempt 1 at the next run of the policies")
+    said = [render(p) for p in subscriber_outlook(session, fresh, config, AS_OF)]
+    assert said[0] == "Enters re-engagement after 4 more mailings without an open or a click."
+    assert said[1].startswith("Held back from regular mailings until ")

@@ -24,7 +24,8 @@ def test_classify_chain_classifies_then_syncs_the_tags(database, session, mailch
     audience_id = mirrored_audience(session, fake_mailchimp, 8)
     classify_all(database, mailchimp_config)
     assert [(r.job, r.status) for r in runs(session)] == [("classify", "succeeded"), ("value", "succeeded"),
-                                                         ("policies", "succeeded"), ("sync", "succeeded")]
+                                                         ("policies", "succeeded"), ("sync", "succeeded"),
+                                                         ("outlook", "succeeded")]
     assert runs(session, "value")[0].as_of == runs(session, "classify")[0].as_of  # one clock per chain
     # nobody has engaged and everybody subscribed just now: all new, mirrored as one tag
     assert fake_mailchimp.segment_emails(LIST_ID, "mailseg:new") == {email(i) for i in range(8)}
@@ -67,7 +68,7 @@ def test_the_chain_uses_one_as_of_and_one_configuration(database, session, mailc
     assert len({as_of for _, _, as_of in seen}) == 1
     chain = runs(session)
     assert [(r.job, r.status) for r in chain] == [("classify", "succeeded"), ("policies", "succeeded"),
-                                                 ("sync", "succeeded")]
+                                                 ("sync", "succeeded"), ("outlook", "succeeded")]
     assert {r.as_of for r in chain} == {seen[0][2]} == {AS_OF}
     # The next chain takes the saved setting.
     seen.clear()
@@ -75,12 +76,13 @@ def test_the_chain_uses_one_as_of_and_one_configuration(database, session, mailc
     assert {months for _, months, _ in seen} == {12}
 
 
-def test_classify_without_mailchimp_only_classifies(database, session, config, fake_mailchimp):
+def test_classify_without_mailchimp_classifies_and_plans_the_next_actions(database, session, config, fake_mailchimp):
     mirrored_audience(session, fake_mailchimp, 4)
     classify_all(database, config)
     sync_all(database, config)
     pull_all(database, config)
-    assert [r.job for r in runs(session)] == ["classify", "value"]
+    # no policies and no sync, but the dashboard's "Next" (what the policies would do) is stored
+    assert [r.job for r in runs(session)] == ["classify", "value", "outlook"]
 
 
 def test_pull_job_stores_activity_once(database, session, mailchimp_config, fake_mailchimp):

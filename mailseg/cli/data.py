@@ -45,7 +45,7 @@ def import_subscribers(rt: Runtime, file: Path, audience: str | None, skip_bad: 
     with rt.migrated_db().session() as session:
         audience_id = ensure_audience(session, audience, provider_list_id=rt.config.mailchimp.list_id).id
         session.commit()
-        with progress(f"importing {file.name}", max(count_lines(file) - 1, 0)) as bar:
+        with progress(f"importing {file.name}", max(count_lines(file) - 1, 0), unit="rows") as bar:
             report = import_subscribers_file(session, audience_id, file, skip_bad=skip_bad,
                                              batch_size=rt.config.imports.batch_size, progress=bar)
     _print_errors(report)
@@ -68,7 +68,7 @@ def import_events(rt: Runtime, file: Path, audience: str | None, skip_bad: bool)
     with rt.migrated_db().session() as session:
         audience_id = find_audience(session, audience).id
         total = count_lines(file) - (1 if file.suffix.lower() == ".csv" else 0)
-        with progress(f"importing {file.name}", max(total, 0)) as bar:
+        with progress(f"importing {file.name}", max(total, 0), unit="rows") as bar:
             report = import_events_file(session, audience_id, file, skip_bad=skip_bad,
                                         batch_size=rt.config.imports.batch_size, progress=bar,
                                         flagging=rt.config.flagging)
@@ -107,7 +107,8 @@ def export_group() -> None:
 def _export_options(command):
     command = click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
                            help="File to write (default: standard output).")(command)
-    command = click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)(command)
+    command = click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
+                           help="csv, json (one array) or jsonl (one object per line).")(command)
     return audience_option(command)
 
 

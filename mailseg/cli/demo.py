@@ -12,7 +12,8 @@ from .runtime import Runtime, fails_cleanly, pass_runtime
 
 @click.command()
 @click.option("--audience", default="demo", show_default=True, help="Name of the demo audience.")
-@click.option("--subscribers", default=3000, show_default=True, type=click.IntRange(10, 1_000_000))
+@click.option("--subscribers", default=3000, show_default=True, type=click.IntRange(10, 1_000_000),
+              help="Subscribers to create.")
 @click.option("--weeks", default=52, show_default=True, type=click.IntRange(1, 260), help="Weekly campaigns to generate.")
 @click.option("--seed", default=2026, show_default=True, type=int, help="Random seed (same seed, same data).")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already holds an audience.")
@@ -40,7 +41,7 @@ def demo(rt: Runtime, audience: str, subscribers: int, weeks: int, seed: int, if
             return
         if session.scalar(select(Audience.id).where(Audience.name == audience)) is not None:
             raise click.ClickException(f"audience {audience!r} already exists; choose another --audience")
-        with progress("generating demo campaigns", weeks) as bar:
+        with progress("generating demo campaigns", weeks, unit="weeks") as bar:
             summary = generate_demo(session, audience_name=audience, subscribers=subscribers, weeks=weeks,
                                     seed=seed, now=history_end, progress=bar)
             orders = generate_orders(session, summary.audience_id, summary.started_at, history_end, seed=seed)
@@ -58,6 +59,9 @@ def demo(rt: Runtime, audience: str, subscribers: int, weeks: int, seed: int, if
                 bar.advance()
         session.commit()
         runs = len(result.points)
+        from ..policies.outlook import store_outlook
+
+        store_outlook(session, session.get(Audience, summary.audience_id), settings, as_of=now)  # the dashboard's "Next"
     ev = summary.events
     kinds = ", ".join(f"{n} {t}" for t, n in sorted(ev.by_type.items()))
     click.echo(f"demo audience {audience!r}: {summary.subscribers} subscribers, {summary.campaigns} campaigns, "

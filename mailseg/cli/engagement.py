@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..audiences import find_audience
+from ..engagement.plain import flag_reason, render, why
 from ..engagement import (CLASS_NAMES, CLASSIFY_STEPS, Explanation, SubscriberNotFound, classify_audience,
                           explain_subscriber, find_subscriber_id)
 from ..engagement.backfill import DEFAULT_EVERY, backfill_audience, backfill_points, parse_every
@@ -46,8 +47,11 @@ def classify(rt: Runtime, audience: str | None, as_of: datetime | None, backfill
         return
     with rt.migrated_db().session() as session:
         audience_row = find_audience(session, audience)
-        with progress(f"classifying {audience_row.name}", CLASSIFY_STEPS) as bar:
+        with progress(f"classifying {audience_row.name}", CLASSIFY_STEPS, unit="SQL steps") as bar:
             result = classify_audience(session, audience_row.id, rt.settings(session).engagement, as_of=as_of, progress=bar)
+        from ..policies.outlook import store_outlook
+
+        store_outlook(session, audience_row, rt.settings(session), as_of=result.as_of)  # the dashboard's "Next"
     _print_counts(f"{audience_row.name} as of {isoformat_utc(result.as_of)} "
                   f"(window from {isoformat_utc(result.window_start)})", result.counts)
     click.echo(f"{result.changes} class change(s) recorded (run {result.run_id})")
@@ -114,27 +118,27 @@ def explain(rt: Runtime, email: str, audience: str | None, as_of: datetime | Non
 
 
 def explanation_lines(ex: Explanation) -> list[str]:
+    """The same sentences as the panel (mailseg.engagement.plain.why), then the evidence in detail."""
     stored = (f"{ex.stored_class} since {isoformat_utc(ex.class_since)}" if ex.stored_class
               else "not classified yet")
     if not ex.exists:
         return [f"{ex.email}: {ex.rule}"]
-    lines = [
-        f"{ex.email}: {ex.engagement_class}",
-        f"  rule: {ex.rule}",
-        f"  status then: {ex.status}, subscribed at {isoformat_utc(ex.subscribed_at)}",
-        f"  window: {isoformat_utc(ex.window_start)} (excluded) to {isoformat_utc(ex.window_end)} (included)",
-        f"  human clicks: {ex.human_clicks}, last {isoformat_utc(ex.last_human_click) or '-'}",
-        f"  human opens: {ex.human_opens}, last {isoformat_utc(ex.last_human_open) or '-'}",
-        f"  machine opens ignored: {ex.machine_opens_ignored}, bot clicks ignored: {ex.bot_clicks_ignored}",
-        f"  sends received in the window: {ex.sends_in_window}",
-        f"  stored class: {stored}",
-    ]
-    for title, events in (("deciding events", ex.deciding_events), ("ignored events", ex.ignored_events)):
+    lines = [f"{ex.email}: {ex.engagement_class}", *(f"  {render(p)}" for p in why(ex)), "", "  evidence:",
+             f"    status: {ex.status}, subscribed at {isoformat_utc(ex.subscribed_at)}",
+             f"    window: {isoformat_utc(ex.window_start)} (excluded) to {isoformat_utc(ex.window_end)} (included)",
+             f"    human clicks: {ex.human_clicks}, last {isoformat_utc(ex.last_human_click) or '-'}",
+             f"    human opens: {ex.human_opens}, last {isoformat_utc(ex.last_human_open) or '-'}",
+             f"    machine opens ignored: {ex.machine_opens_ignored}, bot clicks ignored: {ex.bot_clicks_ignored}",
+             f"    sends received in the window: {ex.sends_in_window}",
+             f"    stored class: {stored}"]
+    for title, events, total in (("events that decided", ex.deciding_events, ex.deciding_total),
+                                 ("flagged events that did not count", ex.ignored_events, ex.ignored_total)):
         if events:
-            lines.append(f"  {title}:")
+            shown = f" ({len(events)} of {total} shown)" if total > len(events) else ""
+            lines.append(f"  {title}{shown}:")
             lines.extend(f"    {isoformat_utc(e.occurred_at)} {e.type}"
-                         f"{' in ' + e.campaign if e.campaign else ''}"
-                         f"{' (flagged: ' + e.flag_reason + ')' if e.flag_reason else ''}" for e in events)
+                         f"{' in ' + repr(e.campaign) if e.campaign else ''}"
+                         f"{' — ' + render(flag_reason(e.flag_reason)) if e.flag_reason else ''}" for e in events)
     return lines
 
 

@@ -23,11 +23,15 @@ audience_option = click.option("--audience", help="Audience name (default: the o
 @fails_cleanly
 def plan(rt: Runtime, audience: str | None, as_of: datetime | None) -> None:
     """What every policy would do now: counts, segments, campaigns. Writes nothing."""
+    from ..engagement.plain import render
     from ..policies import plan_policies
+    from ..policies.outlook import ENABLED_BY, describe, next_actions, policies_run_at
 
     with rt.migrated_db().session() as session:
         target = find_audience(session, audience)
-        p = plan_policies(session, target, rt.settings(session), as_of=as_of)
+        settings = rt.settings(session)
+        p = plan_policies(session, target, settings, as_of=as_of)
+        actions = next_actions(session, p, settings, runs_at=policies_run_at(session))
     cap, re = p.cap, p.reengagement
     click.echo(f"as of {isoformat_utc(p.as_of)}")
     click.echo(f"frequency cap: {cap.eligible} eligible ({p.eligible_tag.name}: would add {p.eligible_tag.adds}, "
@@ -47,6 +51,11 @@ def plan(rt: Runtime, audience: str | None, as_of: datetime | None) -> None:
     click.echo(f"offer{'' if p.offer_configured else ' (off: set offer.campaign_id)'}: {p.offers} warmed-up subscribers")
     if p.unfinished:
         click.echo(f"unfinished actions to resume: {', '.join(p.unfinished)}")
+    click.echo("next (the dashboard's list):" if actions else "next: nothing scheduled")
+    for action in actions:
+        when = isoformat_utc(action.at) if action.at else "next policies run"
+        off = f" [off: set {ENABLED_BY[action.policy]}]" if not action.configured else ""
+        click.echo(f"  {when}  {render(describe(action))}{off}")
     click.echo("plan only: nothing was written or sent")
 
 
@@ -63,7 +72,7 @@ def run_policies(rt: Runtime, audience: str | None, as_of: datetime | None) -> N
         target = find_audience(session, audience)
         config = rt.settings(session)
         factory = platform_factory(config, target.provider)
-        with progress(f"policies of {target.name}") as bar:
+        with progress(f"policies of {target.name}", unit="actions") as bar:
             report = run(session, target, config, factory, as_of=as_of, progress=bar)
     if report.resumed:
         click.echo(f"resumed: {', '.join(report.resumed)}")
@@ -86,6 +95,7 @@ def plans_group() -> None:
 @pass_runtime
 @fails_cleanly
 def plans_add(rt: Runtime, name: str, template: str, cadence: str, timezone: str | None, audience: str | None) -> None:
+    """Add campaign plan NAME: the --template campaign copied and sent to the eligible tag on --cadence."""
     from ..policies.plans import add_plan
 
     with rt.migrated_db().session() as session:
@@ -101,6 +111,7 @@ def plans_add(rt: Runtime, name: str, template: str, cadence: str, timezone: str
 @pass_runtime
 @fails_cleanly
 def plans_list(rt: Runtime, audience: str | None) -> None:
+    """List the audience's campaign plans with their template and cadence."""
     from ..policies.plans import list_plans
 
     with rt.migrated_db().session() as session:
@@ -118,6 +129,7 @@ def plans_list(rt: Runtime, audience: str | None) -> None:
 @pass_runtime
 @fails_cleanly
 def plans_remove(rt: Runtime, name: str, audience: str | None) -> None:
+    """Remove campaign plan NAME (the scheduler drops its job; sent campaigns stay)."""
     from ..policies.plans import remove_plan
 
     with rt.migrated_db().session() as session:

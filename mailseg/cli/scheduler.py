@@ -8,7 +8,6 @@ import threading
 import click
 
 from ..runs import recent_runs
-from ..timeutil import isoformat_utc
 from .runtime import Runtime, fails_cleanly, pass_runtime
 
 
@@ -36,23 +35,38 @@ def scheduler(rt: Runtime) -> None:
 
 
 @click.command()
-@click.option("--job", help="Only runs of this job (classify, pull, sync, policies, ...).")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--job", help="Only runs of this job (classify, pull, sync, policies, outlook, plan, ...).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000),
+              help="How many of the most recent runs to show.")
 @pass_runtime
 @fails_cleanly
 def runs(rt: Runtime, job: str | None, limit: int) -> None:
-    """Recent job runs with their status, counts and errors."""
+    """Recent job runs: job, audience, status, start (UTC, to the second), duration and what the
+    run did in words; a failed run's error in full below the table. Fits 100 columns."""
     from rich.console import Console
     from rich.table import Table
+    from sqlalchemy import select
+
+    from ..models import Audience
+    from ..runs import summary_words
 
     with rt.migrated_db().session() as session:
         rows = recent_runs(session, job=job, limit=limit)
-    table = Table("id", "job", "audience", "status", "started", "finished", "summary / error")
-    for run in rows:
-        detail = run.error or ", ".join(f"{k}={v}" for k, v in (run.summary or {}).items())
-        table.add_row(str(run.id), run.job, str(run.audience_id or ""), run.status, isoformat_utc(run.started_at),
-                      isoformat_utc(run.finished_at), detail[:200])
+        names = dict(session.execute(select(Audience.id, Audience.name)).all())
     if not rows:
         click.echo("no runs yet")
         return
-    Console(width=160).print(table)
+    table = Table(expand=False, pad_edge=False)
+    for column, options in (("id", {"justify": "right"}), ("job", {}), ("audience", {"max_width": 12}),
+                            ("status", {}), ("started (UTC)", {"no_wrap": True}), ("took", {"justify": "right"}),
+                            ("what it did", {"ratio": 1})):
+        table.add_column(column, overflow="fold", **options)
+    for run in rows:
+        took = f"{(run.finished_at - run.started_at).total_seconds():.1f} s" if run.finished_at else "…"
+        did = f"error: {run.error.splitlines()[0][:120]}" if run.error else summary_words(run.job, run.summary)
+        table.add_row(str(run.id), run.job, names.get(run.audience_id, "all"), run.status,
+                      run.started_at.strftime("%Y-%m-%d %H:%M:%S"), took, did)
+    Console(width=100).print(table)
+    failed = [r for r in rows if r.status == "failed"]
+    ok = sum(r.status == "succeeded" for r in rows)
+    click.echo(f"{len(rows)} runs: {ok} succeeded, {len(failed)} failed, {len(rows) - ok - len(failed)} running")

@@ -14,23 +14,25 @@ audience_option = click.option("--audience", help="Audience name (default: the o
 
 @click.command()
 @audience_option
-@click.option("--dry-run", is_flag=True, help="Print what would be added and removed per tag; change nothing.")
+@click.option("--dry-run", is_flag=True, help="Print what would be added and removed in every tag mailseg keeps "
+              "(class tags, the eligible tag, the sunset tag); change nothing.")
 @pass_runtime
 @fails_cleanly
 def sync(rt: Runtime, audience: str | None, dry_run: bool) -> None:
     """Mirror the engagement classes onto Mailchimp as tags (incremental, batched, resumable)."""
-    from ..sync import plan_engagement_sync, sync_engagement
+    from ..policies.engine import plan_every_tag
+    from ..sync import sync_engagement
 
     with rt.migrated_db().session() as session:
         target = find_audience(session, audience)
         if dry_run:
-            for plan in plan_engagement_sync(session, target, rt.config):
+            for plan in plan_every_tag(session, target, rt.settings(session)):
                 click.echo(f"{plan.name}: would add {plan.adds}, remove {plan.removes}"
                            + _samples("add", plan.sample_adds) + _samples("remove", plan.sample_removes))
             click.echo("dry run: nothing was sent to Mailchimp")
             return
         factory = platform_factory(rt.config, target.provider)
-        with progress(f"syncing tags of {target.name}") as bar:
+        with progress(f"syncing tags of {target.name}", unit="members") as bar:
             report = sync_engagement(session, target, rt.config, factory, progress=bar)
     for name, tag in report.tags.items():
         click.echo(f"{name}: +{tag.added} -{tag.removed}, {tag.failed} refused, {tag.skipped} skipped")
@@ -55,7 +57,7 @@ def pull(rt: Runtime, audience: str | None) -> None:
     with rt.migrated_db().session() as session:
         target = find_audience(session, audience)
         platform = platform_factory(rt.config, target.provider)()
-        with progress(f"pulling {target.name} from Mailchimp") as bar:
+        with progress(f"pulling {target.name} from Mailchimp", unit="records") as bar:
             report = pull_audience(session, target, rt.config, platform, progress=bar)
     ev = report.events
     kinds = ", ".join(f"{n} {t}" for t, n in sorted(ev.by_type.items())) or "none"

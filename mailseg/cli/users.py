@@ -74,7 +74,7 @@ def change_role(rt: Runtime, email: str, role: str) -> None:
 
 
 @users_group.command("ensure-demo")
-@click.option("--email", default=DEMO_ADMIN_EMAIL, show_default=True)
+@click.option("--email", default=DEMO_ADMIN_EMAIL, show_default=True, help="The demo admin's login email.")
 @click.option("--password-env", metavar="VAR",
               help="Give the demo admin the password held in this environment variable (created or reset).")
 @pass_runtime

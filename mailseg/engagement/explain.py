@@ -29,7 +29,7 @@ class SubscriberNotFound(LookupError):
 class EvidenceEvent:
     type: str
     occurred_at: datetime
-    campaign: str | None
+    campaign: str | None  # its subject (else its name, else its id)
     counted: bool
     flag_reason: str | None
 
@@ -64,17 +64,29 @@ class Explanation:
     ignored_events: list[EvidenceEvent] = field(default_factory=list)
     # False when subscribed_at is after the as_of: no class at that moment.
     exists: bool = True
+    window_months: int = 6
+    # Flagged events in the window that did not count, per flag reason (all of them, not only the listed).
+    ignored_by_reason: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def deciding_total(self) -> int:
+        return {"active": self.human_clicks, "semi_active": self.counted_opens}.get(self.engagement_class, 0)
+
+    @property
+    def ignored_total(self) -> int:
+        return sum(self.ignored_by_reason.values())
 
 
 def explain_subscriber(session: Session, subscriber_id: int, settings: EngagementConfig, *,
-                       as_of: datetime | None = None) -> Explanation:
+                       as_of: datetime | None = None, limit: int = EVIDENCE_LIMIT) -> Explanation:
     sub = session.get(Subscriber, subscriber_id)
     if sub is None:
         raise SubscriberNotFound(f"no subscriber with id {subscriber_id}")
     start, end = window_bounds(as_of or utcnow(), settings.window_months)
     out = Explanation(email=sub.email, status=status_at(session, sub.id, end), engagement_class="", rule="",
                       window_start=start, window_end=end, subscribed_at=sub.subscribed_at,
-                      stored_class=sub.engagement_class, class_since=sub.class_since)
+                      stored_class=sub.engagement_class, class_since=sub.class_since,
+                      window_months=settings.window_months)
     if sub.subscribed_at > end:
         out.exists = False
         out.rule = (f"not yet subscribed at {end:%Y-%m-%d %H:%M} UTC (subscribed at "
@@ -85,11 +97,18 @@ def explain_subscriber(session: Session, subscriber_id: int, settings: Engagemen
     deciding_type = {"active": "click", "semi_active": "open"}.get(out.engagement_class)
     if deciding_type is not None:
         condition = counted_click() if deciding_type == "click" else counted_open(settings)
-        out.deciding_events = _evidence(session, sub.id, start, end, condition, counted=True)
+        out.deciding_events = _evidence(session, sub.id, start, end, condition, counted=True, limit=limit)
     ignored = EVENTS.c.is_machine.is_(True)
     if settings.count_machine_opens:
         ignored = and_(ignored, EVENTS.c.type == "click")
-    out.ignored_events = _evidence(session, sub.id, start, end, ignored, counted=False)
+    out.ignored_events = _evidence(session, sub.id, start, end, ignored, counted=False, limit=limit)
+    out.ignored_by_reason = {reason or "": n for reason, n in session.execute(
+        select(EVENTS.c.machine_reason, func.count())
+        .where(EVENTS.c.subscriber_id == sub.id, EVENTS.c.type.in_(ENGAGEMENT_TYPES), in_window(start, end), ignored)
+        .group_by(EVENTS.c.machine_reason))}
+    from .plain import render, why  # the headline in English, for callers that print one line
+
+    out.rule = render(why(out)[0])
     return out
 
 
@@ -144,13 +163,14 @@ def _count_events(session: Session, subscriber_id: int, out: Explanation, settin
 
 
 def _evidence(session: Session, subscriber_id: int, start: datetime, end: datetime, condition,
-              *, counted: bool) -> list[EvidenceEvent]:
+              *, counted: bool, limit: int) -> list[EvidenceEvent]:
     rows = session.execute(
-        select(EVENTS.c.type, EVENTS.c.occurred_at, Campaign.provider_id, Campaign.name, EVENTS.c.machine_reason)
+        select(EVENTS.c.type, EVENTS.c.occurred_at, Campaign.provider_id,
+               func.coalesce(Campaign.subject, Campaign.name), EVENTS.c.machine_reason)
         .outerjoin(Campaign, Campaign.id == EVENTS.c.campaign_id)
         .where(EVENTS.c.subscriber_id == subscriber_id, EVENTS.c.type.in_(ENGAGEMENT_TYPES),
                in_window(start, end), condition)
-        .order_by(EVENTS.c.occurred_at.desc(), EVENTS.c.id.desc()).limit(EVIDENCE_LIMIT)).all()
+        .order_by(EVENTS.c.occurred_at.desc(), EVENTS.c.id.desc()).limit(limit)).all()
     return [EvidenceEvent(type=t, occurred_at=at, campaign=name or provider_id, counted=counted,
                           flag_reason=reason)
             for t, at, provider_id, name, reason in rows]

@@ -45,6 +45,9 @@ class Subscriber(Base):
         Index("ix_subscribers_audience_email_prefix", "audience_id", "email",
               postgresql_ops={"email": "text_pattern_ops"}),
         Index("ix_subscribers_audience_subscribed", "audience_id", "subscribed_at", "id"),
+        Index("ix_subscribers_audience_class_since", "audience_id", "class_since", "id"),
+        # PostgreSQL also has ix_subscribers_search, a GIN trigram index on the folded email and name
+        # (an expression index: migration 0014b_audience_search, mailseg/search.py).
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -26,6 +26,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20), default="viewer")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The panel language the user chose (en, uk, ru, zh); NULL follows the browser's Accept-Language.
+    language: Mapped[str | None] = mapped_column(String(10))
 
 
 class UserSession(Base):

@@ -5,17 +5,22 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from flask import Response, abort, render_template, request, stream_with_context, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as L_
 
 from ..export import csv_lines
 from ..models import SUBSCRIBER_STATUSES
-from ..reports.audience import EXPORT_COLUMNS, PAGE_SIZE, BadCursor, SubscriberFilter, export_rows, subscriber_page
+from ..reports.audience import (EXPORT_COLUMNS, PAGE_SIZE, BadCursor, SubscriberFilter, export_rows, result_count,
+                                subscriber_page)
 from ..reports.dashboard import CLASS_ORDER, UNCLASSIFIED
 from ..web import database, db_session
 from .common import current_audience, panel_blueprint
 
 blueprint = panel_blueprint("audience", __name__)
 MAX_PAGE_SIZE = 500
-SORT_LABELS = {"email": "Email A→Z", "-email": "Email Z→A", "subscribed": "Oldest sign-up", "-subscribed": "Newest sign-up"}
+SORT_LABELS = {"email": L_("Email A→Z"), "-email": L_("Email Z→A"), "subscribed": L_("Oldest sign-up"),
+               "-subscribed": L_("Newest sign-up"), "class": L_("Class (active first)"),
+               "-since": L_("Newest class change"), "since": L_("Oldest class change")}
 
 
 def _filter() -> SubscriberFilter:
@@ -36,19 +41,20 @@ def _page_size() -> int:
 @blueprint.get("/audience")
 def index():
     audience, f = current_audience(), _filter()
-    page = None
+    page = count = None
     if audience is not None:
+        count = result_count(db_session(), audience.id, f)
         try:
             page = subscriber_page(db_session(), audience.id, f, cursor=request.args.get("after") or None,
                                    limit=_page_size())
         except BadCursor as exc:
-            abort(400, description=str(exc))
+            abort(400, description=_("The page link is damaged; start again from the first page."))
     next_url = url_for("audience.index", after=page.next_cursor, **_filter_args(f)) if page and page.next_cursor else None
     return render_template("audience.html", audience=audience, f=f, page=page, next_url=next_url,
                            first_url=url_for("audience.index", **_filter_args(f)),
                            export_url=url_for("audience.export", **_filter_args(f)),
                            classes=[*CLASS_ORDER, UNCLASSIFIED], statuses=SUBSCRIBER_STATUSES, sorts=SORT_LABELS,
-                           paged=bool(request.args.get("after")))
+                           paged=bool(request.args.get("after")), count=count)
 
 
 @blueprint.get("/audience/export.csv")
@@ -56,7 +62,7 @@ def export():
     """Stream every subscriber matching the filter; its own session lives as long as the response."""
     audience, f = current_audience(), _filter()
     if audience is None:
-        abort(404, description="There is no audience yet.")
+        abort(404, description=_("There is no audience yet."))
     audience_id = audience.id
 
     def generate():

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..accounts import authenticate, end_session, start_session
+from ..accounts import authenticate, end_session, set_language, start_session
+from ..i18n import LANGUAGES, SESSION_KEY
 from ..web import config, db_session
 from .common import PanelUser, check_csrf, check_params, client_address
 
@@ -28,13 +30,17 @@ def login():
                           attempts_per_minute=config().web.login_attempts_per_minute)
     if result.rate_limited:
         return render_template("login.html", email=email,
-                               error="Too many failed attempts from your address. Wait a minute and try again."), 429
+                               error=_("Too many failed attempts from your address. Wait a minute and try again.")), 429
     if result.user is None:
-        return render_template("login.html", email=email, error="Wrong email or password."), 401
-    session = db_session()
-    token = start_session(session, result.user.id)
-    session.commit()
-    login_user(PanelUser(result.user.id, result.user.email, result.user.role, token))
+        return render_template("login.html", email=email, error=_("Wrong email or password.")), 401
+    user = result.user
+    if user.language is None and session.get(SESSION_KEY) in LANGUAGES:  # chosen on the login page
+        set_language(db_session(), user.id, session[SESSION_KEY], allowed=LANGUAGES)
+    elif user.language:
+        session[SESSION_KEY] = user.language
+    token = start_session(db_session(), user.id)
+    db_session().commit()
+    login_user(PanelUser(user.id, user.email, user.role, token, user.language))
     return redirect(_safe_next(request.args.get("next")))
 
 
@@ -46,8 +52,23 @@ def logout():
     end_session(session, current_user.session_token)
     session.commit()
     logout_user()
-    flash("You are logged out.")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
+
+
+@blueprint.post("/language")
+def language():
+    """Switch the panel language: saved on the user (kept across devices and sessions), and in the
+    session before logging in."""
+    check_csrf()
+    chosen = request.form.get("language", "")
+    if chosen not in LANGUAGES:
+        abort(400, description=_("Choose one of the offered languages."))
+    session[SESSION_KEY] = chosen
+    if current_user.is_authenticated:
+        set_language(db_session(), current_user.id, chosen, allowed=LANGUAGES)
+        db_session().commit()
+    return redirect(_safe_next(request.form.get("next")))
 
 
 def _safe_next(target: str | None) -> str:

@@ -4,6 +4,7 @@ and scheduled campaigns."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..policies.resend import CampaignNotFound, configure_resend
@@ -25,8 +26,9 @@ def index():
         return render_template("campaigns.html", audience=None, campaigns=[], scheduled=[], older_url=None)
     try:
         before = parse_datetime(request.args["before"]) if request.args.get("before") else None
-    except ValueError as exc:
-        abort(400, description=str(exc))
+    except ValueError:
+        abort(400, description=_("The “before” parameter is not a date and time: %(value)s",
+                                 value=request.args["before"]))
     session = db_session()
     campaigns = sent_campaigns(session, audience.id, before=before)
     older_url = (url_for("campaigns.index", before=isoformat_utc(campaigns[-1].campaign.sent_at))
@@ -42,14 +44,17 @@ def set_resend(provider_id: str):
     audience = current_audience()
     mode = request.form.get("mode")
     if audience is None or mode not in RESEND_MODES:
-        abort(400, description="mode must be on, off or rule")
+        abort(400, description=_("The resend mode must be on, off or rule."))
     session = db_session()
     try:
         before = configure_resend(session, audience.id, provider_id).resend_enabled
         configure_resend(session, audience.id, provider_id, enabled=RESEND_MODES[mode])
-    except CampaignNotFound as exc:
-        abort(404, description=str(exc))
+    except CampaignNotFound:
+        abort(404, description=_("There is no campaign %(campaign)s in this audience.", campaign=provider_id))
     audit(session, current_user.email, "campaign", f"{provider_id}.resend_enabled", before, RESEND_MODES[mode])
     session.commit()
-    flash(f"Resend for {provider_id}: {'follows the rule' if mode == 'rule' else mode}.")
+    messages = {"on": _("Resend to non-openers is on for %(campaign)s.", campaign=provider_id),
+                "off": _("Resend to non-openers is off for %(campaign)s.", campaign=provider_id),
+                "rule": _("Resend for %(campaign)s follows the rule (resend.all_regular).", campaign=provider_id)}
+    flash(messages[mode], "success")
     return redirect(url_for("campaigns.index"))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, abort, current_app, g, request, session
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import LoginManager, UserMixin, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
@@ -20,7 +21,8 @@ from ..web.client_ip import client_ip
 csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Please log in to see this page."
+login_manager.login_message = lazy_gettext("Please log in to see this page.")
+login_manager.login_message_category = "info"
 login_manager.session_protection = "strong"
 
 
@@ -31,6 +33,7 @@ class PanelUser(UserMixin):
     role: str
     # The server-side session (mailseg.accounts.start_session): what the cookie carries.
     session_token: str = ""
+    language: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -44,7 +47,7 @@ class PanelUser(UserMixin):
 def _load_user(token: str) -> PanelUser | None:
     """The user of a session that has not ended (logout, password or role change end it)."""
     user = session_user(db_session(), token)
-    return PanelUser(user.id, user.email, user.role, token) if user is not None else None
+    return PanelUser(user.id, user.email, user.role, token, user.language) if user is not None else None
 
 
 def panel_blueprint(name: str, import_name: str) -> Blueprint:
@@ -81,7 +84,7 @@ def admin_required(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if not current_user.is_admin:
-            abort(403, description="Only admins can change this; ask an admin.")
+            abort(403, description=_("Only admins can change this; ask an admin."))
         return view(*args, **kwargs)
 
     return wrapper

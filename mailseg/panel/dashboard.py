@@ -1,4 +1,6 @@
-"""The dashboard: the audience by class now and over time, recent transitions, last runs."""
+"""The dashboard: the audience by class now and over time, recent transitions, what happens next,
+last runs. Nothing here scans the audience: figures that need a full pass (the frequency cap, the
+next actions) come from what the last classification stored (mailseg.policies.outlook)."""
 
 from __future__ import annotations
 
@@ -6,11 +8,11 @@ from datetime import timedelta
 
 from flask import render_template
 
+from ..i18n import label
 from ..models import utcnow
-from ..policies.frequency import cap_figures
+from ..policies.outlook import ENABLED_BY, describe, latest_outlook
 from ..reports.dashboard import class_counts, class_series, last_runs, next_runs, transitions
-from ..settings import effective_config
-from ..web import config, db_session
+from ..web import db_session
 from .common import current_audience, panel_blueprint
 
 blueprint = panel_blueprint("dashboard", __name__)
@@ -25,7 +27,9 @@ def index():
         return render_template("dashboard.html", audience=None, counts=[], series=None, moves=None,
                                runs=last_runs(session, None), scheduled=next_runs(session), days=TRANSITION_DAYS)
     moves = transitions(session, audience.id, utcnow() - timedelta(days=TRANSITION_DAYS))
-    cap = cap_figures(session, audience.id, effective_config(session, config()), utcnow())
-    return render_template("dashboard.html", audience=audience, counts=class_counts(session, audience.id), cap=cap,
-                           series=class_series(session, audience.id), moves=moves,
+    outlook = latest_outlook(session, audience.id)
+    series = class_series(session, audience.id)
+    return render_template("dashboard.html", audience=audience, counts=class_counts(session, audience.id),
+                           cap=outlook.cap if outlook else None, outlook=outlook, describe=describe, enabled_by=ENABLED_BY,
+                           series=series, series_names={name: label(name) for name in series.datasets}, moves=moves,
                            runs=last_runs(session, audience.id), scheduled=next_runs(session), days=TRANSITION_DAYS)

@@ -1,35 +1,24 @@
-"""Template filters and error pages of the panel."""
+"""Error pages of the panel (the locale-aware number and date filters are in mailseg.i18n)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Flask, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as L_
 from werkzeug.exceptions import HTTPException
 
-
-def thousands(value: int | None) -> str:
-    return f"{value or 0:,}"
-
-
-def percent(value: float | None) -> str:
-    return f"{(value or 0) * 100:.1f}%"
-
-
-def when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
-
-
-def day(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d") if value else "—"
+NAMES = {400: L_("Bad request"), 403: L_("Not allowed"), 404: L_("Not found"), 429: L_("Too many requests")}
 
 
 def _error_page(exc: HTTPException):
-    return render_template("error.html", code=exc.code, name=exc.name, description=exc.description), exc.code
+    """The error in the panel's language; werkzeug's own English description only when the view gave none."""
+    description = exc.description
+    if description == type(exc).description:
+        description = _("The address is wrong or the page is gone.") if exc.code == 404 else None
+    return render_template("error.html", code=exc.code, name=NAMES.get(exc.code, exc.name),
+                           description=description or ""), exc.code
 
 
 def init_filters(app: Flask) -> None:
-    for function in (thousands, percent, when, day):
-        app.add_template_filter(function)
     for code in (400, 403, 404, 429):
         app.register_error_handler(code, _error_page)

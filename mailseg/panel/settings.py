@@ -3,7 +3,12 @@ rules; every change is audited and listed. Viewers see the values but cannot cha
 
 from __future__ import annotations
 
+import re
+from typing import get_origin
+
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as L_
 from flask_login import current_user
 
 from ..config import ConfigError
@@ -11,31 +16,33 @@ from ..secretstate import secret_states
 from ..settings import (EDITABLE, LIST_SEPARATOR, change_setting, effective_config, field_choices, field_type, overrides,
                         recent_changes)
 from ..web import config, db_session
-from .common import admin_required, panel_blueprint
+from ..policies.outlook import describe, latest_outlook
+from .common import admin_required, current_audience, panel_blueprint
 
 blueprint = panel_blueprint("settings", __name__)
 
 LABELS = {
-    ("engagement", "window_months"): ("Engagement window (months)", "Opens and clicks inside this many months count; 6 to 12."),
-    ("engagement", "active_min_clicks"): ("Clicks to be active", "Human clicks inside the window that make a subscriber active."),
-    ("engagement", "semi_active_min_opens"): ("Opens to be semi-active", "Human opens inside the window that make a non-clicker semi-active."),
-    ("engagement", "count_machine_opens"): ("Count machine opens", "Let Apple Mail Privacy Protection opens count as opens (not recommended)."),
-    ("frequency", "inactive_every_days"): ("Mail the inactive every (days)", "Inactive subscribers join the eligible tag once their last send is this old; 30 to 120."),
-    ("frequency", "eligible_tag"): ("Eligible tag", "The tag regular campaigns should target (the frequency cap)."),
-    ("reengagement", "template_campaign_id"): ("Re-engagement campaign", "Mailchimp campaign id copied for each attempt; empty turns re-engagement off."),
-    ("reengagement", "min_sends"): ("Sends before re-engagement", "Mailings inside the window, none opened or clicked, before an inactive subscriber enters."),
-    ("reengagement", "wait_days"): ("Days to wait for an answer", "Without a human open or click this long after an attempt, the next attempt (or the sunset) follows."),
-    ("reengagement", "attempts"): ("Re-engagement attempts", "Attempts before the sunset; 1 to 5."),
-    ("sunset", "action"): ("Sunset action", "tag, unsubscribe or archive on Mailchimp; mailseg keeps its own records."),
-    ("sunset", "tag"): ("Sunset tag", "The tag the sunset adds when the action is tag."),
-    ("resend", "all_regular"): ("Resend every regular campaign", "Resend each regular campaign to its human non-openers."),
-    ("resend", "after_days"): ("Resend after (days)", "Days after a campaign (or its last version) before the next version."),
-    ("resend", "max_versions"): ("Versions in all", "The original included; 1 to 6."),
-    ("resend", "subjects"): ("Resend subjects", "Subjects of version 2, 3, ... separated by |; {subject} is the original's."),
-    ("offer", "campaign_id"): ("Offer campaign", "Mailchimp campaign id for subscribers who move from semi-active to active; empty turns offers off."),
-    ("offer", "cooldown_days"): ("Offer cooldown (days)", "At most one offer per subscriber in this many days."),
-    ("sync", "tag_prefix"): ("Sync tag prefix", "Class tags on Mailchimp are this prefix plus the class name. Changing it "
-                             "starts new tags; the old ones stay on Mailchimp until you delete them there."),
+    ("engagement", "window_months"): (L_("Engagement window (months)"), L_("Opens and clicks inside this many months count; 6 to 12.")),
+    ("engagement", "active_min_clicks"): (L_("Clicks to be active"), L_("Human clicks inside the window that make a subscriber active.")),
+    ("engagement", "semi_active_min_opens"): (L_("Opens to be semi-active"), L_("Human opens inside the window that make a non-clicker semi-active.")),
+    ("engagement", "count_machine_opens"): (L_("Count machine opens"), L_("Let Apple Mail Privacy Protection opens count as opens (not recommended).")),
+    ("frequency", "inactive_every_days"): (L_("Mail the inactive every (days)"), L_("Inactive subscribers join the eligible tag once their last send is this old; 30 to 120.")),
+    ("frequency", "eligible_tag"): (L_("Eligible tag"), L_("The tag regular campaigns should target (the frequency cap).")),
+    ("reengagement", "template_campaign_id"): (L_("Re-engagement campaign"), L_("Mailchimp campaign id copied for each attempt; empty turns re-engagement off.")),
+    ("reengagement", "min_sends"): (L_("Sends before re-engagement"), L_("Mailings inside the window, none opened or clicked, before an inactive subscriber enters.")),
+    ("reengagement", "wait_days"): (L_("Days to wait for an answer"), L_("Without a human open or click this long after an attempt, the next attempt (or the sunset) follows.")),
+    ("reengagement", "attempts"): (L_("Re-engagement attempts"), L_("Attempts before the sunset; 1 to 5.")),
+    ("sunset", "action"): (L_("Sunset action"), L_("tag, unsubscribe or archive on Mailchimp; mailseg keeps its own records.")),
+    ("sunset", "tag"): (L_("Sunset tag"), L_("The tag the sunset adds when the action is tag.")),
+    ("resend", "all_regular"): (L_("Resend every regular campaign"), L_("Resend each regular campaign to its human non-openers.")),
+    ("resend", "after_days"): (L_("Resend after (days)"), L_("Days after a campaign (or its last version) before the next version.")),
+    ("resend", "max_versions"): (L_("Versions in all"), L_("The original included; 1 to 6.")),
+    ("resend", "subjects"): (L_("Resend subjects"), L_("Subjects of version 2, 3, … one per line; {subject} stands for the original's subject.")),
+    ("offer", "campaign_id"): (L_("Offer campaign"), L_("Mailchimp campaign id for subscribers who move from semi-active to active; empty turns offers off.")),
+    ("offer", "cooldown_days"): (L_("Offer cooldown (days)"), L_("At most one offer per subscriber in this many days.")),
+    ("sync", "tag_prefix"): (L_("Sync tag prefix"), L_(
+        "Class tags on Mailchimp are this prefix plus the class name. Changing it starts new tags; the old ones stay "
+        "on Mailchimp until you delete them there.")),
 }
 _POLICY_NAMES = {"cap": "frequency cap", "reengagement": "re-engagement", "resend": "resend", "offer": "offer",
                  "plan": "campaign plans"}
@@ -48,10 +55,10 @@ for _policy, _name in _POLICY_NAMES.items():
         f"Horizon of the {_name} (days)", "Days after a cohort's week before its verdict is taken, once.")
 LABELS[("uplift", "min_group_size")] = ("Smallest group for a verdict",
                                         "Fewer subscribers in either group: not enough data yet.")
-SECTION_TITLES = {"engagement": "Engagement classes", "frequency": "Frequency cap", "reengagement": "Re-engagement",
-                  "sunset": "Sunset", "resend": "Resend to non-openers", "offer": "Offer for warmed-up subscribers",
-                  "sync": "Sync to Mailchimp", "holdout": "Holdouts (experiments)",
-                  "uplift": "Experiment verdicts"}
+SECTION_TITLES = {"engagement": L_("Engagement classes"), "frequency": L_("Frequency cap"), "reengagement": L_("Re-engagement"),
+                  "sunset": L_("Sunset"), "resend": L_("Resend to non-openers"), "offer": L_("Offer for warmed-up subscribers"),
+                  "sync": L_("Sync to Mailchimp"), "holdout": L_("Holdouts (experiments)"),
+                  "uplift": L_("Experiment verdicts")}
 
 
 def _fields(errors: dict[str, str], submitted: dict[str, str]) -> list[dict]:
@@ -63,14 +70,35 @@ def _fields(errors: dict[str, str], submitted: dict[str, str]) -> list[dict]:
             label, help_text = LABELS.get((section, key), (name, ""))
             fields.append({"name": name, "section": section, "key": key, "label": label, "help": help_text,
                            "is_bool": field_type(section, key) is bool, "is_int": field_type(section, key) is int,
+                           "is_list": _is_list(section, key),
                            "choices": field_choices(section, key),
                            "value": submitted.get(name, _shown(getattr(getattr(current, section), key))),
                            "overridden": key in stored.get(section, {}), "error": errors.get(name)})
     return fields
 
 
+def _is_list(section: str, key: str) -> bool:
+    return get_origin(field_type(section, key)) is list
+
+
 def _shown(value):
-    return f" {LIST_SEPARATOR} ".join(value) if isinstance(value, list) else value
+    """A list (resend subjects) is edited one item per line."""
+    return "\n".join(value) if isinstance(value, list) else value
+
+
+# The settings section each policy's next actions are shown under.
+POLICY_SECTION = {"reengagement": "reengagement", "sunset": "sunset", "resend": "resend", "offer": "offer",
+                  "frequency": "frequency", "plan": "frequency"}
+
+
+def _next_by_section() -> dict[str, list]:
+    """The stored outlook's actions (what the policies do next), grouped under their settings section."""
+    audience = current_audience()
+    outlook = latest_outlook(db_session(), audience.id) if audience is not None else None
+    grouped: dict[str, list] = {}
+    for action in outlook.actions if outlook else []:
+        grouped.setdefault(POLICY_SECTION.get(action.policy, action.policy), []).append(action)
+    return grouped
 
 
 def _render(errors: dict[str, str] | None = None, submitted: dict[str, str] | None = None, status: int = 200):
@@ -78,8 +106,8 @@ def _render(errors: dict[str, str] | None = None, submitted: dict[str, str] | No
     secrets = secret_states(session, config())
     session.commit()
     return render_template("settings.html", fields=_fields(errors or {}, submitted or {}),
-                           section_titles=SECTION_TITLES, secrets=secrets,
-                           changes=recent_changes(session), redacted=config().redacted()), status
+                           section_titles=SECTION_TITLES, secrets=secrets, next_by_section=_next_by_section(),
+                           describe=describe, changes=recent_changes(session), redacted=config().redacted()), status
 
 
 @blueprint.get("/settings")
@@ -108,7 +136,10 @@ def save():
         session.rollback()
         return _render(errors, submitted, status=400)
     session.commit()
-    flash(f"Saved: {', '.join(changed)}." if changed else "Nothing changed.")
+    if changed:
+        flash(_("Saved: %(names)s.", names=", ".join(changed)), "success")
+    else:
+        flash(_("Nothing changed."), "info")
     return redirect(url_for("settings.index"))
 
 
@@ -119,10 +150,31 @@ def _submitted(section: str, key: str) -> str | None:
         if not request.form.get(name) and not request.form.get(f"{name}__shown"):
             return None
         return "true" if request.form.get(name) else "false"
-    return request.form.get(name)
+    raw = request.form.get(name)
+    if raw is not None and _is_list(section, key):  # one item per line in the form
+        return f" {LIST_SEPARATOR} ".join(line.strip() for line in raw.splitlines() if line.strip())
+    return raw
+
+
+# The validation messages of mailseg.config, in the panel's language (the message sits next to its
+# field, so the key it starts with is left out). Anything else is shown as it is.
+_MESSAGES = [
+    (re.compile(r"must be between (?P<low>\S+) and (?P<high>\S+), got (?P<got>.*)"),
+     L_("Must be between %(low)s and %(high)s, got %(got)s")),
+    (re.compile(r"must be one of (?P<choices>.+), got (?P<got>.*)"), L_("Must be one of %(choices)s, got %(got)s")),
+    (re.compile(r"expected (?:an integer|a whole number), got (?P<got>.*)"), L_("Expected a whole number, got %(got)s")),
+    (re.compile(r"expected a number, got (?P<got>.*)"), L_("Expected a number, got %(got)s")),
+    (re.compile(r"expected true or false, got (?P<got>.*)"), L_("Expected true or false, got %(got)s")),
+    (re.compile(r"give at least one subject line"), L_("Give at least one subject line")),
+    (re.compile(r"subject lines cannot be empty"), L_("Subject lines cannot be empty")),
+    (re.compile(r"only \{subject\} may appear in braces: (?P<got>.*)"), L_("Only {subject} may appear in braces: %(got)s")),
+]
 
 
 def _message(name: str, exc: ConfigError) -> str:
-    """The config error without the key it starts with (the message sits next to that field)."""
     text = str(exc)
-    return text[len(name) + 2:].capitalize() if text.startswith(name + ": ") else text
+    text = text[len(name) + 2:] if text.startswith(name + ": ") else text
+    for pattern, message in _MESSAGES:
+        if match := pattern.fullmatch(text):
+            return str(message) % match.groupdict()
+    return text[:1].upper() + text[1:]

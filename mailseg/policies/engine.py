@@ -65,11 +65,24 @@ class PolicyPlan:
     offers: int
     offer_configured: bool
     unfinished: list[str]
+    audience_id: int = 0
 
 
 def policy_tags(audience_id: int, config: Config, as_of: datetime) -> list[SegmentSpec]:
     """The tags the policies keep on the platform: the frequency cap's eligible tag and the sunset tag."""
     return [frequency.eligible_spec(audience_id, config, as_of), reengagement.sunset_spec(audience_id, config)]
+
+
+def plan_every_tag(session: Session, audience: Audience, config: Config, *,
+                   as_of: datetime | None = None) -> list[Plan]:
+    """Every tag mailseg keeps on the platform and what a sync would add and remove in each: the
+    class tags (`mailseg sync`) and the policy tags — the frequency cap's eligible tag and the sunset
+    tag (mirrored by the policies run). Calls nothing and writes nothing."""
+    from ..sync import plan_engagement_sync
+
+    as_of = as_of or utcnow()
+    return [*plan_engagement_sync(session, audience, config),
+            *plan_segments(session, audience.id, policy_tags(audience.id, config, as_of), sync_options(config))]
 
 
 def policy_platform(session: Session, audience: Audience, config: Config, factory: PlatformFactory,
@@ -146,6 +159,6 @@ def plan_policies(session: Session, audience: Audience, config: Config, *, as_of
     plan = PolicyPlan(as_of, frequency.cap_figures(session, audience.id, config, as_of), eligible,
                       reengagement.plan(session, audience.id, config, as_of), resends,
                       offer.count(session, audience.id, config, as_of), bool(config.offer.campaign_id),
-                      [a.key for a in actions.unfinished(session, audience.id)])
+                      [a.key for a in actions.unfinished(session, audience.id)], audience.id)
     session.rollback()
     return plan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
@@ -41,11 +42,31 @@ def class_order(names) -> list[str]:
 
 
 def class_counts(session: Session, audience_id: int) -> list[ClassCount]:
-    """Subscribers per current class (index-only on ix_subscribers_audience_class)."""
-    rows = session.execute(select(Subscriber.engagement_class, func.count())
-                           .where(Subscriber.audience_id == audience_id)
-                           .group_by(Subscriber.engagement_class)).all()
-    counts = {(name or UNCLASSIFIED): n for name, n in rows}
+    """Subscribers per current class without reading the audience: the counts the last successful
+    classification stored, moved by the class changes recorded after it (a range of
+    ix_class_changes_audience_time), and the subscribers not classified yet (the NULL range of
+    ix_subscribers_audience_class). A class only changes in a classification, which records each
+    change, so this is the live figure. Before the first classification: a grouped count."""
+    run = session.execute(select(JobRun.finished_at, JobRun.summary).where(
+        JobRun.audience_id == audience_id, JobRun.job == "classify", JobRun.status == "succeeded",
+        JobRun.finished_at.is_not(None)).order_by(JobRun.finished_at.desc(), JobRun.id.desc()).limit(1)).first()
+    stored = (run.summary or {}).get("counts") if run is not None else None
+    if stored is None:
+        rows = session.execute(select(Subscriber.engagement_class, func.count())
+                               .where(Subscriber.audience_id == audience_id)
+                               .group_by(Subscriber.engagement_class)).all()
+        return _shares({(name or UNCLASSIFIED): n for name, n in rows})
+    counts = Counter({name: n for name, n in stored.items() if name != UNCLASSIFIED})
+    for (source, target), n in transitions(session, audience_id, run.finished_at, after=True).counts.items():
+        if source != UNCLASSIFIED:
+            counts[source] -= n
+        counts[target] += n
+    counts[UNCLASSIFIED] = session.scalar(select(func.count()).select_from(Subscriber).where(
+        Subscriber.audience_id == audience_id, Subscriber.engagement_class.is_(None))) or 0
+    return _shares({name: n for name, n in counts.items() if n > 0})
+
+
+def _shares(counts: dict[str, int]) -> list[ClassCount]:
     total = sum(counts.values())
     return [ClassCount(name, counts[name], counts[name] / total if total else 0.0) for name in class_order(counts)]
 
@@ -95,10 +116,12 @@ class Transitions:
         return bool(self.counts)
 
 
-def transitions(session: Session, audience_id: int, since: datetime) -> Transitions:
-    """Class changes since a moment by from → to (a range of ix_class_changes_audience_time)."""
+def transitions(session: Session, audience_id: int, since: datetime, *, after: bool = False) -> Transitions:
+    """Class changes since a moment (strictly after it with `after`) by from → to, a range of
+    ix_class_changes_audience_time."""
+    start = ClassChange.changed_at > since if after else ClassChange.changed_at >= since
     rows = session.execute(select(ClassChange.from_class, ClassChange.to_class, func.count())
-                           .where(ClassChange.audience_id == audience_id, ClassChange.changed_at >= since)
+                           .where(ClassChange.audience_id == audience_id, start)
                            .group_by(ClassChange.from_class, ClassChange.to_class)).all()
     return Transitions({(source or JOINED, target): n for source, target, n in rows})
 

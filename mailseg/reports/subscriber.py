@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 
 from ..models import Campaign, ClassChange, Event, Subscriber
 
-TIMELINE_LIMIT = 200
+TIMELINE_LIMIT = 1000  # "show all" still stops here; the page says how many there are
+FOLDED_EVENTS = 20
+FOLDED_CAMPAIGNS = 10
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,17 @@ def find_subscriber(session: Session, subscriber_id: int) -> Subscriber | None:
 def timeline(session: Session, subscriber_id: int, limit: int = TIMELINE_LIMIT) -> list[TimelineEvent]:
     """The latest events first (ix_events_subscriber_type_time)."""
     rows = session.execute(
-        select(Event.type, Event.occurred_at, func.coalesce(Campaign.name, Campaign.provider_id), Event.url,
+        select(Event.type, Event.occurred_at, func.coalesce(Campaign.subject, Campaign.name, Campaign.provider_id), Event.url,
                Event.user_agent, Event.is_machine, Event.machine_reason, Event.source)
         .outerjoin(Campaign, Campaign.id == Event.campaign_id)
         .where(Event.subscriber_id == subscriber_id)
         .order_by(Event.occurred_at.desc(), Event.id.desc()).limit(limit))
     return [TimelineEvent(*row) for row in rows]
+
+
+def event_count(session: Session, subscriber_id: int) -> int:
+    """All the subscriber's events (an index range on ix_events_subscriber_type_time)."""
+    return session.scalar(select(func.count()).select_from(Event).where(Event.subscriber_id == subscriber_id)) or 0
 
 
 def class_history(session: Session, subscriber_id: int) -> list[ClassChange]:
@@ -68,7 +75,8 @@ def campaigns_received(session: Session, subscriber_id: int) -> list[ReceivedCam
                 .where(Event.subscriber_id == subscriber_id, Event.campaign_id.is_not(None))
                 .group_by(Event.campaign_id).subquery())
     rows = session.execute(
-        select(Campaign.id, func.coalesce(Campaign.name, Campaign.provider_id, ""), Campaign.variant, Campaign.sent_at,
+        select(Campaign.id, func.coalesce(Campaign.subject, Campaign.name, Campaign.provider_id, ""), Campaign.variant,
+               Campaign.sent_at,
                received.c.human_open, received.c.machine_open, received.c.human_click)
         .join(received, received.c.campaign_id == Campaign.id)
         .where(received.c.sent == 1)

@@ -8,6 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..config import Config, mask
+from ..tracking.rewrite import public_base_url
 from ..models import JobRun
 
 TAG_COUNTS = ("added", "removed", "failed")
@@ -26,6 +27,9 @@ class WebhookUrls:
     mailchimp_configured: bool
     mandrill: str
     mandrill_configured: bool
+    base: str
+    pixel: str
+    click: str
 
 
 def sync_runs(session: Session, audience_id: int | None, limit: int = 10) -> list[SyncRun]:
@@ -42,12 +46,14 @@ def per_tag(summary: dict) -> dict[str, dict[str, int]]:
             if isinstance(counts, dict) and any(k in counts for k in TAG_COUNTS)}
 
 
-def webhook_urls(config: Config, *, reveal: bool) -> WebhookUrls:
-    """URLs built from tracking.base_url (Mandrill's from mandrill.webhook_url when set, since it
-    signs over that exact string). The Mailchimp secret is masked unless `reveal`."""
-    base = config.tracking.base_url.rstrip("/")
+def webhook_urls(config: Config, *, reveal: bool, served_at: str | None = None) -> WebhookUrls:
+    """URLs built from web.public_url, else the address the app is served on (Mandrill's from
+    mandrill.webhook_url when set, since it signs over that exact string). The Mailchimp secret is
+    masked unless `reveal`."""
+    base = public_base_url(config, served_at)
     secret = config.mailchimp.webhook_secret
-    shown = (secret if reveal else mask(secret)) if secret else "<set mailchimp.webhook_secret>"
+    shown = (secret if reveal else mask(secret)) if secret else "<mailchimp.webhook_secret>"
     return WebhookUrls(mailchimp=f"{base}/webhooks/mailchimp/{shown}", mailchimp_configured=bool(secret),
                        mandrill=config.mandrill.webhook_url or f"{base}/webhooks/mandrill",
-                       mandrill_configured=bool(config.mandrill.webhook_key))
+                       mandrill_configured=bool(config.mandrill.webhook_key), base=base,
+                       pixel=f"{base}/t/o/<token>.gif", click=f"{base}/t/c/<token>")

@@ -80,15 +80,29 @@ def value_step(db: Database, config: Config, audience_id: int, *, as_of: datetim
     return True
 
 
+def outlook_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
+    """What the policies will do next, computed once after each classification for the dashboard."""
+    from ..policies.outlook import store_outlook
+
+    with db.session() as session:
+        try:
+            store_outlook(session, session.get(Audience, audience_id), config, as_of=as_of)
+        except Exception:  # recorded as a failed run "outlook"
+            log.exception("outlook of audience %s failed", audience_id)
+            return False
+    return True
+
+
 def sync_step(db: Database, config: Config, audience_id: int, *, as_of: datetime, dry_run: bool = False) -> bool:
     from ..providers import platform_factory
-    from ..sync import plan_engagement_sync, sync_engagement
+    from ..policies.engine import plan_every_tag
+    from ..sync import sync_engagement
 
     with db.session() as session:
         audience = session.get(Audience, audience_id)
         try:
             if dry_run:
-                _record_dry_run(session, audience, plan_engagement_sync(session, audience, config), as_of)
+                _record_dry_run(session, audience, plan_every_tag(session, audience, config), as_of)
             else:
                 report = sync_engagement(session, audience, config, platform_factory(config, audience.provider),
                                          as_of=as_of)
@@ -171,6 +185,7 @@ def run_chain(db: Database, config: Config, audience_id: int, *, as_of: datetime
     for step in [classify_step, *follow_ups(config)]:
         if not step(db, config, audience_id, as_of=as_of):
             return False
+    outlook_step(db, config, audience_id, as_of=as_of)  # what the next run will do, for the dashboard
     return True
 
 

@@ -9,10 +9,11 @@
     active: "#1b7f3b", semi_active: "#6bb26b", "new": "#3a78c2", inactive: "#c9822b",
     pending: "#8a8fa0", unsubscribed: "#9b5de5", cleaned: "#b23a48", complained: "#5f0f40"
   };
-  var datasets = Object.keys(data.datasets).map(function (name) {
+  // data.order is the class order (JSON objects arrive with their keys sorted alphabetically).
+  var datasets = (data.order || Object.keys(data.datasets)).map(function (name) {
     var colour = colours[name] || "#777";
     return {
-      label: name.replace("_", "-"), data: data.datasets[name], fill: true,
+      label: (data.names && data.names[name]) || name.replace("_", "-"), data: data.datasets[name], fill: true,
       borderColor: colour, backgroundColor: colour + "99", pointRadius: 0, borderWidth: 1, tension: 0.2
     };
   });
@@ -22,7 +23,7 @@
     options: {
       responsive: true, maintainAspectRatio: false, animation: false,
       interaction: { mode: "index", intersect: false },
-      scales: { y: { stacked: true, beginAtZero: true, title: { display: true, text: "subscribers" } },
+      scales: { y: { stacked: true, beginAtZero: true, title: { display: true, text: data.axis || "subscribers" } },
                 x: { ticks: { maxTicksLimit: 8 } } },
       plugins: { legend: { position: "bottom" } }
     }

@@ -12,12 +12,20 @@ import re
 from html import escape
 from html.parser import HTMLParser
 
+from ..config import Config
 from .tokens import ClickToken, OpenToken, click_token, is_safe_target, open_token
 
 HREF = re.compile(r"""((?<![\w-])href\s*=\s*)("[^"]*"|'[^']*'|[^\s"'>]+)""", re.IGNORECASE)
 UNSUBSCRIBE_MARKERS = ("unsub", "opt-out", "optout", "list-unsubscribe")
 HONEYPOT_STYLE = "display:none!important;mso-hide:all;font-size:0;line-height:0;max-height:0;overflow:hidden"
 PIXEL_STYLE = "display:block;border:0;width:1px;height:1px"
+
+
+def public_base_url(config: Config, served_at: str | None = None) -> str:
+    """Where webhooks and tracking links point: web.public_url, else tracking.base_url (older
+    configs), else the address the app is served on, else web.host and web.port."""
+    base = config.web.public_url or config.tracking.base_url or served_at
+    return (base or f"http://{config.web.host}:{config.web.port}").rstrip("/")
 
 
 def open_url(base_url: str, secret: str, recipient: OpenToken) -> str:

@@ -65,13 +65,15 @@ def test_change_a_policy_value_and_see_errors(page, live_server, logged_in):
 def test_search_a_subscriber_and_open_the_page(page, live_server, logged_in):
     page.get_by_role("link", name="Audience").click()
     screenshot(page, "audience")
-    page.get_by_label("Email starts with").fill("ivan")
+    page.get_by_label("Email or name contains").fill("PETRENKO")  # a name, in another case
     page.get_by_role("button", name="Search").click()
     rows = page.locator("#subscribers tbody tr")
     assert rows.count() == 1
+    assert page.locator("#result-count").inner_text() == "1 subscriber"
     page.get_by_role("link", name="ivan.petrenko@example.com").click()
     assert page.get_by_role("heading", level=1).inner_text() == "ivan.petrenko@example.com"
     assert "machine/bot" in page.locator("#timeline").inner_text()
+    assert page.locator("#why-sentence").inner_text().startswith("Inactive since ")
     screenshot(page, "subscriber")
 
 

@@ -6,6 +6,8 @@ import io
 import pytest
 from tests.factories import PEOPLE
 
+from sqlalchemy import func
+
 from mailseg.models import Subscriber
 from mailseg.reports.audience import SubscriberFilter, subscriber_page
 
@@ -35,12 +37,8 @@ def test_dashboard_counts_match_the_database(viewer, seeded, session):
     assert 'id="class-series"' in page and "chart.umd.min.js" in page
     assert "RuntimeError: the window is broken" in page  # the failed classify run
     assert "Sends saved by the frequency cap" in page
-    from mailseg.config import Config
-    from mailseg.models import utcnow
-    from mailseg.policies.frequency import cap_figures
-
-    saved = cap_figures(session, seeded.audience_id, Config(), utcnow()).sends_saved_per_month
-    assert f'id="sends-saved" data-count="{saved}"' in page
+    # full-pass figures come from the last stored outlook, never from a scan per view
+    assert "No figures yet" in page and "Not planned yet" in page
 
 
 def test_dashboard_transitions_matrix(viewer, seeded):
@@ -130,14 +128,17 @@ def test_subscriber_page(viewer, seeded, session):
     assert "machine/bot" in page  # the Apple proxy open is flagged
     assert "Spring sale" in page
     assert "inactive" in page and "Class history" in page
-    # the explanation is the same function as `mailseg explain`
-    from mailseg.config import EngagementConfig
-    from mailseg.engagement import explain_subscriber
-
-    explanation = explain_subscriber(session, seeded.ids["ivan.petrenko@example.com"], EngagementConfig())
+    # the explanation in plain words, the same sentences as `mailseg explain`
     assert 'id="why-heading"' in page
-    assert explanation.rule.replace("'", "&#39;") in page
+    since = session.get(Subscriber, seeded.ids["ivan.petrenko@example.com"]).class_since
+    headline = f"Inactive since {since:%b} {since.day}, {since.year}: no click and no real open in the last 6 months."
+    assert f'<p class="rule" id="why-sentence">{headline}</p>' in page
+    assert ("The 1 open in that time was made by Apple Mail&#39;s privacy proxy, not by the reader, "
+            "so it does not count.") in page
     assert "Machine opens ignored" in page and "Flagged events that did not count" in page
+    # flag reasons are sentences, campaigns appear by subject
+    assert "Apple Mail&#39;s privacy proxy fetched the images (an Apple network address), not the reader" in page
+    assert "apple_mpp_ip" not in page
 
 
 def test_campaigns_page_shows_versions_and_added_opens(viewer, seeded, session):
@@ -156,7 +157,7 @@ def test_sync_page_shows_runs_per_tag_and_queues_requests(admin, seeded, session
     from mailseg.jobrequests import pending_requests
 
     page = admin.get("/sync").data.decode()
-    assert "ms-inactive" in page and "Webhook URLs" in page
+    assert "ms-inactive" in page and "Webhook and tracking URLs" in page
     response = admin.post("/sync/requests", data={"mode": "dry_run"})
     assert response.status_code == 302
     (queued,) = pending_requests(session, job="sync")
@@ -191,7 +192,7 @@ def test_dashboard_lists_the_next_scheduled_runs(viewer, seeded, session):
     session.execute(apscheduler_jobs.insert(), [{"id": "classify", "next_run_time": at.timestamp(), "job_state": b"-"}])
     session.commit()
     page = viewer.get("/").data.decode()
-    assert "<td>classify</td>" in page and "2030-01-02 03:00" in page
+    assert "<td>classification</td><td>Jan 2, 2030 03:00 UTC</td>" in page
 
 
 def test_campaigns_page_shows_a_per_campaign_resend_switch(viewer, seeded, session):
@@ -213,7 +214,7 @@ def test_admin_switches_resend_for_one_campaign_and_it_is_audited(admin, seeded,
     (change,) = session.query(SettingChange).filter_by(section="campaign").all()
     assert (change.key, change.old_value, change.new_value) == (f"{provider_id}.resend_enabled", None, False)
     page = admin.get("/campaigns").data.decode()
-    assert '<option value="off" selected>resend: off</option>' in page
+    assert '<option value="off" selected>off</option>' in page
     assert admin.post(f"/campaigns/{provider_id}/resend", data={"mode": "maybe"}).status_code == 400
     assert admin.post("/campaigns/nope/resend", data={"mode": "on"}).status_code == 404
 
@@ -224,3 +225,154 @@ def test_viewer_cannot_switch_resend(viewer, seeded, session):
     provider_id = session.get(Campaign, seeded.original_id).provider_id
     assert viewer.post(f"/campaigns/{provider_id}/resend", data={"mode": "off"}).status_code == 403
     assert "resend: follow the rule" not in viewer.get("/campaigns").data.decode()
+
+
+def test_dashboard_next_comes_from_the_stored_outlook(viewer, seeded, session):
+    from mailseg.config import Config
+    from mailseg.models import Audience
+    from mailseg.policies.outlook import store_outlook
+
+    outlook = store_outlook(session, session.get(Audience, seeded.audience_id), Config())
+    page = viewer.get("/").data.decode()
+    assert 'id="next-actions"' in page or "Nothing is due" in page
+    for action in outlook.actions:
+        assert f'data-policy="{action.policy}"' in page and f'data-count="{action.audience}"' in page
+    assert f'id="sends-saved" data-count="{outlook.cap.sends_saved_per_month}"' in page
+
+
+def test_search_finds_a_name_ignoring_case_and_accents(viewer, seeded, session):
+    from datetime import datetime, timezone
+
+    from mailseg.reports.audience import COUNT_CAP, ResultCount, result_count
+
+    session.add(Subscriber(audience_id=seeded.audience_id, email="ap1987@mail.example", first_name="Andriy",
+                           last_name="Petrénko", subscribed_at=datetime(2025, 1, 1, tzinfo=timezone.utc)))
+    session.commit()
+    page = viewer.get("/audience?q=PETRENKO").data.decode()
+    assert "ap1987@mail.example" in page and "Andriy Petrénko" in page  # by name, without the accent
+    assert "ivan.petrenko@example.com" in page  # by email
+    assert "2 subscribers" in page and "anna" not in page
+    rows = subscriber_page(session, seeded.audience_id, SubscriberFilter(q="andriy pet")).rows
+    assert [r.email for r in rows] == ["ap1987@mail.example"]
+    assert result_count(session, seeded.audience_id, SubscriberFilter(q="trénk")) == ResultCount(2, True)
+    assert result_count(session, seeded.audience_id, SubscriberFilter()).value == len(PEOPLE) + 1 <= COUNT_CAP
+    # short queries match the start of the email (an index range), not any substring
+    assert [r.email for r in subscriber_page(session, seeded.audience_id, SubscriberFilter(q="li")).rows] == [
+        "li.wang@example.net"]
+
+
+def test_audience_sorts_by_class_and_class_since(viewer, seeded, session):
+    from mailseg.reports.dashboard import CLASS_ORDER
+
+    seen, cursor = [], None
+    while True:
+        page = subscriber_page(session, seeded.audience_id, SubscriberFilter(sort="class"), cursor=cursor, limit=2)
+        seen += [r.engagement_class for r in page.rows]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == sorted(seen, key=CLASS_ORDER.index) and len(seen) == len(PEOPLE)
+    session.get(Subscriber, seeded.ids["li.wang@example.net"]).class_since = None  # never classified: last
+    session.commit()
+    for sort in ("since", "-since"):
+        rows, cursor = [], None
+        while True:
+            page = subscriber_page(session, seeded.audience_id, SubscriberFilter(sort=sort), cursor=cursor, limit=2)
+            rows += page.rows
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert len({r.id for r in rows}) == len(rows) == len(PEOPLE)
+        dated = [(r.class_since, r.id) for r in rows if r.class_since is not None]
+        assert dated == sorted(dated, reverse=sort.startswith("-")) and rows[-1].email == "li.wang@example.net"
+    html = viewer.get("/audience?sort=class").data.decode()
+    assert "Last human open" in html and "Last human click" in html
+
+
+def test_a_large_result_is_counted_as_a_marked_estimate(viewer, seeded, session, monkeypatch):
+    import mailseg.reports.audience as audience_report
+
+    monkeypatch.setattr(audience_report, "COUNT_CAP", 2)  # more than 2 matches: no exact count
+    count = audience_report.result_count(session, seeded.audience_id, SubscriberFilter())
+    assert count.exact is False and count.value >= 2
+    assert "subscribers (estimate)" in viewer.get("/audience").data.decode()
+    exact = audience_report.result_count(session, seeded.audience_id, SubscriberFilter(engagement_class="new"))
+    assert (exact.value, exact.exact) == (1, True)
+
+
+def test_sync_now_is_disabled_with_the_reason_while_mailchimp_is_not_configured(admin, seeded, session):
+    from mailseg.jobrequests import pending_requests
+
+    page = admin.get("/sync").data.decode()
+    assert '<button type="button" disabled aria-describedby="sync-disabled-reason">Sync now</button>' in page
+    assert "mailchimp.api_key" in page.split('id="sync-disabled-reason"')[1].split("</p>")[0]
+    response = admin.post("/sync/requests", data={"mode": "sync"}, follow_redirects=True)
+    assert "Mailchimp is not configured, so a sync cannot run" in response.data.decode()
+    assert pending_requests(session, job="sync") == []
+
+
+def test_webhook_urls_follow_web_public_url_else_the_served_address(app, admin, seeded, config):
+    page = admin.get("/sync").data.decode()  # served on the test client's http://localhost/
+    assert "http://localhost/webhooks/mandrill" in page and "127.0.0.1:5000" not in page
+    assert "http://localhost/t/o/&lt;token&gt;.gif" in page
+    app.extensions["mailseg.config"] = config.replace(web={"public_url": "https://mail.example.com/"},
+                                                      mailchimp={"api_key": "k-us1"})
+    page = admin.get("/sync").data.decode()
+    assert "https://mail.example.com/webhooks/mandrill" in page and "https://mail.example.com/t/c/&lt;token&gt;" in page
+    assert '<button type="submit" name="mode" value="sync" class="primary">Sync now</button>' in page
+
+
+def test_a_failed_run_reads_as_a_sentence_with_the_raw_error_behind_details(viewer, seeded, session):
+    from mailseg.models import JobRun, utcnow
+
+    session.add(JobRun(job="sync", audience_id=seeded.audience_id, status="failed", started_at=utcnow(),
+                       finished_at=utcnow(), error="RuntimeError: Mailchimp is not configured: set mailchimp.api_key"))
+    session.commit()
+    page = viewer.get("/").data.decode()
+    assert "Mailchimp is not configured. Set mailchimp.api_key, mailchimp.server and mailchimp.list_id" in page
+    assert "<summary>details</summary><pre class=\"raw\">RuntimeError: Mailchimp is not configured" in page
+
+
+def test_next_on_the_dashboard_the_settings_and_the_subscriber_page(app, viewer, seeded, session, config):
+    """Ivan (inactive) received 6 mailings in the window: the next run sends him re-engagement."""
+    from datetime import timedelta
+
+    from mailseg.ingest.events import EventIn, store_events
+    from mailseg.models import Audience, utcnow
+    from mailseg.policies.outlook import store_outlook
+
+    now = utcnow()
+    store_events(session, seeded.audience_id, [
+        EventIn("send", now - timedelta(days=30 + 7 * week), "demo", email="ivan.petrenko@example.com")
+        for week in range(6)])
+    session.commit()
+    settings = config.replace(reengagement={"template_campaign_id": "c-reengage"})
+    app.extensions["mailseg.config"] = settings
+    store_outlook(session, session.get(Audience, seeded.audience_id), settings)
+    page = viewer.get("/").data.decode()
+    assert '<tr data-policy="reengagement">' in page
+    assert "Re-engagement attempt 1 to 1 inactive subscriber." in page
+    assert "<code>reengagement attempt 1</code>" in page
+    settings_page = viewer.get("/settings").data.decode()
+    assert 'class="next-line" data-policy="reengagement"' in settings_page
+    person = viewer.get(f"/subscribers/{seeded.ids['ivan.petrenko@example.com']}").data.decode()
+    assert "Gets re-engagement attempt 1 at the next run of the policies" in person
+
+
+def test_dashboard_counts_without_a_scan_match_a_grouped_count(viewer, seeded, session):
+    """Stored counts of the last classification + later class changes + the unclassified = live."""
+    from datetime import datetime, timezone
+
+    from mailseg.models import ClassChange
+    from mailseg.reports.dashboard import class_counts
+
+    session.add(Subscriber(audience_id=seeded.audience_id, email="late@example.com",
+                           subscribed_at=datetime.now(timezone.utc)))  # imported after the run
+    sub = session.get(Subscriber, seeded.ids["anna.smith@example.org"])
+    sub.engagement_class = "active"
+    session.add(ClassChange(audience_id=seeded.audience_id, subscriber_id=sub.id, from_class="semi_active",
+                            to_class="active", changed_at=datetime.now(timezone.utc)))
+    session.commit()
+    live = dict(session.query(Subscriber.engagement_class, func.count()).group_by(Subscriber.engagement_class).all())
+    live["unclassified"] = live.pop(None)
+    assert {c.name: c.count for c in class_counts(session, seeded.audience_id)} == live

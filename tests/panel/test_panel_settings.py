@@ -56,7 +56,8 @@ def test_settings_page_saves_and_lists_the_change(admin, session):
     page = admin.get("/settings").data.decode()
     assert "Saved: engagement.window_months, engagement.count_machine_opens." in page
     assert 'name="engagement.window_months" value="12"' in page
-    assert "<code>engagement.window_months</code></td><td>6</td><td>12</td>" in page
+    assert ('<code>engagement.window_months</code></td><td data-label="Old">6</td><td data-label="New">12</td>'
+            in page)
     assert page.count("set in the panel") == 2
     assert session.query(SettingChange).count() == 2  # the keys left as they were are not audited
 

@@ -17,7 +17,8 @@ POLICY_CHOICE = click.Choice(["cap", "reengagement", "resend", "offer", "plan"])
 @click.command("uplift")
 @click.option("--audience", help="Audience name (default: the only one).")
 @click.option("--policy", type=POLICY_CHOICE, help="One policy only.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="A table for people, or JSON for programs.")
 @pass_runtime
 @fails_cleanly
 def uplift(rt: Runtime, audience: str | None, policy: str | None, fmt: str) -> None:

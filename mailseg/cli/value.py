@@ -86,7 +86,8 @@ def export_values(rt: Runtime, audience: str | None, fmt: str, output: Path | No
 
 
 @export_group.command("value-model")
-@click.option("--format", "fmt", type=click.Choice(["json"]), default="json", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["json"]), default="json", show_default=True,
+              help="Output format (JSON only: the fitted parameters as one document).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File (default: standard output).")
 @audience_option
 @pass_runtime

@@ -69,7 +69,7 @@ def next_actions(session: Session, plan: PolicyPlan, config: Config, *, runs_at:
 
 
 def _plan_sends(session: Session, audience_id: int, as_of: datetime):
-    from ..scheduler.schedule import make_trigger
+    from ..schedules import make_trigger
 
     for p in session.scalars(select(CampaignPlan).where(CampaignPlan.audience_id == audience_id)):
         at = make_trigger(p.cadence, p.timezone).get_next_fire_time(None, as_of)

@@ -40,7 +40,7 @@ def test_running_cohorts_say_not_enough_data_yet(viewer, session):
     session.commit()
     page = viewer.get("/experiments").get_data(as_text=True)
     assert "not enough data yet" in page and "10 treated vs 2 held out" in page
-    assert "verdict on 2030-01-21" in page
+    assert "verdict on Jan 21, 2030" in page  # the date in the page's locale (English here)
 
 
 def test_the_sandbox_shows_the_simulated_audience_banner(config, database, users):

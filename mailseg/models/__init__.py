@@ -7,6 +7,8 @@ from .events import EVENT_SOURCES, EVENT_TYPES, Event
 from .history import RUN_STATUSES, ClassChange, JobRun
 from .panel import USER_ROLES, JobRequest, LoginAttempt, SettingChange, SettingOverride, User
 from .policies import ACTION_STEPS, POLICIES, REENGAGEMENT_STATES, CampaignPlan, PolicyAction, PolicyRecipient, ReengagementState
+from .segments import RetiredTag, Segment, SegmentChange, SegmentMember, SegmentSize
+from .surveys import SURVEY_KINDS, FormSubmission, SignupForm, Survey, SurveyAnswer, SurveyResponse
 from .scheduling import SchedulerLease, apscheduler_jobs
 from .sync import PullCursor, SyncFailure, SyncMember, SyncSegment
 
@@ -15,5 +17,6 @@ __all__ = [
     "JSONType", "SUBSCRIBER_STATUSES", "SUPPRESSED_STATUSES", "Subscriber", "UTCDateTime",
     "normalise_email", "utcnow", "PullCursor", "SyncFailure", "SyncMember", "SyncSegment",
     "ACTION_STEPS", "POLICIES", "REENGAGEMENT_STATES", "CampaignPlan", "PolicyAction", "PolicyRecipient",
-    "ReengagementState", "USER_ROLES", "JobRequest", "LoginAttempt", "SettingChange", "SettingOverride", "User",
+    "ReengagementState", "RetiredTag", "Segment", "SegmentChange", "SegmentMember", "SegmentSize",
+    "SURVEY_KINDS", "FormSubmission", "SignupForm", "Survey", "SurveyAnswer", "SurveyResponse", "USER_ROLES", "JobRequest", "LoginAttempt", "SettingChange", "SettingOverride", "User",
 ]

@@ -52,7 +52,8 @@ def _naive_utc(value):
 
 
 _SQLITE_COLUMNS = ("subscriber_id", "campaign_id", "type", "occurred_at", "url", "user_agent", "ip", "amount",
-                   "is_machine", "machine_reason", "source", "dedupe_key", "created_at")
+                   "is_machine", "machine_reason", "source", "dedupe_key", "created_at", "order_id", "margin",
+                   "order_status")
 _SQLITE_STAGING = "mailseg_events_incoming"
 _SQLITE_NAMES = ", ".join(_SQLITE_COLUMNS)
 
@@ -63,7 +64,8 @@ def insert_events_sqlite(session: Session, rows: list[dict]) -> set[str]:
     created = _sqlite_datetime(rows[0]["created_at"])
     params = [(r["subscriber_id"], r["campaign_id"], r["type"], _sqlite_datetime(r["occurred_at"]), r["url"],
                r["user_agent"], r["ip"], None if r["amount"] is None else float(r["amount"]), r["is_machine"],
-               r["machine_reason"], r["source"], r["dedupe_key"], created) for r in rows]
+               r["machine_reason"], r["source"], r["dedupe_key"], created, r["order_id"],
+               None if r["margin"] is None else float(r["margin"]), r["order_status"]) for r in rows]
     conn = session.connection()
     conn.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_SQLITE_STAGING} AS "
                          f"SELECT {_SQLITE_NAMES} FROM events WHERE 0")

@@ -13,7 +13,9 @@ from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
 
 from ..config import FlaggingConfig
-from ..models import EVENT_TYPES, SUBSCRIBER_STATUSES, Subscriber, normalise_email, utcnow
+from ..models import (EVENT_TYPES, SUBSCRIBER_STATUSES, Subscriber, normalise_email, normalise_order_status,
+                      utcnow)
+from ..models.events import ORDER_STATUS_MAX
 from ..progress import Progress
 from ..sqlutil import in_chunks, upsert
 from ..timeutil import parse_datetime
@@ -23,7 +25,9 @@ from .records import FileFormatError, Record, RowError, csv_header, read_records
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SUBSCRIBER_COLUMNS = {"email", "status", "subscribed_at", "first_name", "last_name", "tags"}
 EVENT_REQUIRED = ("email", "type", "occurred_at")
-EVENT_OPTIONAL = ("campaign", "url", "user_agent", "ip", "amount")
+EVENT_OPTIONAL = ("campaign", "url", "user_agent", "ip", "amount", "order_id", "margin", "order_status")
+ORDER_COLUMNS = ("order_id", "margin", "order_status")
+ORDER_ID_MAX = 100
 MAX_ERRORS_KEPT = 1000
 
 
@@ -125,18 +129,46 @@ def _parse_event(file: str, record: Record) -> EventIn | RowError:
         occurred_at = parse_datetime(f["occurred_at"])
     except ValueError as exc:
         return RowError(file, record.line, "occurred_at", str(exc))
-    amount = None
-    if (f.get("amount") or "").strip():
-        try:
-            amount = Decimal(f["amount"].strip())
-            if not amount.is_finite():
-                raise InvalidOperation
-        except InvalidOperation:
-            return RowError(file, record.line, "amount", f"not a number: {f['amount']!r}")
     get = f.get
+    amount = margin = None
+    for name in ("amount", "margin"):
+        if (get(name) or "").strip():
+            try:
+                number = Decimal(f[name].strip())
+                if not number.is_finite():
+                    raise InvalidOperation
+            except InvalidOperation:
+                return RowError(file, record.line, name, f"not a number: {f[name]!r}")
+            if name == "amount":
+                amount = number
+            else:
+                margin = number
+    order = {name: (get(name) or "").strip() or None for name in ORDER_COLUMNS}
+    problem = check_order_fields(event_type, amount, order["order_id"], order["order_status"], margin)
+    if problem:
+        return RowError(file, record.line, *problem)
     return EventIn(type=event_type, occurred_at=occurred_at, source="import", email=email, amount=amount,
                    campaign=(get("campaign") or "").strip() or None, url=(get("url") or "").strip() or None,
-                   user_agent=(get("user_agent") or "").strip() or None, ip=(get("ip") or "").strip() or None)
+                   user_agent=(get("user_agent") or "").strip() or None, ip=(get("ip") or "").strip() or None,
+                   order_id=order["order_id"], margin=margin, order_status=order["order_status"])
+
+
+def check_order_fields(event_type: str, amount: Decimal | None, order_id: str | None,
+                       order_status: str | None, margin: Decimal | None = None) -> tuple[str, str] | None:
+    """(field, reason) when the order fields of an event are wrong; one rule for files and the JSON API."""
+    if event_type != "purchase":
+        for name, value in (("order_id", order_id), ("order_status", order_status), ("margin", margin)):
+            if value is not None:
+                return name, f"only a purchase has an {name} (this event is a {event_type})"
+        return None
+    if amount is not None and amount < 0:
+        return "amount", f"an order amount cannot be negative: {amount}"
+    if order_id is not None and len(order_id) > ORDER_ID_MAX:
+        return "order_id", f"longer than {ORDER_ID_MAX} characters"
+    status = normalise_order_status(order_status)
+    if status is not None and len(status) > ORDER_STATUS_MAX:
+        return "order_status", f"longer than {ORDER_STATUS_MAX} characters: {order_status!r}"
+    return None
 
 
 # --- subscribers ------------------------------------------------------------------------------

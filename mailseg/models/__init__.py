@@ -3,7 +3,8 @@
 from .audience import SUBSCRIBER_STATUSES, SUPPRESSED_STATUSES, Audience, Subscriber, normalise_email
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .campaigns import CAMPAIGN_KINDS, Campaign
-from .events import EVENT_SOURCES, EVENT_TYPES, Event
+from .api import API_SCOPES, ApiToken
+from .events import EVENT_SOURCES, EVENT_TYPES, UNCOUNTED_ORDER_STATUSES, Event, normalise_order_status
 from .history import RUN_STATUSES, ClassChange, JobRun
 from .panel import USER_ROLES, JobRequest, LoginAttempt, SettingChange, SettingOverride, User
 from .policies import ACTION_STEPS, POLICIES, REENGAGEMENT_STATES, CampaignPlan, PolicyAction, PolicyRecipient, ReengagementState
@@ -11,6 +12,7 @@ from .segments import RetiredTag, Segment, SegmentChange, SegmentMember, Segment
 from .surveys import SURVEY_KINDS, FormSubmission, SignupForm, Survey, SurveyAnswer, SurveyResponse
 from .scheduling import SchedulerLease, apscheduler_jobs
 from .sync import PullCursor, SyncFailure, SyncMember, SyncSegment
+from .value import PROSPECT, QUADRANTS, VALUE_FAMILIES, SubscriberValue, ValueChange, ValueModel
 
 __all__ = [
     "Audience", "Base", "ClassChange", "SchedulerLease", "apscheduler_jobs", "JobRun", "RUN_STATUSES", "CAMPAIGN_KINDS", "Campaign", "EVENT_SOURCES", "EVENT_TYPES", "Event",
@@ -18,5 +20,8 @@ __all__ = [
     "normalise_email", "utcnow", "PullCursor", "SyncFailure", "SyncMember", "SyncSegment",
     "ACTION_STEPS", "POLICIES", "REENGAGEMENT_STATES", "CampaignPlan", "PolicyAction", "PolicyRecipient",
     "ReengagementState", "RetiredTag", "Segment", "SegmentChange", "SegmentMember", "SegmentSize",
-    "SURVEY_KINDS", "FormSubmission", "SignupForm", "Survey", "SurveyAnswer", "SurveyResponse", "USER_ROLES", "JobRequest", "LoginAttempt", "SettingChange", "SettingOverride", "User",
+    "SURVEY_KINDS", "FormSubmission", "SignupForm", "Survey", "SurveyAnswer", "SurveyResponse",
+    "USER_ROLES", "JobRequest", "LoginAttempt", "SettingChange", "SettingOverride", "User",
+    "API_SCOPES", "ApiToken", "UNCOUNTED_ORDER_STATUSES", "normalise_order_status", "PROSPECT", "QUADRANTS", "VALUE_FAMILIES",
+    "SubscriberValue", "ValueChange", "ValueModel",
 ]

@@ -14,7 +14,18 @@ EVENT_TYPES = ("send", "open", "click", "bounce", "unsubscribe", "complaint", "p
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
 
-EVENT_SOURCES = ("import", "pixel", "click", "mandrill", "mailchimp", "pull", "demo")
+EVENT_SOURCES = ("import", "pixel", "click", "mandrill", "mailchimp", "pull", "demo", "api")
+# Order states that do not count as a purchase (stored, shown, but never in value).
+UNCOUNTED_ORDER_STATUSES = ("cancelled", "refunded")
+ORDER_STATUS_MAX = 20
+_ORDER_STATUS_SPELLINGS = {"canceled": "cancelled", "voided": "cancelled", "void": "cancelled"}
+
+
+def normalise_order_status(raw: str | None) -> str | None:
+    """An order state as stored: lower case, words joined by '_', US/UK spellings of cancelled unified
+    ("Canceled", "partially refunded" -> "cancelled", "partially_refunded"); None when blank."""
+    text = "_".join((raw or "").strip().lower().replace("-", " ").split())
+    return _ORDER_STATUS_SPELLINGS.get(text, text) or None
 
 
 class Event(Base):
@@ -39,6 +50,12 @@ class Event(Base):
     user_agent: Mapped[str | None] = mapped_column(Text)
     ip: Mapped[str | None] = mapped_column(String(45))
     amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    # Purchases: the shop's order id (the same order from any source is stored once per audience: it
+    # makes the dedupe key), the contribution when known (else value.margin_rate x amount), and the
+    # order's state (cancelled and refunded orders are stored but never counted).
+    order_id: Mapped[str | None] = mapped_column(String(100))
+    margin: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    order_status: Mapped[str | None] = mapped_column(String(20))
     # Set at ingest when a machine (Apple MPP proxy, link scanner) rather than a person made the event.
     is_machine: Mapped[bool] = mapped_column(default=False)
     machine_reason: Mapped[str | None] = mapped_column(String(100))

@@ -1,7 +1,7 @@
 """rule segments (membership, history, sizes, retired tags), surveys and answers, sign-up forms, unique_email_id
 
 Revision ID: 0013_segments
-Revises: 0008_campaign_resend
+Revises: 0011_value
 """
 
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = '0013_segments'
-down_revision = '0008_campaign_resend'
+down_revision = "0011_value"  # chained after issue 13 (merged); the lead re-chains
 branch_labels = None
 depends_on = None
 

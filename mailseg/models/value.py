@@ -1,0 +1,101 @@
+"""Value segmentation: each subscriber's current value (RFM, ABC, lifetime value, quadrant), the
+history of its segment changes, and the purchase models fitted per audience."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Float, ForeignKey, Index, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, UTCDateTime, utcnow
+from .events import BIG_ID
+
+VALUE_FAMILIES = ("rfm", "abc", "quadrant")
+QUADRANTS = ("profitable_loyal", "profitable_disloyal", "unprofitable_loyal", "unprofitable_disloyal")
+PROSPECT = "prospect"
+
+
+class SubscriberValue(Base):
+    """One row per subscriber: what the last value run found as of its moment (see mailseg/value/)."""
+
+    __tablename__ = "subscriber_values"
+    __table_args__ = (
+        Index("ix_subscriber_values_audience_segment", "audience_id", "rfm_segment"),
+        Index("ix_subscriber_values_audience_clv", "audience_id", "clv"),
+    )
+
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    audience_id: Mapped[int] = mapped_column()
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Counted orders in the lookback (window_start < occurred_at <= as_of), their amounts, and the whole
+    # days from the last one to as_of (NULL for prospects).
+    frequency: Mapped[int] = mapped_column(default=0)
+    monetary: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    recency_days: Mapped[int | None] = mapped_column()
+    # Scores 1-5 and the segment (or 'prospect'), the ABC class; NULL for prospects.
+    r_score: Mapped[int | None] = mapped_column()
+    f_score: Mapped[int | None] = mapped_column()
+    m_score: Mapped[int | None] = mapped_column()
+    rfm_segment: Mapped[str] = mapped_column(String(40), default=PROSPECT)
+    abc_class: Mapped[str | None] = mapped_column(String(1))
+    # Share of the audience's revenue made by the customers ranked before this one (the ABC position).
+    abc_share_before: Mapped[float | None] = mapped_column(Float)
+    # Inputs of the lifetime value: repeat purchase days x, t_x and T in weeks, contribution per amount.
+    repeat_days: Mapped[int | None] = mapped_column()
+    t_x_weeks: Mapped[float | None] = mapped_column(Float)
+    t_weeks: Mapped[float | None] = mapped_column(Float)
+    margin_rate: Mapped[float | None] = mapped_column(Float)
+    # Predictions of the last good model (NULL without orders or before the first good fit).
+    p_alive: Mapped[float | None] = mapped_column(Float)
+    expected_orders: Mapped[float | None] = mapped_column(Float)
+    expected_order_value: Mapped[float | None] = mapped_column(Float)
+    clv: Mapped[float | None] = mapped_column(Float)
+    quadrant: Mapped[str | None] = mapped_column(String(40))
+    run_id: Mapped[int | None] = mapped_column()
+
+
+class ValueChange(Base):
+    """A subscriber's move between value segments of one family (rfm, abc, quadrant); only on change."""
+
+    __tablename__ = "value_changes"
+    __table_args__ = (
+        Index("ix_value_changes_subscriber", "subscriber_id", "changed_at"),
+        Index("ix_value_changes_audience_family_time", "audience_id", "family", "changed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    # No foreign keys on audience_id and run_id, for the same reason as ClassChange.
+    audience_id: Mapped[int] = mapped_column()
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    family: Mapped[str] = mapped_column(String(10))
+    # None for the first value of the family (or for none: an ABC class lost by a lapsed customer).
+    from_value: Mapped[str | None] = mapped_column(String(40))
+    to_value: Mapped[str | None] = mapped_column(String(40))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    run_id: Mapped[int | None] = mapped_column()
+
+
+class ValueModel(Base):
+    """A good fit of the BG/NBD and Gamma-Gamma models for an audience; the latest one is used."""
+
+    __tablename__ = "value_models"
+    __table_args__ = (Index("ix_value_models_audience_as_of", "audience_id", "as_of"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audience_id: Mapped[int] = mapped_column(ForeignKey("audiences.id", ondelete="CASCADE"))
+    run_id: Mapped[int | None] = mapped_column()
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+    fitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    customers: Mapped[int] = mapped_column()
+    repeat_customers: Mapped[int] = mapped_column()
+    bgnbd_r: Mapped[float] = mapped_column(Float)
+    bgnbd_alpha: Mapped[float] = mapped_column(Float)
+    bgnbd_a: Mapped[float] = mapped_column(Float)
+    bgnbd_b: Mapped[float] = mapped_column(Float)
+    bgnbd_log_likelihood: Mapped[float] = mapped_column(Float)
+    gg_p: Mapped[float] = mapped_column(Float)
+    gg_q: Mapped[float] = mapped_column(Float)
+    gg_gamma: Mapped[float] = mapped_column(Float)
+    gg_log_likelihood: Mapped[float] = mapped_column(Float)

@@ -8,13 +8,14 @@ Settings saved in the panel apply: each step reads the effective config at the m
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Callable
 
 from sqlalchemy import select
 
 from ..config import Config
 from ..db import Database
-from ..models import Audience
+from ..models import Audience, utcnow
 from ..runs import recorded_run
 from ..settings import effective_config
 
@@ -36,16 +37,35 @@ def mailchimp_configured(config: Config) -> bool:
     return bool(config.mailchimp.api_key)
 
 
-def classify_step(db: Database, base: Config, audience_id: int) -> bool:
+def classify_step(db: Database, base: Config, audience_id: int, *, as_of: datetime | None = None) -> bool:
     from ..engagement import classify_audience
 
     with db.session() as session:
         try:
-            result = classify_audience(session, audience_id, effective_config(session, base).engagement)
+            result = classify_audience(session, audience_id, effective_config(session, base).engagement, as_of=as_of)
         except Exception:  # recorded as a failed run by classify_audience
             log.exception("classification of audience %s failed", audience_id)
             return False
     log.info("audience %s classified: %s changes", audience_id, result.changes)
+    return True
+
+
+def segments_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
+    """Evaluate every rule segment of the audience as of the chain's as_of (after classify and value),
+    recorded as a job run "segments"."""
+    from ..runs import finish_run
+    from ..segments import refresh_all
+
+    with db.session() as session:
+        try:
+            with recorded_run(session, "segments", audience_id=audience_id, as_of=as_of) as run:
+                results = refresh_all(session, audience_id, effective_config(session, config).engagement, as_of=as_of)
+                finish_run(session, run, {"segments": {r.name: {"members": r.members, "joined": r.joined,
+                                                                "left": r.left} for r in results}})
+        except Exception:  # recorded as a failed run
+            log.exception("segments of audience %s failed", audience_id)
+            return False
+    log.info("audience %s: %d segment(s) evaluated", audience_id, len(results))
     return True
 
 
@@ -128,9 +148,11 @@ def pull_step(db: Database, base: Config, audience_id: int) -> bool:
 
 
 def classify_all(db: Database, config: Config) -> None:
-    """Classify every audience, then run its follow-up steps in order, each only if the one before succeeded."""
+    """Classify every audience, evaluate its segments (same as_of), then run its follow-up steps in order,
+    each only if the one before succeeded."""
+    as_of = utcnow()
     for audience_id in audience_ids(db):
-        if classify_step(db, config, audience_id):
+        if classify_step(db, config, audience_id, as_of=as_of) and segments_step(db, config, audience_id, as_of=as_of):
             for step in follow_ups(config):
                 if not step(db, config, audience_id):
                     break

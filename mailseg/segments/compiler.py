@@ -28,7 +28,7 @@ from sqlalchemy.sql.functions import GenericFunction
 
 from ..config import EngagementConfig
 from ..engagement.rules import counted_click, counted_open
-from ..models import Campaign, Event, Subscriber, SurveyResponse
+from ..models import UNCOUNTED_ORDER_STATUSES, Campaign, Event, Subscriber, SurveyResponse
 from .grammar import (DATE, LIST, MEMBERSHIP, NUMBER, TEXT, VALUE_FIELDS, DateValue, EventCondition, FieldCondition,
                       Group, Node, Not)
 from .values import VALUES
@@ -178,12 +178,17 @@ def _tags(column: ColumnElement, op: str, value: Any) -> ColumnElement[bool]:
 # --- event conditions -----------------------------------------------------------------------------
 
 def counted_event(cond: EventCondition, settings: EngagementConfig) -> ColumnElement[bool]:
-    # counted-event rule: opens and clicks made by a person (engagement/rules.py); sends and purchases
-    # carry no machine flag that matters. With human=false every stored event of the type counts.
+    # counted-event rule: opens and clicks made by a person (engagement/rules.py); sends carry no
+    # machine flag that matters. With human=false every stored event of the type counts.
     if cond.human and cond.event == "click":
         return counted_click()
     if cond.human and cond.event == "open":
         return counted_open(settings)
+    if cond.event == "purchase":
+        # counted-order rule: a cancelled or refunded order is no purchase (issue 13's value/sql.py
+        # counted_order says the same; the lead points this at it when both are merged)
+        return and_(EVENTS.c.type == "purchase", or_(EVENTS.c.order_status.is_(None),
+                                                     EVENTS.c.order_status.not_in(UNCOUNTED_ORDER_STATUSES)))
     return EVENTS.c.type == cond.event
 
 

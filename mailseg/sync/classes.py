@@ -24,6 +24,13 @@ def engagement_specs(audience_id: int, prefix: str) -> list[SegmentSpec]:
             for name in ENGAGEMENT_CLASSES]
 
 
+def mirrored_specs(session: Session, audience_id: int, prefix: str) -> list[SegmentSpec]:
+    """Everything mirrored as tags: the engagement classes, then the synced rule segments (and retired tags)."""
+    from ..segments.mirror import segment_specs
+
+    return engagement_specs(audience_id, prefix) + segment_specs(session, audience_id, prefix)
+
+
 def sync_options(config: Config) -> SyncOptions:
     return SyncOptions(batch_size=config.sync.batch_size, max_connections=config.mailchimp.max_connections,
                        address_attempts=config.sync.address_attempts)
@@ -38,19 +45,23 @@ def provider_list_id(audience: Audience, config: Config) -> str:
 
 def plan_engagement_sync(session: Session, audience: Audience, config: Config) -> list[Plan]:
     """What `mailseg sync` would add and remove per tag; calls nothing and writes nothing."""
-    return plan_segments(session, audience.id, engagement_specs(audience.id, config.sync.tag_prefix),
+    return plan_segments(session, audience.id, mirrored_specs(session, audience.id, config.sync.tag_prefix),
                          sync_options(config))
 
 
 def sync_engagement(session: Session, audience: Audience, config: Config, factory: PlatformFactory,
                     *, progress: Progress | None = None) -> SyncReport:
-    """Mirror the engagement classes onto the platform, recorded as a job run "sync"."""
+    """Mirror the engagement classes and synced segments onto the platform, recorded as a job run "sync"."""
+    from ..segments.mirror import forget_retired, retired_tags
+
     list_id = provider_list_id(audience, config)
     report = SyncReport()
     with recorded_run(session, "sync", audience_id=audience.id) as run:
+        retired = retired_tags(session, audience.id)
         try:
-            sync_segments(session, audience.id, list_id, engagement_specs(audience.id, config.sync.tag_prefix),
+            sync_segments(session, audience.id, list_id, mirrored_specs(session, audience.id, config.sync.tag_prefix),
                           factory, sync_options(config), progress=progress, report=report)
+            forget_retired(session, audience.id, retired)
         except Exception:
             session.rollback()  # completed batches are committed already
             run.summary = report.summary()  # what completed before the failure stays visible

@@ -52,11 +52,13 @@ def classify_step(db: Database, base: Config, audience_id: int, *, as_of: dateti
 
 def segments_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
     """Evaluate every rule segment of the audience as of the chain's as_of (after classify and value),
-    recorded as a job run "segments"."""
+    recorded as a job run "segments" (none while the audience has no segment)."""
     from ..runs import finish_run
-    from ..segments import refresh_all
+    from ..segments import list_segments, refresh_all
 
     with db.session() as session:
+        if not list_segments(session, audience_id):
+            return True
         try:
             with recorded_run(session, "segments", audience_id=audience_id, as_of=as_of) as run:
                 results = refresh_all(session, audience_id, effective_config(session, config).engagement, as_of=as_of)

@@ -20,7 +20,7 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from . import data, db, demo, engagement, ingest, policies, scheduler, segments, serve, sync, users
+    from . import data, db, demo, engagement, ingest, policies, scheduler, segments, serve, surveys, sync, users
 
     main.add_command(db.db)
     main.add_command(data.import_group)
@@ -40,6 +40,7 @@ def _register() -> None:
     main.add_command(policies.plans_group)
     main.add_command(policies.resend_campaign)
     main.add_command(segments.segments_group)
+    main.add_command(surveys.surveys_group)
     data.export_group.add_command(segments.export_segment)
 
 

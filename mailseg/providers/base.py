@@ -28,6 +28,7 @@ class Member:
     tags: list[str]
     last_changed: datetime | None
     subscribed_at: datetime | None = None
+    unique_email_id: str | None = None  # Mailchimp's *|UNIQID|* (survey links in its campaigns)
 
 
 @dataclass(frozen=True)

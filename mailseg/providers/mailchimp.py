@@ -136,7 +136,7 @@ class MailchimpPlatform:
 
     def list_members(self, list_id: str, *, since_last_changed: datetime | None = None) -> Iterator[Member]:
         params = {"fields": ["members.email_address", "members.status", "members.merge_fields", "members.tags",
-                             "members.last_changed", "members.timestamp_opt", "total_items"]}
+                             "members.last_changed", "members.timestamp_opt", "members.unique_email_id", "total_items"]}
         if since_last_changed is not None:
             params["since_last_changed"] = _mailchimp_time(since_last_changed)
         for item in self._paged(self.client.lists.get_list_members_info, "members", list_id, **params):
@@ -144,7 +144,8 @@ class MailchimpPlatform:
                 email=item["email_address"], status=item.get("status", ""),
                 merge_fields=item.get("merge_fields") or {},
                 tags=[tag["name"] for tag in item.get("tags") or []],
-                last_changed=_time(item.get("last_changed")), subscribed_at=_time(item.get("timestamp_opt")))
+                last_changed=_time(item.get("last_changed")), subscribed_at=_time(item.get("timestamp_opt")),
+                unique_email_id=item.get("unique_email_id"))
 
     def ensure_static_segment(self, list_id: str, name: str) -> SegmentRef:
         for item in self._paged(self.client.lists.list_segments, "segments", list_id, type="static"):

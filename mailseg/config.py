@@ -212,6 +212,18 @@ class ImportConfig:
 
 
 @dataclass(frozen=True)
+class FormsConfig:
+    """Bot and abuse defences of the hosted sign-up forms (/f/<form>)."""
+
+    # A submission sooner than this after the form was rendered is a bot.
+    min_seconds: float = setting(3, min=0, max=600)
+    # A rendered form's token is good this long.
+    max_age_hours: int = setting(24, min=1, max=24 * 30)
+    # Accepted submissions per email address per hour; more get "try again later".
+    per_address_per_hour: int = setting(3, min=1, max=100)
+
+
+@dataclass(frozen=True)
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     web: WebConfig = field(default_factory=WebConfig)
@@ -228,6 +240,7 @@ class Config:
     sunset: SunsetConfig = field(default_factory=SunsetConfig)
     resend: ResendConfig = field(default_factory=ResendConfig)
     offer: OfferConfig = field(default_factory=OfferConfig)
+    forms: FormsConfig = field(default_factory=FormsConfig)
 
     def replace(self, **sections: Mapping[str, Any]) -> "Config":
         """A copy with some keys changed, validated like the file: replace(engagement={"window_months": 9})."""

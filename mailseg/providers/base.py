@@ -112,6 +112,10 @@ class EmailPlatform(Protocol):
     def update_member_status(self, list_id: str, email: str, status: str) -> str | None:
         """Set a member's status; None when done, else the platform's reason for this address."""
 
+    def add_pending_member(self, list_id: str, email: str, merge_fields: dict[str, Any]) -> str | None:
+        """Create a member as pending (the platform sends its double opt-in); an existing one keeps its
+        status. None when done, else the platform's reason for this address."""
+
     def create_campaign(self, list_id: str, segment_id: str | None, *, title: str, subject: str,
                         from_name: str, reply_to: str) -> str:
         """A draft regular campaign to the list (or to one of its segments); returns its id."""

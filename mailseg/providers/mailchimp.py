@@ -188,6 +188,18 @@ class MailchimpPlatform:
             raise
         return None
 
+    def add_pending_member(self, list_id: str, email: str, merge_fields: dict[str, Any]) -> str | None:
+        """Add-or-update (PUT) with status_if_new "pending": a new member gets Mailchimp's double opt-in
+        mail; an existing member keeps its status. None when done, else the reason for this address."""
+        body = {"email_address": email, "status_if_new": "pending", "merge_fields": merge_fields}
+        try:
+            self._call(self.client.lists.set_list_member, list_id, subscriber_hash(email), body)
+        except ProviderError as exc:
+            if exc.status in ADDRESS_ERRORS:
+                return str(exc)
+            raise
+        return None
+
     # --- campaigns ---------------------------------------------------------------------------
 
     def create_campaign(self, list_id: str, segment_id: str | None, *, title: str, subject: str,

@@ -170,6 +170,9 @@ class FrequencyConfig:
     # Inactive subscribers are eligible again once their last send is this many days old.
     inactive_every_days: int = setting(60, min=30, max=120)
     eligible_tag: str = setting("mailseg:eligible")
+    # Target or exclude a rule segment (its stored members, by name; "" = everyone / no one).
+    segment: str = setting("")
+    exclude_segment: str = setting("")
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,9 @@ class ReengagementConfig:
     attempts: int = setting(1, min=1, max=5)
     # The Mailchimp campaign copied for each attempt; empty: the policy is off.
     template_campaign_id: str = setting("")
+    # Target or exclude a rule segment (its stored members, by name; "" = everyone / no one).
+    segment: str = setting("")
+    exclude_segment: str = setting("")
 
 
 @dataclass(frozen=True)
@@ -197,6 +203,9 @@ class ResendConfig:
     # Subject of version 2, 3, ... ({subject} is the original's); the last one repeats.
     subjects: list[str] = setting(["Did you miss this? {subject}", "In case you missed it: {subject}",
                                    "Last chance: {subject}"], check=_check_subjects)
+    # Target or exclude a rule segment (its stored members, by name; "" = everyone / no one).
+    segment: str = setting("")
+    exclude_segment: str = setting("")
 
 
 @dataclass(frozen=True)
@@ -204,6 +213,9 @@ class OfferConfig:
     # The Mailchimp campaign copied for each day's offer; empty: the policy is off.
     campaign_id: str = setting("")
     cooldown_days: int = setting(90, min=1, max=365)
+    # Target or exclude a rule segment (its stored members, by name; "" = everyone / no one).
+    segment: str = setting("")
+    exclude_segment: str = setting("")
 
 
 @dataclass(frozen=True)

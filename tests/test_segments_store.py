@@ -203,3 +203,20 @@ def test_synced_segments_are_mirrored_and_removed_tags_emptied(session, mailchim
     assert fake_mailchimp.segment_emails("list0001", "mailseg:seg:kyiv") == set()
     assert session.scalars(select(RetiredTag)).all() == []
     assert fake_mailchimp.segment_emails("list0001", "Lviv people") == {"p0@example.com", "p2@example.com"}
+
+
+def test_policies_target_or_exclude_a_segment(session, config):
+    from mailseg.policies.frequency import eligible
+
+    audience_id, subs = _people(session)
+    session.execute(update(Subscriber).values(engagement_class="active"))
+    refresh_segment(session, add_segment(session, audience_id, "kyiv", CITY_KYIV), SETTINGS, as_of=AS_OF)
+    session.commit()
+
+    def eligible_ids(**frequency) -> set[int]:
+        return set(session.scalars(eligible(audience_id, config.replace(frequency=frequency), AS_OF)))
+
+    assert eligible_ids() == {s.id for s in subs}
+    assert eligible_ids(segment="kyiv") == {subs[1].id, subs[3].id}
+    assert eligible_ids(exclude_segment="kyiv") == {subs[0].id, subs[2].id}
+    assert eligible_ids(segment="ghost") == set()

@@ -25,7 +25,7 @@ def warmed_up(audience_id: int, config: Config, as_of: datetime):
     offered = exists(select(PolicyRecipient.subscriber_id).join(PolicyAction, PolicyAction.id == PolicyRecipient.action_id)
                      .where(PolicyRecipient.subscriber_id == Subscriber.id, PolicyAction.policy == "offer",
                             PolicyAction.as_of > as_of - timedelta(days=config.offer.cooldown_days)))
-    return select(Subscriber.id).where(mailable(audience_id), Subscriber.engagement_class == "active", moved, ~offered)
+    return select(Subscriber.id).where(mailable(audience_id, config.offer), Subscriber.engagement_class == "active", moved, ~offered)
 
 
 def count(session: Session, audience_id: int, config: Config, as_of: datetime) -> int:

@@ -22,7 +22,7 @@ from ..models import Event, PolicyAction, ReengagementState, Subscriber, UTCDate
 from ..sync.engine import SegmentSpec
 from . import actions
 from .actions import ActionSpec
-from .common import STATES, day_key, human_engagement
+from .common import STATES, day_key, human_engagement, targeted
 
 WAITING_OR_SUNSET = ("waiting", "sunset")
 
@@ -48,6 +48,7 @@ def entrants(audience_id: int, config: Config, as_of: datetime):
     return (select(Subscriber.id).join(sends, sends.c.subscriber_id == Subscriber.id)
             .where(Subscriber.audience_id == audience_id, Subscriber.status == "subscribed",
                    Subscriber.engagement_class == "inactive", ~in_progress,
+                   targeted(audience_id, config.reengagement),
                    ~human_engagement(Subscriber.id, start, end,
                                      count_machine_opens=config.engagement.count_machine_opens)))
 

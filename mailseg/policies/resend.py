@@ -31,13 +31,14 @@ class DueResend:
         return f"resend:{self.original.provider_id}:v{self.variant}"
 
 
-def non_openers(audience_id: int, original_id: int, version_ids: tuple[int, ...]):
-    """Recipients of the original (its send events) with no human open of any version so far."""
+def non_openers(audience_id: int, original_id: int, version_ids: tuple[int, ...], targeting=None):
+    """Recipients of the original (its send events) with no human open of any version so far
+    (within resend.segment / resend.exclude_segment when given)."""
     opened = exists(select(Event.id).where(Event.subscriber_id == Subscriber.id, Event.type == "open",
                                            Event.is_machine.is_(False), Event.campaign_id.in_(version_ids)))
     sent = exists(select(Event.id).where(Event.subscriber_id == Subscriber.id, Event.type == "send",
                                          Event.campaign_id == original_id))
-    return select(Subscriber.id).where(mailable(audience_id), sent, ~opened)
+    return select(Subscriber.id).where(mailable(audience_id, targeting), sent, ~opened)
 
 
 def subject_for(config: Config, original: Campaign, variant: int) -> str:
@@ -110,8 +111,8 @@ def _in_progress(session: Session, audience_id: int, original: Campaign) -> bool
         PolicyAction.parent_campaign_id == original.id, PolicyAction.finished_at.is_(None))) is not None
 
 
-def count(session: Session, audience_id: int, resend: DueResend) -> int:
-    stmt = non_openers(audience_id, resend.original.id, resend.version_ids).subquery()
+def count(session: Session, audience_id: int, resend: DueResend, targeting=None) -> int:
+    stmt = non_openers(audience_id, resend.original.id, resend.version_ids, targeting).subquery()
     return session.scalar(select(func.count()).select_from(stmt)) or 0
 
 
@@ -119,7 +120,8 @@ def record(session: Session, audience_id: int, config: Config, as_of: datetime) 
     recorded = []
     for resend in due(session, audience_id, config, as_of):
         spec = ActionSpec("resend", resend.key, resend.original.provider_id,
-                          non_openers(audience_id, resend.original.id, resend.version_ids), kind="resend",
+                          non_openers(audience_id, resend.original.id, resend.version_ids, config.resend),
+                          kind="resend",
                           subject=resend.subject, parent_campaign_id=resend.original.id, variant=resend.variant)
         action = actions.record(session, audience_id, spec, as_of, config.sync.tag_prefix)
         if action is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from ..engagement.window import as_utc
 from ..export import FORMATS, write_rows
 from ..models import utcnow
 from ..progress import progress
-from ..segments import RuleError, SegmentNotFound, add_segment, get_segment, list_segments, preview, refresh_all
+from ..segments import RuleError, add_segment, get_segment, list_segments, preview, refresh_all
 from ..segments import remove_segment, update_segment
 from ..segments.members import MEMBER_COLUMNS, member_rows
 from ..segments.presets import PRESETS, install_order, preset_segments
@@ -32,25 +31,6 @@ def _rule_file(path: Path | None) -> dict | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise click.UsageError(f"{path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-
-
-def _fail_on_rule_errors(command):
-    """A bad rule or an unknown segment: every problem on its own line, exit 1."""
-    import functools
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except RuleError as exc:
-            for error in exc.errors:
-                click.echo(f"error: {error}", err=True)
-            sys.exit(1)
-        except (SegmentNotFound, KeyError) as exc:
-            click.echo(f"error: {exc.args[0]}", err=True)
-            sys.exit(1)
-
-    return wrapper
 
 
 rule_file_option = click.option("--rule-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -74,7 +54,6 @@ def segments_group() -> None:
 @audience_option
 @pass_runtime
 @fails_cleanly
-@_fail_on_rule_errors
 def add(rt: Runtime, name: str | None, rule_file: Path | None, preset: str | None, nps_survey: str | None,
         url_contains: str | None, sync: bool, tag: str | None, description: str | None, audience: str | None) -> None:
     """Save segment NAME with the rule of --rule-file, or install --preset NAME's segments."""
@@ -110,7 +89,6 @@ def add(rt: Runtime, name: str | None, rule_file: Path | None, preset: str | Non
 @audience_option
 @pass_runtime
 @fails_cleanly
-@_fail_on_rule_errors
 def update(rt: Runtime, name: str, rule_file: Path | None, sync: bool | None, tag: str | None,
            description: str | None, audience: str | None) -> None:
     """Change segment NAME's rule, sync flag, tag or description."""
@@ -146,7 +124,6 @@ def list_command(rt: Runtime, audience: str | None) -> None:
 @audience_option
 @pass_runtime
 @fails_cleanly
-@_fail_on_rule_errors
 def show(rt: Runtime, name: str, audience: str | None) -> None:
     """Segment NAME: its rule, members, tag and evaluation."""
     with rt.migrated_db().session() as session:
@@ -169,7 +146,6 @@ def show(rt: Runtime, name: str, audience: str | None) -> None:
 @audience_option
 @pass_runtime
 @fails_cleanly
-@_fail_on_rule_errors
 def preview_command(rt: Runtime, rule_file: Path | None, as_of: datetime | None, audience: str | None) -> None:
     """How many subscribers match the rule and the first 10; writes nothing."""
     rule = _rule_file(rule_file)
@@ -189,7 +165,6 @@ def preview_command(rt: Runtime, rule_file: Path | None, as_of: datetime | None,
 @audience_option
 @pass_runtime
 @fails_cleanly
-@_fail_on_rule_errors
 def refresh(rt: Runtime, names: tuple[str, ...], as_of: datetime | None, audience: str | None) -> None:
     """Evaluate every segment (or the NAMES) now and store the membership; joins and leaves go to the history."""
     with rt.migrated_db().session() as session:
@@ -209,7 +184,6 @@ def refresh(rt: Runtime, names: tuple[str, ...], as_of: datetime | None, audienc
 @audience_option
 @pass_runtime
 @fails_cleanly
-@_fail_on_rule_errors
 def remove(rt: Runtime, name: str, audience: str | None) -> None:
     """Delete segment NAME; its tag is emptied on the platform by the next sync."""
     with rt.migrated_db().session() as session:
@@ -226,7 +200,6 @@ def remove(rt: Runtime, name: str, audience: str | None) -> None:
 @audience_option
 @pass_runtime
 @fails_cleanly
-@_fail_on_rule_errors
 def export_segment(rt: Runtime, name: str, fmt: str, output: Path | None, audience: str | None) -> None:
     """Members of segment NAME: email, joined_at (as of its last evaluation)."""
     from .data import _open_output

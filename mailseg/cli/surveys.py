@@ -4,37 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 
 import click
 from rich.table import Table
 
 from ..audiences import find_audience
-from ..engagement import SubscriberNotFound, find_subscriber_id
-from ..segments import RuleError
-from ..surveys import (SurveyNotFound, add_survey, get_survey, list_surveys, mailchimp_links, subscriber_links,
+from ..engagement import find_subscriber_id
+from ..surveys import (add_survey, get_survey, list_surveys, mailchimp_links, subscriber_links,
                        survey_report)
-from ..tracking.tokens import TrackingDisabled
 from .engagement import _console, audience_option
 from .runtime import Runtime, fails_cleanly, pass_runtime
-
-
-def _fails_on_survey_errors(command):
-    import functools
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except RuleError as exc:
-            for error in exc.errors:
-                click.echo(f"error: {error}", err=True)
-            sys.exit(1)
-        except (SurveyNotFound, SubscriberNotFound, TrackingDisabled) as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper
 
 
 @click.group("surveys")
@@ -50,7 +29,6 @@ def surveys_group() -> None:
 @audience_option
 @pass_runtime
 @fails_cleanly
-@_fails_on_survey_errors
 def add(rt: Runtime, name: str, question: str, answers: tuple[str, ...], sync: bool, audience: str | None) -> None:
     """Create survey NAME."""
     with rt.migrated_db().session() as session:
@@ -82,7 +60,6 @@ def list_command(rt: Runtime, audience: str | None) -> None:
 @audience_option
 @pass_runtime
 @fails_cleanly
-@_fails_on_survey_errors
 def links(rt: Runtime, name: str, email: str | None, audience: str | None) -> None:
     """Answer links of survey NAME: with *|UNIQID|* for Mailchimp campaigns, or one subscriber's signed links."""
     config = rt.config
@@ -106,7 +83,6 @@ def links(rt: Runtime, name: str, email: str | None, audience: str | None) -> No
 @audience_option
 @pass_runtime
 @fails_cleanly
-@_fails_on_survey_errors
 def report(rt: Runtime, name: str, as_json: bool, audience: str | None) -> None:
     """Answers per quarter; for 0-10 surveys NPS and CSI per quarter, by class and by RFM segment."""
     with rt.migrated_db().session() as session:

@@ -52,12 +52,12 @@ TWO_FIELDS = {"all": [{"field": "engagement_class", "op": "in", "value": ["activ
 CITIES = ("kyiv", "lviv", "odesa", "kharkiv", "dnipro", "warsaw", "berlin", "paris", "oslo", "riga")
 SEGMENTS = ("champions", "loyal", "at_risk", "hibernating", "new_customers")
 
-# Plain SQL (bench data only): the same statements on both databases.
+# Plain SQL (bench data only); {json} casts a text expression to the JSON column's type.
 ENRICH = [
     "UPDATE subscribers SET engagement_class = CASE id % 4 WHEN 0 THEN 'active' WHEN 1 THEN 'semi_active' "
     "WHEN 2 THEN 'inactive' ELSE 'new' END",
-    "UPDATE subscribers SET merge_fields = " + "CASE id % 10 " + " ".join(
-        f"WHEN {n} THEN '{{\"city\": \"{city}\"}}'" for n, city in enumerate(CITIES)) + " END",
+    "UPDATE subscribers SET merge_fields = CAST(CASE id % 10 " + " ".join(
+        f"WHEN {n} THEN '{{\"city\": \"{city}\"}}'" for n, city in enumerate(CITIES)) + " END AS {json})",
     "UPDATE subscribers SET tags = '[\"vip\"]' WHERE id % 7 = 0",
     "INSERT INTO subscriber_values (subscriber_id, audience_id, as_of, frequency, monetary, rfm_segment) "
     "SELECT id, 1, '2026-06-30 00:00:00', 1, 10, CASE id % 5 " + " ".join(
@@ -95,7 +95,7 @@ def enrich(url: str, dialect: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         for statement in ENRICH:
-            conn.execute(text(statement))
+            conn.execute(text(statement.replace("{json}", "JSONB" if dialect == "postgresql" else "TEXT")))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE" if dialect == "postgresql" else "ANALYZE"))
     engine.dispose()

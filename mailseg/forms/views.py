@@ -7,6 +7,7 @@ import logging
 
 from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from ..models import Audience, SignupForm, utcnow
 from ..web import config, db_session
@@ -33,8 +34,8 @@ MESSAGES = {
 }
 
 
-def _form_or_404(name: str) -> SignupForm | None:
-    return db_session().query(SignupForm).filter(SignupForm.name == name).first()
+def _form(name: str) -> SignupForm | None:
+    return db_session().scalar(select(SignupForm).where(SignupForm.name == name))
 
 
 def _secret() -> str:
@@ -43,7 +44,7 @@ def _secret() -> str:
 
 @blueprint.route("/f/<name>", methods=["GET", "POST"])
 def signup(name: str):
-    form = _form_or_404(name)
+    form = _form(name)
     embed = request.args.get("embed") == "1"
     if form is None or not _secret():
         return render_template("survey_invalid.html", embed=embed), 404
@@ -89,7 +90,7 @@ def _ask_mailchimp(form: SignupForm, result) -> None:
 
 @blueprint.route("/f/<name>/confirm/<token>", methods=["GET", "POST"])
 def confirm(name: str, token: str):
-    form = _form_or_404(name)
+    form = _form(name)
     submission_id = read_confirmation_token(_secret(), token) if form is not None and _secret() else None
     if submission_id is None:
         return render_template("survey_invalid.html"), 404

@@ -8,6 +8,7 @@ import logging
 
 from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from ..ingest.flagging import flag_event
 from ..models import Subscriber, Survey, utcnow
@@ -67,8 +68,8 @@ def mailchimp_answer(survey_id: int, answer: str):
     uniqid = (request.args.get("u") or "").strip()
     if survey is None or answer not in survey.answers or not uniqid or uniqid == "*|UNIQID|*":
         return _invalid()
-    subscriber = session.query(Subscriber).filter(Subscriber.audience_id == survey.audience_id,
-                                                  Subscriber.unique_email_id == uniqid).first()
+    subscriber = session.scalar(select(Subscriber).where(Subscriber.audience_id == survey.audience_id,
+                                                         Subscriber.unique_email_id == uniqid).limit(1))
     if subscriber is None:
         return _invalid()
     return _answer_page(survey, subscriber, answer)

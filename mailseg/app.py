@@ -31,7 +31,6 @@ def create_app(config: Config | None = None, *, database: Database | None = None
         if session is not None:
             session.close()
 
-    from .api.segments import blueprint as api_segments_blueprint
     from .forms.views import blueprint as signup_blueprint
     from .surveys.views import blueprint as survey_blueprint
     from .tracking.views import blueprint as tracking_blueprint
@@ -43,12 +42,14 @@ def create_app(config: Config | None = None, *, database: Database | None = None
     app.register_blueprint(webhooks_blueprint)
     app.register_blueprint(survey_blueprint)
     app.register_blueprint(signup_blueprint)
-    app.register_blueprint(api_segments_blueprint)
     from .i18n import init_i18n
     from .panel import init_panel
 
     init_i18n(app)
     init_panel(app)
+    from .api import init_api
+
+    init_api(app)
     return app
 
 

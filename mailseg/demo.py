@@ -1,5 +1,6 @@
 """A realistic demo audience: a year of weekly campaigns to a few thousand subscribers with
-readers, clickers, fading readers, Apple Mail Privacy Protection machine opens, unsubscribes and bounces.
+readers, clickers, fading readers, Apple Mail Privacy Protection machine opens, unsubscribes and bounces,
+and an order history (repeat buyers, dropouts, refunds) for the value pages.
 
 Everything goes through the same ingest functions as real data, so the demo shows flagging at work.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -112,19 +114,60 @@ def generate_demo(session: Session, *, audience_name: str | None = None, subscri
 
 
 def classify_history(session: Session, audience_id: int, settings, start: datetime, *, every_weeks: int = 2,
-                     now: datetime | None = None, progress: Progress | None = None) -> int:
+                     now: datetime | None = None, progress: Progress | None = None, value_settings=None) -> int:
     """Classify the demo audience as the scheduler would have over the demo year (every few weeks,
-    then now), so the dashboard has class sizes over time and a class history. Returns the runs made."""
+    then now), so the dashboard has class sizes over time and a class history; with value_settings,
+    each classification is followed by a value run with the same as_of (as in the scheduled chain).
+    Returns the runs made."""
     from .engagement import classify_audience
+    from .value import value_audience
 
     now = now or datetime.now(timezone.utc)
     moments = [start + timedelta(weeks=w) for w in range(every_weeks, 1000, every_weeks)]
     moments = [m for m in moments if m < now] + [now]
     for as_of in moments:
         classify_audience(session, audience_id, settings, as_of=as_of)
+        if value_settings is not None:
+            value_audience(session, audience_id, value_settings, as_of=as_of)
         if progress:
             progress.advance()
     return len(moments)
+
+
+def generate_orders(session: Session, audience_id: int, start: datetime, now: datetime, *, seed: int = 2026,
+                    share: float = 0.4) -> StoreResult:
+    """A realistic order history over the demo period, through the one ingest function: a share of
+    the subscribers buy, at their own rate, with their own basket size, and stop buying at some point
+    (BG/NBD's story: after each order a chance to drop out); one order in 20 is refunded or
+    cancelled, some orders carry their margin. Clickers buy more often than readers."""
+    rng = random.Random(seed + 1)
+    rows = session.execute(select(Subscriber.email, Subscriber.subscribed_at)
+                           .where(Subscriber.audience_id == audience_id).order_by(Subscriber.id)).all()
+    days = max((now - start).days, 1)
+    events, number = [], 0
+    for email, joined in rows:
+        if rng.random() >= share:
+            continue
+        weekly = rng.gammavariate(0.8, 0.12)  # orders a week while active
+        dropout = rng.betavariate(1.2, 4.0)  # chance to stop after each order
+        basket = rng.gammavariate(3.0, 18.0)  # typical order value
+        first = max(start, joined) + timedelta(days=rng.uniform(0, days * 0.6))
+        at = first
+        while at <= now:
+            number += 1
+            amount = round(max(1.0, rng.gammavariate(4.0, basket / 4.0)), 2)
+            state = rng.choices(["paid", "refunded", "cancelled"], weights=[95, 3, 2])[0]
+            margin = round(amount * rng.uniform(0.25, 0.6), 2) if rng.random() < 0.5 else None
+            events.append(EventIn("purchase", at.replace(microsecond=0), "demo", email=email,
+                                  amount=Decimal(str(amount)), order_id=f"demo-{number:07d}", order_status=state,
+                                  margin=None if margin is None else Decimal(str(margin))))
+            if rng.random() < dropout:
+                break
+            at += timedelta(days=rng.expovariate(weekly / 7) if weekly > 0 else days + 1)
+    total = StoreResult()
+    for offset in range(0, len(events), 5000):
+        total.add(store_events(session, audience_id, events[offset:offset + 5000]))
+    return total
 
 
 def _ensure_campaign(session: Session, audience_id: int, key: str, subject: str, sent_at: datetime) -> Campaign:

@@ -64,6 +64,16 @@ def test_demo_builds_a_realistic_audience(cli, session):
     assert types["send"] > 1000 and types["open"] > 0 and types["click"] > 0
     machine = session.scalar(select(func.count()).select_from(Event).where(Event.is_machine))
     assert 0 < machine < types["open"]
+    # orders: repeat buyers, one-time buyers, refunds or cancellations, and values computed with history
+    from mailseg.models import SubscriberValue, ValueChange
+
+    per_buyer = session.execute(select(Event.subscriber_id, func.count()).where(Event.type == "purchase")
+                                .group_by(Event.subscriber_id)).all()
+    assert any(n > 1 for _, n in per_buyer) and any(n == 1 for _, n in per_buyer)
+    assert session.scalar(select(func.count()).select_from(Event).where(
+        Event.order_status.in_(["refunded", "cancelled"]))) > 0
+    assert session.scalar(select(func.count()).select_from(SubscriberValue).where(SubscriberValue.frequency > 0)) > 0
+    assert session.scalar(select(func.count()).select_from(ValueChange)) > 0
     again = cli("demo", "--if-empty")
     assert "already has data" in again.output
     duplicate = cli("demo", "--subscribers", "200", "--weeks", "10")

@@ -9,6 +9,7 @@ from mailseg.ingest.events import EventIn, store_events
 from mailseg.models import Event, normalise_order_status
 
 from .factories import make_audience, make_subscriber, utc, write_file
+from .test_import_events import setup  # anna@ and li@example.com in audience "main"
 
 ORDERS = """
 email,type,occurred_at,amount,order_id,margin,order_status
@@ -17,14 +18,6 @@ anna@example.com,purchase,2026-05-02T10:00:00Z,50.00,A-2,,Canceled
 li@example.com,purchase,2026-05-03T10:00:00Z,19.90,A-3,,
 li@example.com,purchase,2026-05-03T11:00:00Z,5.00,,,
 """
-
-
-def setup(session):
-    audience = make_audience(session)
-    make_subscriber(session, audience, "anna@example.com")
-    make_subscriber(session, audience, "li@example.com")
-    session.commit()
-    return audience
 
 
 def purchases(session) -> dict:

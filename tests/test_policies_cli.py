@@ -53,7 +53,7 @@ def test_classify_chain_runs_policies_before_sync(database, session, mailchimp_c
     classify_all(database, mailchimp_config)
     session.expire_all()
     assert [(r.job, r.status) for r in session.scalars(select(JobRun).order_by(JobRun.id))] == [
-        ("classify", "succeeded"), ("policies", "succeeded"), ("sync", "succeeded")]
+        ("classify", "succeeded"), ("value", "succeeded"), ("policies", "succeeded"), ("sync", "succeeded")]
     assert fake_mailchimp.segment_emails(LIST_ID, "mailseg:eligible") == {"x@example.org"}
 
 

@@ -160,3 +160,43 @@ def test_offer_for_fresh_semi_active_to_active_moves_once_per_cooldown(session):
     # the next day: recorded already, so nobody qualifies again inside the cooldown
     assert ids(session, offer.warmed_up(a, config, AS_OF + timedelta(days=1))) == set()
     assert ids(session, offer.warmed_up(a, config, AS_OF + timedelta(days=91))) == set()  # no longer a fresh move
+
+
+def test_protected_value_segments_are_never_reengaged_nor_sunset(session):
+    from mailseg.models import SubscriberValue
+
+    a = audience(session)
+    config = CONFIG.replace(sunset={"protect_segments": ["cant_lose_them", "profitable_loyal"]})
+    plain, vip, gold, waiting_vip = (subscriber(session, a, f"{n}@x.org") for n in ("plain", "vip", "gold", "waitvip"))
+    for sub_id in (plain, vip, gold):
+        sends(session, sub_id, 6)
+    for sub_id, segment, quadrant in ((vip, "cant_lose_them", None), (gold, "lost", "profitable_loyal"),
+                                      (waiting_vip, "cant_lose_them", None), (plain, "lost", None)):
+        session.add(SubscriberValue(subscriber_id=sub_id, audience_id=a, as_of=AS_OF, rfm_segment=segment,
+                                    quadrant=quadrant))
+    session.add(ReengagementState(subscriber_id=waiting_vip, audience_id=a, state="waiting", attempt=1,
+                                  started_at=AS_OF - timedelta(days=40), last_sent_at=AS_OF - timedelta(days=30)))
+    session.flush()
+    assert ids(session, reengagement.entrants(a, config, AS_OF)) == {plain}
+    assert ids(session, reengagement.sunset_due(a, config, AS_OF)) == set()
+    assert ids(session, reengagement.entrants(a, CONFIG, AS_OF)) == {plain, vip, gold}
+    assert ids(session, reengagement.sunset_due(a, CONFIG, AS_OF)) == {waiting_vip}
+
+
+def test_preferred_value_segments_are_always_eligible_and_skipped_ones_get_no_offer(session):
+    from mailseg.models import SubscriberValue
+
+    a = audience(session)
+    capped, champion = subscriber(session, a, "capped@x.org"), subscriber(session, a, "champ@x.org")
+    for sub_id in (capped, champion):
+        sends(session, sub_id, 3, last=AS_OF - timedelta(days=5))
+    warm = subscriber(session, a, "warm@x.org", "active")
+    moved(session, a, warm, AS_OF - timedelta(days=1))
+    session.add_all([SubscriberValue(subscriber_id=champion, audience_id=a, as_of=AS_OF, rfm_segment="champions"),
+                     SubscriberValue(subscriber_id=warm, audience_id=a, as_of=AS_OF, rfm_segment="champions")])
+    session.flush()
+    config = CONFIG.replace(frequency={"prefer_segments": ["champions"]}, offer={"skip_segments": ["champions"]})
+    assert ids(session, frequency.eligible(a, config, AS_OF)) == {champion, warm}
+    assert ids(session, frequency.eligible(a, CONFIG, AS_OF)) == {warm}
+    assert ids(session, offer.warmed_up(a, CONFIG, AS_OF)) == {warm}
+    assert ids(session, offer.warmed_up(a, config, AS_OF)) == set()

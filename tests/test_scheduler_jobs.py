@@ -1,4 +1,4 @@
-"""The scheduler's jobs, run directly: the classify chain (classify → policies → sync), pull, and the requests
+"""The scheduler's jobs, run directly: the classify chain (classify → value → policies → sync), pull, and the requests
 queued from the panel, against the fake Mailchimp."""
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ def runs(session, job: str | None = None) -> list[JobRun]:
 def test_classify_chain_classifies_then_syncs_the_tags(database, session, mailchimp_config, fake_mailchimp):
     audience_id = make_audience(session, fake_mailchimp, 8)
     classify_all(database, mailchimp_config)
-    assert [(r.job, r.status) for r in runs(session)] == [("classify", "succeeded"), ("policies", "succeeded"),
-                                                         ("sync", "succeeded")]
+    assert [(r.job, r.status) for r in runs(session)] == [("classify", "succeeded"), ("value", "succeeded"),
+                                                         ("policies", "succeeded"), ("sync", "succeeded")]
+    assert runs(session, "value")[0].as_of == runs(session, "classify")[0].as_of  # one clock per chain
     # nobody has engaged and everybody subscribed just now: all new, mirrored as one tag
     assert fake_mailchimp.segment_emails(LIST_ID, "mailseg:new") == {email(i) for i in range(8)}
     assert fake_mailchimp.segment_emails(LIST_ID, "mailseg:active") == set()
@@ -36,7 +37,7 @@ def test_classify_without_mailchimp_only_classifies(database, session, config, f
     classify_all(database, config)
     sync_all(database, config)
     pull_all(database, config)
-    assert [r.job for r in runs(session)] == ["classify"]
+    assert [r.job for r in runs(session)] == ["classify", "value"]
 
 
 def test_pull_job_stores_activity_once(database, session, mailchimp_config, fake_mailchimp):

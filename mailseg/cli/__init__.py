@@ -20,7 +20,8 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from . import data, db, demo, engagement, ingest, policies, scheduler, segments, serve, surveys, sync, users
+    from . import (data, db, demo, engagement, ingest, policies, scheduler, segments, serve, surveys, sync, tokens,
+                   users, value)
 
     main.add_command(db.db)
     main.add_command(data.import_group)
@@ -29,9 +30,11 @@ def _register() -> None:
     main.add_command(serve.serve)
     main.add_command(engagement.classify)
     main.add_command(engagement.explain)
+    main.add_command(value.value)
     main.add_command(scheduler.scheduler)
     main.add_command(scheduler.runs)
     main.add_command(users.users_group)
+    main.add_command(tokens.tokens_group)
     main.add_command(sync.sync)
     main.add_command(sync.pull)
     main.add_command(ingest.ingest_worker)

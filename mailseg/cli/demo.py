@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
-from ..models import Audience
+from ..models import Audience, utcnow
 from ..progress import progress
 from .runtime import Runtime, fails_cleanly, pass_runtime
 
@@ -20,8 +20,8 @@ from .runtime import Runtime, fails_cleanly, pass_runtime
 @fails_cleanly
 def demo(rt: Runtime, audience: str, subscribers: int, weeks: int, seed: int, if_empty: bool) -> None:
     """Create a demo audience: a year of weekly campaigns with sends, human and Apple-proxy opens,
-    clicks, unsubscribes and bounces."""
-    from ..demo import classify_history, generate_demo
+    clicks, unsubscribes and bounces, and orders (repeat buyers, dropouts, refunds)."""
+    from ..demo import classify_history, generate_demo, generate_orders
 
     with rt.migrated_db().session() as session:
         if if_empty and session.scalar(select(Audience.id).limit(1)) is not None:
@@ -32,11 +32,14 @@ def demo(rt: Runtime, audience: str, subscribers: int, weeks: int, seed: int, if
         with progress("generating demo campaigns", weeks) as bar:
             summary = generate_demo(session, audience_name=audience, subscribers=subscribers, weeks=weeks,
                                     seed=seed, progress=bar)
+            orders = generate_orders(session, summary.audience_id, summary.started_at, utcnow(), seed=seed)
             session.commit()
-        with progress("classifying the demo year", weeks // 2 + 1) as bar:
-            runs = classify_history(session, summary.audience_id, rt.settings(session).engagement,
-                                    summary.started_at, progress=bar)
+        settings = rt.settings(session)
+        with progress("classifying and valuing the demo year", weeks // 2 + 1) as bar:
+            runs = classify_history(session, summary.audience_id, settings.engagement, summary.started_at,
+                                    progress=bar, value_settings=settings.value)
     ev = summary.events
     kinds = ", ".join(f"{n} {t}" for t, n in sorted(ev.by_type.items()))
     click.echo(f"demo audience {audience!r}: {summary.subscribers} subscribers, {summary.campaigns} campaigns, "
-               f"{ev.inserted} events ({kinds}); {ev.machine} flagged machine/bot; classified {runs} times over the period")
+               f"{ev.inserted} events ({kinds}); {ev.machine} flagged machine/bot; {orders.inserted} orders; "
+               f"classified and valued {runs} times over the period")

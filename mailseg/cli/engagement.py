@@ -14,6 +14,7 @@ from ..engagement import (CLASS_NAMES, CLASSIFY_STEPS, Explanation, SubscriberNo
                           explain_subscriber, find_subscriber_id)
 from ..progress import progress
 from ..timeutil import isoformat_utc, parse_datetime
+from ..value.explain import explain_value
 from .runtime import Runtime, fails_cleanly, pass_runtime
 
 audience_option = click.option("--audience", help="Audience name (default: the only one).")
@@ -72,8 +73,12 @@ def explain(rt: Runtime, email: str, audience: str | None, as_of: datetime | Non
         except SubscriberNotFound as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
-        ex = explain_subscriber(session, subscriber_id, rt.settings(session).engagement, as_of=as_of)
-    for line in explanation_lines(ex):
+        settings = rt.settings(session)
+        ex = explain_subscriber(session, subscriber_id, settings.engagement, as_of=as_of)
+        value_ex = explain_value(session, subscriber_id, settings.value)
+    from .value import value_explanation_lines  # cli/value.py imports this module's options
+
+    for line in explanation_lines(ex) + value_explanation_lines(value_ex):
         click.echo(line)
 
 

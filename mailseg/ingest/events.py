@@ -70,6 +70,8 @@ class StoreResult:
     # Orders stored earlier that a later arrival of the same order_id cancelled or refunded.
     orders_cancelled: int = 0
     by_type: Counter = field(default_factory=Counter)
+    # Dedupe keys of the events this call stored (not merged by add(): per call only).
+    inserted_keys: set[str] = field(default_factory=set)
 
     def add(self, other: "StoreResult") -> None:
         for name in ("received", "inserted", "duplicates", "unknown", "machine", "status_changes", "reflagged",
@@ -142,6 +144,7 @@ def store_events(session: Session, audience_id: int, events: Sequence[EventIn], 
     inserted_keys = _insert_new(session, rows)
     result.reflagged = reflag_stored(session, stored_flags)
     result.inserted = len(inserted_keys)
+    result.inserted_keys = inserted_keys
     result.duplicates = result.received - result.unknown - result.inserted
     new_rows = [row for row in rows if row["dedupe_key"] in inserted_keys]
     result.machine = sum(1 for row in new_rows if row["is_machine"])

@@ -19,9 +19,9 @@ def init_panel(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from . import audience, auth, campaigns, dashboard, segments, settings, subscriber, surveys, sync
+    from . import audience, auth, campaigns, dashboard, segments, settings, subscriber, surveys, sync, value
 
-    for module in (auth, dashboard, audience, subscriber, campaigns, segments, surveys, settings, sync):
+    for module in (auth, dashboard, audience, subscriber, campaigns, value, segments, surveys, settings, sync):
         app.register_blueprint(module.blueprint)
     app.context_processor(_page_context)
     init_filters(app)

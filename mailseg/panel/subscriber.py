@@ -7,6 +7,7 @@ from flask import abort, render_template
 from ..engagement import explain_subscriber
 from ..reports.subscriber import campaigns_received, class_history, find_subscriber, timeline
 from ..settings import effective_config
+from ..value.explain import explain_value
 from ..web import config, db_session
 from .common import panel_blueprint
 
@@ -20,8 +21,10 @@ def show(subscriber_id: int):
     if subscriber is None:
         abort(404, description="No such subscriber.")
     explanation = None
+    settings = effective_config(session, config())
     if subscriber.status == "subscribed" or subscriber.engagement_class:
-        explanation = explain_subscriber(session, subscriber_id, effective_config(session, config()).engagement)
+        explanation = explain_subscriber(session, subscriber_id, settings.engagement)
     return render_template("subscriber.html", subscriber=subscriber, events=timeline(session, subscriber_id),
                            history=class_history(session, subscriber_id),
-                           received=campaigns_received(session, subscriber_id), explanation=explanation)
+                           received=campaigns_received(session, subscriber_id), explanation=explanation,
+                           value=explain_value(session, subscriber_id, settings.value))

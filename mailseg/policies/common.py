@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, or_, select, true
+from sqlalchemy import and_, exists, false, or_, select, true
 
-from ..models import Event, ReengagementState, Segment, SegmentMember, Subscriber
+from ..models import Event, ReengagementState, Segment, SegmentMember, Subscriber, SubscriberValue
 
 EVENTS = Event.__table__
 STATES = ReengagementState.__table__
@@ -48,6 +48,17 @@ def _in_segment(audience_id: int, name: str):
     return exists(select(SegmentMember.subscriber_id).join(Segment, Segment.id == SegmentMember.segment_id)
                   .where(Segment.audience_id == audience_id, Segment.name == name,
                          SegmentMember.subscriber_id == Subscriber.id))
+
+
+def in_value_segments(subscriber_id, names: list[str]):
+    """EXISTS: the subscriber's stored value puts them in one of the named value segments (an RFM
+    segment, an ABC class or a quadrant). False for an empty list (no SQL then)."""
+    if not names:
+        return false()
+    values = SubscriberValue.__table__
+    return exists(select(values.c.subscriber_id).where(
+        values.c.subscriber_id == subscriber_id,
+        or_(values.c.rfm_segment.in_(names), values.c.abc_class.in_(names), values.c.quadrant.in_(names))))
 
 
 def day_key(as_of: datetime) -> str:

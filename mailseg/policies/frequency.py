@@ -1,6 +1,7 @@
 """The frequency cap: the eligible tag holds everyone who may receive the next regular mailing.
 Active, semi-active, new (and not yet classified) subscribers always; inactive ones only when their
-last send is at least frequency.inactive_every_days old. Sunset subscribers never."""
+last send is at least frequency.inactive_every_days old, or when they are in a value segment of
+frequency.prefer_segments (a valuable customer is not held back). Sunset subscribers never."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..config import Config
 from ..models import Campaign, CampaignPlan, Event, Subscriber
 from ..sync.engine import SegmentSpec
-from .common import mailable
+from .common import in_value_segments, mailable
 
 ALWAYS_ELIGIBLE = ("active", "semi_active", "new")
 MONTH_DAYS = 30
@@ -26,7 +27,8 @@ def eligible(audience_id: int, config: Config, as_of: datetime):
                                                   Event.occurred_at > recent, Event.occurred_at <= as_of))
     return select(Subscriber.id).where(mailable(audience_id, config.frequency), or_(
         Subscriber.engagement_class.in_(ALWAYS_ELIGIBLE), Subscriber.engagement_class.is_(None),
-        and_(Subscriber.engagement_class == "inactive", ~sent_recently)))
+        and_(Subscriber.engagement_class == "inactive", ~sent_recently),
+        in_value_segments(Subscriber.id, config.frequency.prefer_segments)))
 
 
 def eligible_spec(audience_id: int, config: Config, as_of: datetime) -> SegmentSpec:

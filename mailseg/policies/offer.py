@@ -12,7 +12,7 @@ from ..config import Config
 from ..models import ClassChange, PolicyAction, PolicyRecipient, Subscriber
 from . import actions
 from .actions import ActionSpec
-from .common import day_key, mailable
+from .common import day_key, in_value_segments, mailable
 
 # Moves older than this are no longer "warm".
 LOOKBACK = timedelta(days=7)
@@ -25,7 +25,8 @@ def warmed_up(audience_id: int, config: Config, as_of: datetime):
     offered = exists(select(PolicyRecipient.subscriber_id).join(PolicyAction, PolicyAction.id == PolicyRecipient.action_id)
                      .where(PolicyRecipient.subscriber_id == Subscriber.id, PolicyAction.policy == "offer",
                             PolicyAction.as_of > as_of - timedelta(days=config.offer.cooldown_days)))
-    return select(Subscriber.id).where(mailable(audience_id, config.offer), Subscriber.engagement_class == "active", moved, ~offered)
+    return select(Subscriber.id).where(mailable(audience_id, config.offer), Subscriber.engagement_class == "active",
+                                       moved, ~offered, ~in_value_segments(Subscriber.id, config.offer.skip_segments))
 
 
 def count(session: Session, audience_id: int, config: Config, as_of: datetime) -> int:

@@ -1,7 +1,8 @@
 """Re-engagement, then sunset.
 
 Entrants: subscribed, class inactive, at least reengagement.min_sends sends inside the engagement
-window and no human open or click inside it, and not already waiting or sunset. Each day's entrants
+window and no human open or click inside it, not already waiting or sunset, and not in a value
+segment of sunset.protect_segments (e.g. never sunset a cant_lose_them customer). Each day's entrants
 are one static segment to which the template is copied (attempt 1). After wait_days without a
 human open or click since the attempt, the next attempt follows, up to reengagement.attempts; after
 the last unanswered one the sunset applies (a tag, or unsubscribe / archive on the platform). A
@@ -22,7 +23,7 @@ from ..models import Event, PolicyAction, ReengagementState, Subscriber, UTCDate
 from ..sync.engine import SegmentSpec
 from . import actions
 from .actions import ActionSpec
-from .common import STATES, day_key, human_engagement, targeted
+from .common import STATES, day_key, human_engagement, in_value_segments, targeted
 
 WAITING_OR_SUNSET = ("waiting", "sunset")
 
@@ -49,6 +50,7 @@ def entrants(audience_id: int, config: Config, as_of: datetime):
             .where(Subscriber.audience_id == audience_id, Subscriber.status == "subscribed",
                    Subscriber.engagement_class == "inactive", ~in_progress,
                    targeted(audience_id, config.reengagement),
+                   ~in_value_segments(Subscriber.id, config.sunset.protect_segments),
                    ~human_engagement(Subscriber.id, start, end,
                                      count_machine_opens=config.engagement.count_machine_opens)))
 
@@ -67,7 +69,8 @@ def next_attempt(audience_id: int, config: Config, as_of: datetime, attempt: int
 
 def sunset_due(audience_id: int, config: Config, as_of: datetime):
     return (select(STATES.c.subscriber_id.label("id"))
-            .where(_unanswered(audience_id, config, as_of), STATES.c.attempt >= config.reengagement.attempts))
+            .where(_unanswered(audience_id, config, as_of), STATES.c.attempt >= config.reengagement.attempts,
+                   ~in_value_segments(STATES.c.subscriber_id, config.sunset.protect_segments)))
 
 
 def answered(audience_id: int, config: Config, as_of: datetime):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Iterator, Protocol
 
 
@@ -72,6 +73,19 @@ class Activity:
     url: str | None = None
     ip: str | None = None
     bounce_type: str | None = None  # hard | soft, for bounces
+
+
+@dataclass(frozen=True)
+class StoreOrder:
+    """An order of the platform's e-commerce store (Mailchimp /ecommerce/stores/{store_id}/orders)."""
+
+    id: str
+    email: str | None  # the customer's email address
+    total: Decimal
+    financial_status: str | None  # paid, pending, refunded, cancelled, ...
+    processed_at: datetime | None
+    updated_at: datetime | None
+    cancelled_at: datetime | None = None
 
 
 @dataclass
@@ -147,3 +161,6 @@ class EmailPlatform(Protocol):
 
     def campaign_activity(self, campaign_id: str, *, since: datetime | None = None) -> Iterator[Activity]:
         """Opens, clicks and bounces of a campaign (paged), those after since when given."""
+
+    def store_orders(self, store_id: str) -> Iterator[StoreOrder]:
+        """Every order of the e-commerce store (paged; the platform offers no "changed since" filter)."""

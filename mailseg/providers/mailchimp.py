@@ -14,6 +14,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Callable, Iterator
 
 import mailchimp_marketing
@@ -22,7 +23,7 @@ from mailchimp_marketing.api_client import ApiClientError
 
 from ..config import MailchimpConfig
 from ..timeutil import isoformat_utc, parse_datetime
-from .base import (Activity, AuthenticationError, CallCounts, CampaignInfo, Member, ProviderError,
+from .base import (Activity, AuthenticationError, CallCounts, CampaignInfo, Member, ProviderError, StoreOrder,
                    Recipient, SegmentRef, SegmentUpdate)
 
 log = logging.getLogger(__name__)
@@ -265,6 +266,20 @@ class MailchimpPlatform:
                     continue
                 yield Activity(item["email_address"], entry.get("action", ""), occurred, entry.get("url") or None,
                                entry.get("ip") or None, entry.get("type") or None)
+
+
+    # --- e-commerce --------------------------------------------------------------------------
+
+    def store_orders(self, store_id: str) -> Iterator[StoreOrder]:
+        fields = ["orders.id", "orders.customer.email_address", "orders.order_total", "orders.financial_status",
+                  "orders.processed_at_foreign", "orders.updated_at_foreign", "orders.cancelled_at_foreign",
+                  "total_items"]
+        for item in self._paged(self.client.ecommerce.get_store_orders, "orders", store_id, fields=fields):
+            customer = item.get("customer") or {}
+            yield StoreOrder(str(item["id"]), customer.get("email_address") or None,
+                             Decimal(str(item.get("order_total") or 0)), item.get("financial_status") or None,
+                             _time(item.get("processed_at_foreign") or None), _time(item.get("updated_at_foreign") or None),
+                             _time(item.get("cancelled_at_foreign") or None))
 
 
 def _campaign_info(item: dict) -> CampaignInfo:

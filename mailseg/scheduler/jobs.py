@@ -7,6 +7,7 @@ Settings saved in the panel apply: each step reads the effective config at the m
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime
 from typing import Callable
@@ -68,6 +69,20 @@ def segments_step(db: Database, config: Config, audience_id: int, *, as_of: date
             log.exception("segments of audience %s failed", audience_id)
             return False
     log.info("audience %s: %d segment(s) evaluated", audience_id, len(results))
+    return True
+
+
+def value_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
+    """The value run of the chain, after classify with the same as_of (RFM, ABC, CLV, quadrants)."""
+    from ..value import value_audience
+
+    with db.session() as session:
+        try:
+            result = value_audience(session, audience_id, effective_config(session, config).value, as_of=as_of)
+        except Exception:  # recorded as a failed run by value_audience
+            log.exception("value run of audience %s failed", audience_id)
+            return False
+    log.info("audience %s valued: %s customers, changes %s", audience_id, result.customers, result.changes)
     return True
 
 
@@ -150,19 +165,22 @@ def pull_step(db: Database, base: Config, audience_id: int) -> bool:
 
 
 def classify_all(db: Database, config: Config) -> None:
-    """Classify every audience, evaluate its segments (same as_of), then run its follow-up steps in order,
+    """Classify every audience, then run its follow-up steps in order (value, segments, policies, sync),
     each only if the one before succeeded."""
     as_of = utcnow()
     for audience_id in audience_ids(db):
-        if classify_step(db, config, audience_id, as_of=as_of) and segments_step(db, config, audience_id, as_of=as_of):
-            for step in follow_ups(config):
+        if classify_step(db, config, audience_id, as_of=as_of):
+            for step in follow_ups(config, as_of):
                 if not step(db, config, audience_id):
                     break
 
 
-def follow_ups(config: Config) -> list[Step]:
-    """What runs after a classification: the policies, then the sync (when Mailchimp is configured)."""
-    return [policies_step, sync_step] if mailchimp_configured(config) else []
+def follow_ups(config: Config, as_of: datetime) -> list[Step]:
+    """What runs after a classification: the value run and the rule segments (same as_of), then the
+    policies and the sync (when Mailchimp is configured)."""
+    value = functools.partial(value_step, as_of=as_of)
+    segments = functools.partial(segments_step, as_of=as_of)
+    return [value, segments, policies_step, sync_step] if mailchimp_configured(config) else [value, segments]
 
 
 def _with_mailchimp(job: str, step: Step) -> Job:
@@ -212,6 +230,8 @@ def _run_requested(db: Database, config: Config, job: str, audience_id: int, opt
         pull_step(db, config, audience_id)
     elif job == "classify":
         classify_step(db, config, audience_id)
+    elif job == "value":
+        value_step(db, config, audience_id, as_of=utcnow())
     elif job == "policies":
         policies_step(db, config, audience_id)
 

@@ -67,10 +67,11 @@ def preview(session: Session, audience_id: int, rule: Any, settings: EngagementC
             as_of: datetime | None = None, sample: int = PREVIEW_SAMPLE) -> Preview:
     """How many subscribers match `rule` now (or at as_of) and the first few; writes nothing."""
     as_of = as_utc(as_of or utcnow())
-    members = members_query(parse_for(session, audience_id, rule), audience_id, as_of, settings).subquery("m")
-    count = session.scalar(select(func.count()).select_from(members))
-    emails = session.scalars(select(Subscriber.email).where(Subscriber.id.in_(select(members.c.id)))
-                             .order_by(Subscriber.email).limit(sample)).all()
+    query = members_query(parse_for(session, audience_id, rule), audience_id, as_of, settings)
+    # One pass: the first emails in order, each row carrying the count of all matches (a window count).
+    rows = session.execute(query.with_only_columns(Subscriber.email, func.count().over())
+                           .order_by(Subscriber.email).limit(sample)).all()
+    count, emails = (rows[0][1] if rows else 0), [row[0] for row in rows]
     return Preview(count or 0, list(emails), as_of)
 
 

@@ -1,4 +1,4 @@
-"""`mailseg sync`: the engagement classes mirrored as tags, one recorded run per sync."""
+"""`mailseg sync`: the engagement classes and value segments mirrored as tags, one recorded run per sync."""
 
 from __future__ import annotations
 
@@ -24,11 +24,39 @@ def engagement_specs(audience_id: int, prefix: str) -> list[SegmentSpec]:
             for name in ENGAGEMENT_CLASSES]
 
 
-def mirrored_specs(session: Session, audience_id: int, prefix: str) -> list[SegmentSpec]:
-    """Everything mirrored as tags: the engagement classes, then the synced rule segments (and retired tags)."""
+def value_specs(session: Session, audience_id: int, config: Config) -> list[SegmentSpec]:
+    """One segment per value segment of the families in value.sync (mailseg:rfm:champions,
+    mailseg:abc:A, mailseg:value:profitable_loyal, ...): the mailable subscribers holding it now.
+    Only segments someone holds, or mirrored before (to empty them), so an audience without orders
+    gets no empty value tags."""
+    from ..models import SubscriberValue, SyncSegment
+    from ..value.segments import value_tag
+
+    columns = {"rfm": SubscriberValue.rfm_segment, "abc": SubscriberValue.abc_class, "quadrant": SubscriberValue.quadrant}
+    mirrored = set(session.scalars(select(SyncSegment.name).where(SyncSegment.audience_id == audience_id)))
+    specs = []
+    for family in config.value.sync:
+        column = columns[family]
+        held = set(session.scalars(select(column).where(SubscriberValue.audience_id == audience_id,
+                                                        column.is_not(None)).distinct()))
+        held.discard("prospect")
+        prefix = value_tag(config.sync.tag_prefix, family, "")
+        held |= {name[len(prefix):] for name in mirrored if name.startswith(prefix)}
+        specs.extend(SegmentSpec(value_tag(config.sync.tag_prefix, family, name), select(Subscriber.id)
+                                 .join(SubscriberValue, SubscriberValue.subscriber_id == Subscriber.id)
+                                 .where(Subscriber.audience_id == audience_id, column == name,
+                                        Subscriber.status.not_in(SUPPRESSED_STATUSES)))
+                     for name in sorted(held))
+    return specs
+
+
+def mirrored_specs(session: Session, audience_id: int, config: Config) -> list[SegmentSpec]:
+    """Every segment `mailseg sync` mirrors: the engagement classes, the value segments, then the synced
+    rule segments and survey answers (and retired tags, emptied)."""
     from ..segments.mirror import segment_specs
 
-    return engagement_specs(audience_id, prefix) + segment_specs(session, audience_id, prefix)
+    return (engagement_specs(audience_id, config.sync.tag_prefix) + value_specs(session, audience_id, config)
+            + segment_specs(session, audience_id, config.sync.tag_prefix))
 
 
 def sync_options(config: Config) -> SyncOptions:
@@ -45,8 +73,7 @@ def provider_list_id(audience: Audience, config: Config) -> str:
 
 def plan_engagement_sync(session: Session, audience: Audience, config: Config) -> list[Plan]:
     """What `mailseg sync` would add and remove per tag; calls nothing and writes nothing."""
-    return plan_segments(session, audience.id, mirrored_specs(session, audience.id, config.sync.tag_prefix),
-                         sync_options(config))
+    return plan_segments(session, audience.id, mirrored_specs(session, audience.id, config), sync_options(config))
 
 
 def sync_engagement(session: Session, audience: Audience, config: Config, factory: PlatformFactory,
@@ -59,7 +86,7 @@ def sync_engagement(session: Session, audience: Audience, config: Config, factor
     with recorded_run(session, "sync", audience_id=audience.id) as run:
         retired = retired_tags(session, audience.id)
         try:
-            sync_segments(session, audience.id, list_id, mirrored_specs(session, audience.id, config.sync.tag_prefix),
+            sync_segments(session, audience.id, list_id, mirrored_specs(session, audience.id, config),
                           factory, sync_options(config), progress=progress, report=report)
             forget_retired(session, audience.id, retired)
         except Exception:

@@ -1,6 +1,7 @@
 """`mailseg pull`: import members, sends and email activity from the platform, incrementally.
 
-Members changed since the last pull (since_last_changed) are upserted; for campaigns sent inside the
+Members changed since the last pull (since_last_changed) are upserted; the e-commerce store's orders
+(mailchimp.store_id) changed since the last pull become purchases; for campaigns sent inside the
 engagement window, recipients are read once and activity since the last pull, all stored through
 store_events (source "pull"), which drops what is already stored: a second pull adds nothing.
 Watermarks live in pull_cursors and trail the pull's start by a few minutes, since the platform
@@ -41,12 +42,19 @@ class PullReport:
     updated: int = 0
     campaigns: int = 0
     events: StoreResult = field(default_factory=StoreResult)
+    # E-commerce orders (mailchimp.store_id): read, unchanged since the last pull, and stored.
+    orders_read: int = 0
+    orders_unchanged: int = 0
+    orders: StoreResult = field(default_factory=StoreResult)
 
     def summary(self) -> dict:
         return {"members": self.members, "inserted": self.inserted, "updated": self.updated,
                 "campaigns": self.campaigns, "events_received": self.events.received,
                 "events_stored": self.events.inserted, "events_duplicate": self.events.duplicates,
-                "events_unknown": self.events.unknown, "by_type": dict(self.events.by_type)}
+                "events_unknown": self.events.unknown, "by_type": dict(self.events.by_type),
+                "orders_read": self.orders_read, "orders_unchanged": self.orders_unchanged,
+                "orders_stored": self.orders.inserted, "orders_cancelled": self.orders.orders_cancelled,
+                "orders_unknown_email": self.orders.unknown}
 
 
 def pull_audience(session: Session, audience: Audience, config: Config, platform: EmailPlatform,
@@ -57,6 +65,8 @@ def pull_audience(session: Session, audience: Audience, config: Config, platform
     with recorded_run(session, "pull", audience_id=audience.id) as run:
         started = utcnow()
         _pull_members(session, audience.id, list_id, platform, config.sync.tag_prefix, started, report, progress)
+        if config.mailchimp.store_id:
+            _pull_orders(session, audience.id, config.mailchimp.store_id, platform, started, report, progress)
         oldest = started - timedelta(days=31 * config.engagement.window_months)
         for campaign in platform.sent_campaigns(list_id):
             if campaign.sent_at is not None and campaign.sent_at >= oldest:
@@ -96,6 +106,32 @@ def _subscriber_row(member: Member, prefix: str) -> SubscriberRow:
     if member.unique_email_id:
         values["unique_email_id"] = member.unique_email_id
     return SubscriberRow(normalise_email(member.email), values)
+
+
+def _pull_orders(session: Session, audience_id: int, store_id: str, platform: EmailPlatform, started: datetime,
+                 report: PullReport, progress: Progress | None) -> None:
+    """The store's orders as purchases, matched by the customer's email. The platform cannot filter by
+    change time, so every page is read and orders not updated since the last pull are skipped;
+    refunded and cancelled orders are stored with that state (a later pull cancels a stored order)."""
+    cursor_name = f"store:{store_id}:orders"
+    since = get_cursor(session, audience_id, cursor_name)
+    fresh = []
+    for order in platform.store_orders(store_id):
+        report.orders_read += 1
+        changed = order.updated_at or order.processed_at
+        if order.processed_at is None or order.email is None or (since is not None and changed is not None and changed <= since):
+            report.orders_unchanged += 1
+            continue
+        status = "cancelled" if order.cancelled_at is not None else order.financial_status
+        fresh.append(EventIn("purchase", order.processed_at, "pull", email=order.email, amount=order.total,
+                             order_id=order.id, order_status=status))
+    for chunk in chunked(fresh, CHUNK):
+        report.orders.add(store_events(session, audience_id, chunk))
+        session.commit()
+        if progress is not None:
+            progress.advance(len(chunk))
+    set_cursor(session, audience_id, cursor_name, started - OVERLAP)
+    session.commit()
 
 
 def _pull_campaign(session: Session, audience_id: int, campaign: CampaignInfo, platform: EmailPlatform,

@@ -125,6 +125,7 @@ class FakeMailchimp:
         self.delay = 0.0  # seconds before answering any call
         self.write_delay = 0.0  # extra seconds before answering a write
         self._ids = itertools.count(1)
+        self.stores: dict[str, dict] = {}  # store id -> {"id", "list_id", "orders": {order id -> order}}
         self.app = self._make_app()
 
     # --- seeding and inspection (what a test does on "Mailchimp's side") ----------------------
@@ -140,6 +141,36 @@ class FakeMailchimp:
             members = self.add_list(list_id).members
             for email in emails:
                 members[subscriber_hash(email)] = self._member(list_id, email, status, {}, stamp)
+
+    def add_store(self, store_id: str, list_id: str = "list0001", currency_code: str = "USD") -> dict:
+        with self.lock:
+            return self.stores.setdefault(store_id, {"id": store_id, "list_id": list_id,
+                                                     "currency_code": currency_code, "orders": {}})
+
+    def add_order(self, store_id: str, order_id: str, email: str, order_total: float, processed_at: str, *,
+                  financial_status: str = "paid", customer_id: str | None = None) -> dict:
+        """An e-commerce order in the documented shape (GET /ecommerce/stores/{store_id}/orders/{order_id})."""
+        with self.lock:
+            store = self.stores[store_id]
+            order = {
+                "id": order_id, "store_id": store_id, "campaign_id": "", "landing_site": "",
+                "customer": {"id": customer_id or f"cust-{subscriber_hash(email)[:8]}", "email_address": email,
+                             "opt_in_status": True, "company": "", "first_name": "", "last_name": "",
+                             "orders_count": 0, "total_spent": 0},
+                "financial_status": financial_status, "fulfillment_status": "", "currency_code": store["currency_code"],
+                "order_total": order_total, "order_url": "", "discount_total": 0, "tax_total": 0,
+                "shipping_total": 0, "tracking_code": "", "processed_at_foreign": processed_at,
+                "cancelled_at_foreign": "", "updated_at_foreign": processed_at,
+                "shipping_address": {}, "billing_address": {}, "promos": [], "lines": [], "outreach": {},
+                "tracking_number": "", "tracking_carrier": "", "tracking_url": "", "_links": [],
+            }
+            store["orders"][order_id] = order
+            return order
+
+    def update_order(self, store_id: str, order_id: str, updated_at: str, **changes) -> None:
+        """A change on the shop's side (refund, cancellation): the order's updated_at_foreign moves."""
+        with self.lock:
+            self.stores[store_id]["orders"][order_id].update(changes, updated_at_foreign=updated_at)
 
     def segment_emails(self, list_id: str, name: str) -> set[str]:
         with self.lock:

@@ -241,6 +241,27 @@ def register(app: Flask, fake: "FakeMailchimp") -> None:
 
     # --- reports ------------------------------------------------------------------------------
 
+    # --- e-commerce -------------------------------------------------------------------------------
+
+    @app.get(f"{bp}/ecommerce/stores/<store_id>/orders")
+    def store_orders(store_id):
+        """List orders: count/offset paging, optional customer_id filter; {store_id, orders, total_items}."""
+        with fake.lock:
+            store = fake.stores.get(store_id)
+            if store is None:
+                raise Problem(404, "Resource Not Found", "The requested resource could not be found.")
+            customer = request.args.get("customer_id")
+            orders = [dict(o) for o in store["orders"].values() if customer is None or o["customer"]["id"] == customer]
+        return page(orders, "orders", store_id=store_id)
+
+    @app.get(f"{bp}/ecommerce/stores/<store_id>/orders/<order_id>")
+    def store_order(store_id, order_id):
+        with fake.lock:
+            order = (fake.stores.get(store_id) or {}).get("orders", {}).get(order_id)
+            if order is None:
+                raise Problem(404, "Resource Not Found", "The requested resource could not be found.")
+            return jsonify(dict(order))
+
     @app.get(f"{bp}/reports/<campaign_id>/sent-to")
     def sent_to(campaign_id):
         with fake.lock:

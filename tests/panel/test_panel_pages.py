@@ -9,7 +9,7 @@ from seed import PEOPLE
 from mailseg.models import Subscriber
 from mailseg.reports.audience import SubscriberFilter, subscriber_page
 
-PAGES = ["/", "/audience", "/campaigns", "/settings", "/sync"]
+PAGES = ["/", "/audience", "/campaigns", "/value", "/settings", "/sync"]
 
 
 @pytest.mark.parametrize("path", PAGES)

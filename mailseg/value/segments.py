@@ -1,0 +1,110 @@
+"""The named value segments: the RFM segment table, the quadrants, and what to do with each."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import and_, case, literal
+
+OTHER_SEGMENT = "other"
+_RULE = re.compile(r"^([a-z][a-z0-9_]{0,39})((?:\s+[RFM][1-5](?:-[1-5])?){3})$")
+_RANGE = re.compile(r"([RFM])([1-5])(?:-([1-5]))?")
+
+# What the seeds recommend for each default segment (003) and quadrant (001); shown in the panel.
+SEGMENT_ACTIONS = {
+    "champions": "Premium: reward them, ask for reviews, show new products first.",
+    "low_value_frequent": "Buy often but little: bundles and upsells to raise the basket.",
+    "cant_lose_them": "Brought a lot, long ago: win them back now, personally.",
+    "loyal": "Keep them close: loyalty programme, early access.",
+    "at_risk": "Used to buy often: reach out before they are gone.",
+    "new_customers": "First order just now: onboarding, a reason for the second order.",
+    "promising": "Recent first buyers: build the habit with relevant offers.",
+    "potential_loyalist": "Recent, a few orders: membership or loyalty offer.",
+    "need_attention": "Frequent but small and fading: a limited-time offer on what they buy.",
+    "about_to_sleep": "Slipping away: reminders and popular products.",
+    "hibernating": "Long quiet: a reactivation offer, then mail them less.",
+    "lost": "Gone: a last win-back attempt, otherwise let them go.",
+    OTHER_SEGMENT: "No segment rule matched.",
+}
+QUADRANT_ACTIONS = {
+    "profitable_loyal": "Gold fund: personal service, keep them delighted.",
+    "profitable_disloyal": "Profitable but disloyal: a loyalty programme to bind them.",
+    "unprofitable_loyal": "Loyal but unprofitable: help them grow (cross-sell, bigger baskets).",
+    "unprofitable_disloyal": "Neither: convert with an offer or let them go.",
+}
+
+
+@dataclass(frozen=True)
+class SegmentRule:
+    name: str
+    r: tuple[int, int]
+    f: tuple[int, int]
+    m: tuple[int, int]
+
+    def matches(self, r: int, f: int, m: int) -> bool:
+        return all(low <= score <= high for score, (low, high) in ((r, self.r), (f, self.f), (m, self.m)))
+
+    def describe(self) -> str:
+        return " ".join(f"{letter}{low}" if low == high else f"{letter}{low}-{high}"
+                        for letter, (low, high) in (("R", self.r), ("F", self.f), ("M", self.m)))
+
+
+def parse_rfm_segments(lines: list[str]) -> list[SegmentRule]:
+    """The rules of value.rfm_segments; a ValueError names the bad rule."""
+    if not lines:
+        raise ValueError("give at least one segment rule")
+    rules, names = [], set()
+    for line in lines:
+        match = _RULE.match(line.strip())
+        if not match:
+            raise ValueError(f"{line!r}: expected \"name Rlo-hi Flo-hi Mlo-hi\" (lower-case name, scores 1-5)")
+        name = match.group(1)
+        if name in names or name in ("prospect", OTHER_SEGMENT):
+            raise ValueError(f"{line!r}: the name {name!r} is {'used twice' if name in names else 'reserved'}")
+        names.add(name)
+        ranges: dict[str, tuple[int, int]] = {}
+        for letter, low, high in _RANGE.findall(match.group(2)):
+            low_i, high_i = int(low), int(high or low)
+            if letter in ranges or high_i < low_i:
+                raise ValueError(f"{line!r}: give R, F and M once each, each range low-high")
+            ranges[letter] = (low_i, high_i)
+        if set(ranges) != {"R", "F", "M"}:
+            raise ValueError(f"{line!r}: give R, F and M once each")
+        rules.append(SegmentRule(name, ranges["R"], ranges["F"], ranges["M"]))
+    return rules
+
+
+def segment_of(rules: list[SegmentRule], r: int, f: int, m: int) -> tuple[str, SegmentRule | None]:
+    """The first rule matching the scores (Python side: explanations and the reference in tests)."""
+    for rule in rules:
+        if rule.matches(r, f, m):
+            return rule.name, rule
+    return OTHER_SEGMENT, None
+
+
+def segment_case(rules: list[SegmentRule], r, f, m):
+    """The same first-match rule as one SQL CASE over the score columns."""
+    whens = [(and_(r.between(*rule.r), f.between(*rule.f), m.between(*rule.m)), literal(rule.name))
+             for rule in rules]
+    return case(*whens, else_=literal(OTHER_SEGMENT))
+
+
+def segment_names(rules: list[SegmentRule]) -> list[str]:
+    return [rule.name for rule in rules] + [OTHER_SEGMENT]
+
+
+# Tag families mirrored on the platform: mailseg:rfm:<segment>, mailseg:abc:<class>, mailseg:value:<quadrant>.
+TAG_FAMILIES = {"rfm": "rfm:", "abc": "abc:", "quadrant": "value:"}
+
+
+def value_tag(prefix: str, family: str, name: str) -> str:
+    """The tag of a value segment, e.g. value_tag("mailseg:", "rfm", "champions") == "mailseg:rfm:champions"."""
+    return f"{prefix}{TAG_FAMILIES[family]}{name}"
+
+
+def value_tags(prefix: str, families, rfm_segment: str | None, abc_class: str | None, quadrant: str | None) -> list[str]:
+    """The value tags a subscriber belongs to (prospects have no RFM tag)."""
+    names = {"rfm": rfm_segment if rfm_segment not in (None, "prospect") else None, "abc": abc_class,
+             "quadrant": quadrant}
+    return [value_tag(prefix, family, names[family]) for family in TAG_FAMILIES if family in families and names[family]]

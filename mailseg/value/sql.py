@@ -1,0 +1,158 @@
+"""The value rules as SQL: counted orders, the per-customer order totals, scores, ABC and the quadrant.
+
+Every statement here touches every subscriber of an audience and runs in the database, the same on
+SQLite and PostgreSQL (the few date functions that differ are the helpers at the top).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from fractions import Fraction
+
+from sqlalchemy import Date, Integer, and_, case, cast, extract, func, literal, or_, select, text
+from sqlalchemy.orm import Session
+
+from ..models import UNCOUNTED_ORDER_STATUSES, Event, Subscriber, UTCDateTime
+
+EVENTS = Event.__table__
+SUBSCRIBERS = Subscriber.__table__
+# The one place value reads the engagement class (issue 11 may move it; CONTRACTS.md).
+ENGAGEMENT_CLASS = SUBSCRIBERS.c.engagement_class
+LOYAL_CLASSES = ("active", "semi_active")
+LOYAL_MIN_ORDERS = 2
+
+
+def _sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def day_number(session: Session, moment):
+    """The UTC calendar day of a stored timestamp as days since 1970-01-01 (an integer)."""
+    if _sqlite(session):
+        return cast(func.julianday(func.date(moment)) - 2440587.5, Integer)
+    return cast(moment, Date()) - text("DATE '1970-01-01'")
+
+
+def whole_days(session: Session, later: datetime, earlier):
+    """Whole days from `earlier` (a column) to the moment `later`, exact to the microsecond.
+
+    SQLite: the difference of the calendar days, less one when `earlier`'s time of day is later than
+    `later`'s (both stored as 'YYYY-MM-DD HH:MM:SS.ffffff', so the time parts compare as text).
+    PostgreSQL: the interval's seconds (numeric, exact) divided by 86,400, rounded down."""
+    later_value = literal(later, UTCDateTime)
+    if _sqlite(session):
+        days = cast(func.julianday(func.date(later_value)) - func.julianday(func.date(earlier)), Integer)
+        return days - case((func.substr(earlier, 12) > func.substr(later_value, 12), 1), else_=0)
+    return cast(func.floor(extract("epoch", later_value - earlier) / 86400), Integer)
+
+
+def counted_order():
+    """A purchase that counts: not cancelled, not refunded (the order's state, see models/events.py)."""
+    return and_(EVENTS.c.type == "purchase",
+                or_(EVENTS.c.order_status.is_(None), EVENTS.c.order_status.not_in(UNCOUNTED_ORDER_STATUSES)))
+
+
+def order_totals(session: Session, audience_id: int, window_start: datetime, as_of: datetime, margin_rate: float):
+    """Named statement "order totals": one row per subscriber with a counted order up to as_of.
+
+    Inner query: the counted orders grouped per subscriber and UTC day (the models count purchase
+    days): the day's amount and contribution (margin, else margin_rate x amount), and the day's
+    orders, amount and last order inside the lookback (window_start < occurred_at <= as_of).
+    Outer query: per subscriber, frequency / monetary / last order of the lookback, and for the
+    lifetime-value models the purchase days, first and last day, all-time amount and contribution,
+    and the amount of the first day (the Gamma-Gamma spend is the mean of the days after it)."""
+    in_lookback = EVENTS.c.occurred_at > literal(window_start, UTCDateTime)
+    amount = func.coalesce(EVENTS.c.amount, 0)
+    day = day_number(session, EVENTS.c.occurred_at).label("day")
+    per_day = (
+        select(EVENTS.c.subscriber_id, day,
+               func.sum(amount).label("day_amount"),
+               func.sum(func.coalesce(EVENTS.c.margin, amount * margin_rate)).label("day_margin"),
+               func.sum(case((in_lookback, 1), else_=0)).label("orders"),
+               func.sum(case((in_lookback, amount), else_=0)).label("revenue"),
+               func.max(case((in_lookback, EVENTS.c.occurred_at))).label("last_at"),
+               func.row_number().over(partition_by=EVENTS.c.subscriber_id, order_by=day).label("day_index"))
+        .join(SUBSCRIBERS, SUBSCRIBERS.c.id == EVENTS.c.subscriber_id)
+        .where(SUBSCRIBERS.c.audience_id == audience_id, counted_order(),
+               EVENTS.c.occurred_at <= literal(as_of, UTCDateTime))
+        .group_by(EVENTS.c.subscriber_id, day)
+    ).subquery("per_day")
+    return (
+        select(per_day.c.subscriber_id,
+               func.sum(per_day.c.orders).label("frequency"),
+               func.sum(per_day.c.revenue).label("monetary"),
+               func.max(per_day.c.last_at).label("last_at"),
+               func.count().label("days"),
+               func.min(per_day.c.day).label("first_day"),
+               func.max(per_day.c.day).label("last_day"),
+               func.sum(per_day.c.day_amount).label("total_amount"),
+               func.sum(per_day.c.day_margin).label("total_margin"),
+               func.sum(case((per_day.c.day_index == 1, per_day.c.day_amount), else_=0)).label("first_day_amount"))
+        .group_by(per_day.c.subscriber_id)
+    ).subquery("totals")
+
+
+def staged_values(session: Session, audience_id: int, window_start: datetime, as_of: datetime, margin_rate: float):
+    """Named statement "value staging": every subscriber of the audience with its lookback figures,
+    RFM scores and ABC position, ready for the segment rules.
+
+    Scores: with n customers (frequency > 0), score = 1 + floor(5 (rank - 1) / n), rank = RANK()
+    (ties share the lowest rank) ascending by frequency and by monetary, descending by recency_days.
+    Monetary is compared in whole cents so that ties are exact on both databases.
+    ABC: the customer's revenue share before it, in descending monetary order, ties by email."""
+    totals = order_totals(session, audience_id, window_start, as_of, margin_rate)
+    frequency = func.coalesce(totals.c.frequency, 0)
+    cents = cast(func.round(func.coalesce(totals.c.monetary, 0) * 100), Integer)
+    is_customer = case((frequency > 0, 1), else_=0)
+    recency = case((frequency > 0, whole_days(session, as_of, totals.c.last_at)))
+    base = (
+        select(SUBSCRIBERS.c.id.label("subscriber_id"), SUBSCRIBERS.c.email, ENGAGEMENT_CLASS.label("engagement_class"),
+               frequency.label("frequency"), cents.label("monetary_cents"), recency.label("recency_days"),
+               is_customer.label("is_customer"), totals.c.days, totals.c.first_day, totals.c.last_day,
+               totals.c.total_amount, totals.c.total_margin, totals.c.first_day_amount)
+        .select_from(SUBSCRIBERS.outerjoin(totals, totals.c.subscriber_id == SUBSCRIBERS.c.id))
+        .where(SUBSCRIBERS.c.audience_id == audience_id)
+    ).subquery("base")
+    group = base.c.is_customer
+    n = func.count().over(partition_by=group)
+
+    def score(order_by):
+        rank = func.rank().over(partition_by=group, order_by=order_by)
+        return case((group == 1, 1 + (5 * (rank - 1)) // n))
+
+    s_before = func.sum(base.c.monetary_cents).over(
+        partition_by=group, order_by=(base.c.monetary_cents.desc(), base.c.email), rows=(None, -1))
+    return select(
+        base,
+        score(base.c.recency_days.desc()).label("r_score"),
+        score(base.c.frequency).label("f_score"),
+        score(base.c.monetary_cents).label("m_score"),
+        case((group == 1, func.coalesce(s_before, 0))).label("cents_before"),
+        case((group == 1, func.sum(base.c.monetary_cents).over(partition_by=group))).label("cents_total"),
+    )
+
+
+def abc_case(cents_before, cents_total, abc_a: float, abc_b: float):
+    """A when S_before < abc_a x S, B when S_before < abc_b x S, else C; exact integer arithmetic
+    (the shares as fractions of 10,000)."""
+    def under(share: float):
+        fraction = Fraction(share).limit_denominator(10_000)
+        return cents_before * fraction.denominator < cents_total * fraction.numerator
+
+    return case((cents_total.is_(None), None), (under(abc_a), "A"), (under(abc_b), "B"), else_="C")
+
+
+def quadrant_case(frequency, engagement_class, clv, threshold: float | None):
+    """profitable = clv >= threshold; loyal = at least 2 counted orders in the lookback and an
+    engaged class (active or semi_active). NULL without a clv or a threshold."""
+    if threshold is None:
+        return literal(None)
+    profitable = clv >= threshold
+    loyal = and_(frequency >= LOYAL_MIN_ORDERS, engagement_class.in_(LOYAL_CLASSES))
+    return case((or_(clv.is_(None), frequency == 0), None),
+                (and_(profitable, loyal), "profitable_loyal"),
+                (profitable, "profitable_disloyal"),
+                (loyal, "unprofitable_loyal"),
+                else_="unprofitable_disloyal")
+
+

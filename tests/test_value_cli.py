@@ -1,0 +1,81 @@
+"""`mailseg value`, `mailseg export values|value-model` and the value lines of `mailseg explain`."""
+
+import csv
+import io
+import json
+
+from mailseg.models import JobRun
+
+from .factories import make_audience, make_order, make_subscriber, simulated_buyers, utc
+
+AS_OF = "2026-08-31T12:00:00Z"
+
+
+def small_audience(session):
+    audience = make_audience(session)
+    make_subscriber(session, audience, "anna@example.com")
+    make_subscriber(session, audience, "li@example.com")
+    make_subscriber(session, audience, "never@example.com")
+    make_order(session, audience, "anna@example.com", utc(2026, 8, 1), 120, order_id="A1")
+    make_order(session, audience, "anna@example.com", utc(2026, 8, 20), 80, order_id="A2")
+    make_order(session, audience, "li@example.com", utc(2026, 2, 1), 30, order_id="L1")
+    make_order(session, audience, "li@example.com", utc(2026, 3, 1), 30, order_id="L2", status="refunded")
+    session.commit()
+    return audience
+
+
+def test_value_command_prints_the_summary_and_says_why_there_is_no_clv(cli, session):
+    small_audience(session)
+    result = cli("value", "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    assert "2 customer(s)" in result.output
+    assert "lifetime value: not computed (too little data: 2 repeat customer(s)" not in result.output
+    assert "lifetime value: not computed (too little data: 1 repeat customer(s), value.min_repeat_customers is 30)" \
+        in result.output
+    assert "RFM segment" in result.output and "prospect" in result.output
+    run = session.query(JobRun).filter_by(job="value").one()
+    assert run.status == "succeeded" and run.summary["model_reason"].startswith("too little data")
+
+
+def test_export_values_has_every_column_and_empty_cells_where_not_applicable(cli, session, tmp_path):
+    small_audience(session)
+    cli("value", "--as-of", AS_OF)
+    out = tmp_path / "values.csv"
+    result = cli("export", "values", "--output", out)
+    assert result.exit_code == 0 and "exported 3" in result.output
+    rows = {row["email"]: row for row in csv.DictReader(io.StringIO(out.read_text()))}
+    assert list(rows["anna@example.com"]) == ["email", "frequency", "monetary", "recency_days", "r_score", "f_score",
+                                              "m_score", "rfm_segment", "abc_class", "p_alive", "expected_orders",
+                                              "expected_order_value", "clv", "quadrant"]
+    anna = rows["anna@example.com"]
+    assert (anna["frequency"], anna["monetary"], anna["recency_days"], anna["abc_class"]) == ("2", "200.00", "11", "A")
+    never = rows["never@example.com"]
+    assert never["rfm_segment"] == "prospect" and never["r_score"] == "" and never["clv"] == ""
+    as_json = json.loads(cli("export", "values", "--format", "json").stdout)
+    assert {row["email"]: row["frequency"] for row in as_json}["li@example.com"] == 1
+
+
+def test_export_value_model_before_and_after_a_fit(cli, session):
+    audience = make_audience(session)
+    session.commit()
+    missing = cli("export", "value-model")
+    assert missing.exit_code == 1 and "no lifetime-value model" in missing.output
+    simulated_buyers(session, audience, 80, end=utc(2026, 8, 31))
+    assert cli("value", "--as-of", AS_OF).exit_code == 0
+    document = json.loads(cli("export", "value-model", "--format", "json").stdout)
+    assert set(document["bgnbd"]) == {"r", "alpha", "a", "b", "log_likelihood"}
+    assert set(document["gamma_gamma"]) >= {"p", "q", "gamma"}
+    assert document["customers"] == 80 and document["as_of"].startswith("2026-08-31T12:00:00")
+
+
+def test_explain_shows_the_value_evidence(cli, session):
+    small_audience(session)
+    before = cli("explain", "anna@example.com")
+    assert "value: not computed yet" in before.output
+    cli("value", "--as-of", AS_OF)
+    output = cli("explain", "anna@example.com").output
+    assert "orders in the lookback: 2, revenue 200.00, last 11 day(s) before" in output
+    assert "R score 3: 11 (customers scoring 3 have 11 to 11)" in output
+    assert "RFM segment: loyal (rule loyal R3-5 F3-5 M3-5)" in output
+    assert "ABC class A: customers before hold 0.0% of the revenue, 87.0% with this one" in output
+    assert "x=1 repeat day(s), t_x=2.71 weeks, T=4.29 weeks" in output

@@ -75,13 +75,18 @@ def preview(session: Session, audience_id: int, rule: Any, settings: EngagementC
     return Preview(count or 0, list(emails), as_of)
 
 
+def named(session: Session, model, audience_id: int, name: str, missing: type[LookupError], noun: str):
+    """The audience's row of `model` (a segment, a survey) with that name; else `missing`, listing the known names."""
+    row = session.scalar(select(model).where(model.audience_id == audience_id, model.name == name))
+    if row is None:
+        known = ", ".join(session.scalars(select(model.name).where(model.audience_id == audience_id)
+                                          .order_by(model.name))) or "none yet"
+        raise missing(f"no {noun} named {name!r} (known: {known})")
+    return row
+
+
 def get_segment(session: Session, audience_id: int, name: str) -> Segment:
-    segment = session.scalar(select(Segment).where(Segment.audience_id == audience_id, Segment.name == name))
-    if segment is None:
-        known = ", ".join(session.scalars(select(Segment.name).where(Segment.audience_id == audience_id)
-                                          .order_by(Segment.name))) or "none yet"
-        raise SegmentNotFound(f"no segment named {name!r} (known: {known})")
-    return segment
+    return named(session, Segment, audience_id, name, SegmentNotFound, "segment")
 
 
 def list_segments(session: Session, audience_id: int) -> list[Segment]:
@@ -166,8 +171,7 @@ def refresh_segment(session: Session, segment: Segment, settings: EngagementConf
     _drop_staging(session)
     session.execute(CreateTemporaryTableAs(STAGING.name, members_query(node, segment.audience_id, as_of, settings)))
     joined, left = _write_changes(session, segment, as_of)
-    if joined or left:
-        _apply_membership(session, segment.id, as_of)
+    _apply_membership(session, segment.id, as_of, joined=joined, left=left)
     _drop_staging(session)
     members = session.scalar(select(func.count()).select_from(MEMBERS).where(MEMBERS.c.segment_id == segment.id))
     if joined or left or segment.last_evaluated_at is None:
@@ -211,10 +215,16 @@ def _write_changes(session: Session, segment: Segment, as_of: datetime) -> tuple
     return counts[0], counts[1]
 
 
-def _apply_membership(session: Session, segment_id: int, as_of: datetime) -> None:
-    member = exists().where(MEMBERS.c.segment_id == segment_id, MEMBERS.c.subscriber_id == STAGING.c.id)
-    session.execute(insert(MEMBERS).from_select(
-        ["segment_id", "subscriber_id", "joined_at"],
-        select(literal(segment_id), STAGING.c.id, literal(as_of, UTCDateTime)).where(~member)))
-    session.execute(delete(MEMBERS).where(MEMBERS.c.segment_id == segment_id,
-                                          MEMBERS.c.subscriber_id.not_in(select(STAGING.c.id))))
+def _apply_membership(session: Session, segment_id: int, as_of: datetime, *, joined: int, left: int) -> None:
+    """Members in, members out, each only when needed, both as anti-joins (NOT EXISTS). The first
+    version deleted with NOT IN (SELECT id FROM staging) on every change; PostgreSQL may run that as a
+    per-row subplan over the unanalysed temporary table (the suspected cause of the slow first
+    evaluation in docs/BENCHMARKS.md)."""
+    if joined:
+        member = exists().where(MEMBERS.c.segment_id == segment_id, MEMBERS.c.subscriber_id == STAGING.c.id)
+        session.execute(insert(MEMBERS).from_select(
+            ["segment_id", "subscriber_id", "joined_at"],
+            select(literal(segment_id), STAGING.c.id, literal(as_of, UTCDateTime)).where(~member)))
+    if left:
+        staged = exists().where(STAGING.c.id == MEMBERS.c.subscriber_id)
+        session.execute(delete(MEMBERS).where(MEMBERS.c.segment_id == segment_id, ~staged))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Subscriber, Survey, SurveyAnswer, SurveyResponse
 from ..segments.grammar import RuleError, check_name
+from ..segments.store import named
 
 SCALE = tuple(str(n) for n in range(11))
 ANSWER_MAX = 100
@@ -51,12 +52,7 @@ def add_survey(session: Session, audience_id: int, name: str, question: str, ans
 
 
 def get_survey(session: Session, audience_id: int, name: str) -> Survey:
-    survey = session.scalar(select(Survey).where(Survey.audience_id == audience_id, Survey.name == name))
-    if survey is None:
-        known = ", ".join(session.scalars(select(Survey.name).where(Survey.audience_id == audience_id)
-                                          .order_by(Survey.name))) or "none yet"
-        raise SurveyNotFound(f"no survey named {name!r} (known: {known})")
-    return survey
+    return named(session, Survey, audience_id, name, SurveyNotFound, "survey")
 
 
 def list_surveys(session: Session, audience_id: int) -> list[Survey]:

@@ -159,6 +159,7 @@ ERRORS = [
     ({"field": "clv", "op": "between", "value": [5, 1]}, "value: 'between' needs low <= high"),
     ({"field": "clv", "op": "in", "value": []}, "value: 'in' takes a non-empty list"),
     ({"field": "status", "op": "=", "value": "subscrbed"}, "value: 'subscrbed' is not a status"),
+    ({"field": "quadrant", "op": "=", "value": "gold"}, "value: 'gold' is not a quadrant (one of: profitable_loyal"),
     ({"field": "engagement_class", "op": "in", "value": ["active", "activ"]}, "value[1]: 'activ' is not a engagement_class"),
     ({"field": "tags", "op": "=", "value": "x"}, "op: '=' does not apply to list field 'tags'"),
     ({"field": "email", "op": "is_empty", "value": "x"}, "value: 'is_empty' takes no value"),

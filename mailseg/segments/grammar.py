@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Protocol, Union
 
 from ..engagement.window import CLASS_NAMES
-from ..models import SUBSCRIBER_STATUSES
+from ..models import QUADRANTS, SUBSCRIBER_STATUSES
 
 TEXT, NUMBER, DATE, LIST, MEMBERSHIP = "text", "number", "date", "list", "segment"
 
@@ -54,7 +54,8 @@ VALUE_FIELDS = {"rfm_segment": TEXT, "abc_class": TEXT, "quadrant": TEXT, "r_sco
                 "m_score": NUMBER, "clv": NUMBER, "p_alive": NUMBER, "frequency": NUMBER, "monetary": NUMBER,
                 "recency_days": NUMBER}
 # Fields whose values come from a fixed set: a typo is refused instead of matching nobody.
-KNOWN_VALUES = {"status": SUBSCRIBER_STATUSES, "engagement_class": CLASS_NAMES, "abc_class": ("A", "B", "C")}
+KNOWN_VALUES = {"status": SUBSCRIBER_STATUSES, "engagement_class": CLASS_NAMES, "abc_class": ("A", "B", "C"),
+                "quadrant": QUADRANTS}
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 
 

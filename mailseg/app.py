@@ -44,6 +44,8 @@ def create_app(config: Config | None = None, *, database: Database | None = None
         if session is not None:
             session.close()
 
+    from .forms.views import blueprint as signup_blueprint
+    from .surveys.views import blueprint as survey_blueprint
     from .tracking.views import blueprint as tracking_blueprint
     from .web import blueprint as web_blueprint
     from .webhooks.views import blueprint as webhooks_blueprint
@@ -51,6 +53,8 @@ def create_app(config: Config | None = None, *, database: Database | None = None
     app.register_blueprint(web_blueprint)
     app.register_blueprint(tracking_blueprint)
     app.register_blueprint(webhooks_blueprint)
+    app.register_blueprint(survey_blueprint)
+    app.register_blueprint(signup_blueprint)
     from .i18n import init_i18n
     from .panel import init_panel
 

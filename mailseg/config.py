@@ -170,6 +170,9 @@ class FrequencyConfig:
     # Inactive subscribers are eligible again once their last send is this many days old.
     inactive_every_days: int = setting(60, min=30, max=120)
     eligible_tag: str = setting("mailseg:eligible")
+    # Target or exclude a rule segment (its stored members, by name; "" = everyone / no one).
+    segment: str = setting("")
+    exclude_segment: str = setting("")
     # Value segments (RFM segment, ABC class or quadrant names) whose subscribers are always eligible.
     prefer_segments: list[str] = setting([])
 
@@ -182,6 +185,9 @@ class ReengagementConfig:
     attempts: int = setting(1, min=1, max=5)
     # The Mailchimp campaign copied for each attempt; empty: the policy is off.
     template_campaign_id: str = setting("")
+    # Target or exclude a rule segment (its stored members, by name; "" = everyone / no one).
+    segment: str = setting("")
+    exclude_segment: str = setting("")
 
 
 @dataclass(frozen=True)
@@ -201,6 +207,9 @@ class ResendConfig:
     # Subject of version 2, 3, ... ({subject} is the original's); the last one repeats.
     subjects: list[str] = setting(["Did you miss this? {subject}", "In case you missed it: {subject}",
                                    "Last chance: {subject}"], check=_check_subjects)
+    # Target or exclude a rule segment (its stored members, by name; "" = everyone / no one).
+    segment: str = setting("")
+    exclude_segment: str = setting("")
 
 
 @dataclass(frozen=True)
@@ -208,6 +217,9 @@ class OfferConfig:
     # The Mailchimp campaign copied for each day's offer; empty: the policy is off.
     campaign_id: str = setting("")
     cooldown_days: int = setting(90, min=1, max=365)
+    # Target or exclude a rule segment (its stored members, by name; "" = everyone / no one).
+    segment: str = setting("")
+    exclude_segment: str = setting("")
     # Value segments (RFM segment, ABC class or quadrant names) that never get the offer.
     skip_segments: list[str] = setting([])
 
@@ -297,6 +309,18 @@ class ImportConfig:
 
 
 @dataclass(frozen=True)
+class FormsConfig:
+    """Bot and abuse defences of the hosted sign-up forms (/f/<form>)."""
+
+    # A submission sooner than this after the form was rendered is a bot.
+    min_seconds: float = setting(3, min=0, max=600)
+    # A rendered form's token is good this long.
+    max_age_hours: int = setting(24, min=1, max=24 * 30)
+    # Accepted submissions per email address per hour; more get "try again later".
+    per_address_per_hour: int = setting(3, min=1, max=100)
+
+
+@dataclass(frozen=True)
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     web: WebConfig = field(default_factory=WebConfig)
@@ -314,6 +338,7 @@ class Config:
     resend: ResendConfig = field(default_factory=ResendConfig)
     offer: OfferConfig = field(default_factory=OfferConfig)
     actions: ActionsConfig = field(default_factory=ActionsConfig)
+    forms: FormsConfig = field(default_factory=FormsConfig)
     value: ValueConfig = field(default_factory=ValueConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     platform: PlatformConfig = field(default_factory=PlatformConfig)

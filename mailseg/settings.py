@@ -23,11 +23,11 @@ log = logging.getLogger(__name__)
 # The keys the panel may change, by section. Other capabilities add theirs here when they land.
 EDITABLE: dict[str, tuple[str, ...]] = {
     "engagement": ("window_months", "active_min_clicks", "semi_active_min_opens", "count_machine_opens"),
-    "frequency": ("inactive_every_days", "eligible_tag"),
-    "reengagement": ("template_campaign_id", "min_sends", "wait_days", "attempts"),
+    "frequency": ("inactive_every_days", "eligible_tag", "segment", "exclude_segment"),
+    "reengagement": ("template_campaign_id", "min_sends", "wait_days", "attempts", "segment", "exclude_segment"),
     "sunset": ("action", "tag"),
-    "resend": ("all_regular", "after_days", "max_versions", "subjects"),
-    "offer": ("campaign_id", "cooldown_days"),
+    "resend": ("all_regular", "after_days", "max_versions", "subjects", "segment", "exclude_segment"),
+    "offer": ("campaign_id", "cooldown_days", "segment", "exclude_segment"),
     "sync": ("tag_prefix",),
     "holdout": tuple(f"{policy}_{what}" for policy in ("cap", "reengagement", "resend", "offer", "plan")
                      for what in ("share", "salt")),

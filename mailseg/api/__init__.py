@@ -15,6 +15,6 @@ from .common import blueprint
 
 
 def init_api(app: Flask) -> None:
-    from . import orders, spec_view, subscribers  # noqa: F401  (they register their views)
+    from . import orders, segments, spec_view, subscribers  # noqa: F401  (they register their views)
 
     app.register_blueprint(blueprint)

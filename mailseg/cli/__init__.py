@@ -20,7 +20,8 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from . import data, db, demo, engagement, experiments, ingest, policies, scheduler, serve, sync, tokens, users, value
+    from . import (data, db, demo, engagement, experiments, ingest, policies, scheduler, segments, serve, surveys, sync,
+                   tokens, users, value)
 
     main.add_command(db.db)
     main.add_command(data.import_group)
@@ -43,6 +44,9 @@ def _register() -> None:
     main.add_command(policies.resend_campaign)
     main.add_command(experiments.uplift)
     main.add_command(experiments.simulate)
+    main.add_command(segments.segments_group)
+    main.add_command(surveys.surveys_group)
+    data.export_group.add_command(segments.export_segment)
 
 
 _register()

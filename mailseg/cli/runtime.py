@@ -15,6 +15,7 @@ from ..config import Config, ConfigError, load_config
 from ..db import Database, SchemaOutOfDate
 from ..ingest.records import FileFormatError
 from ..providers.base import AuthenticationError, ProviderError
+from ..segments.grammar import RuleError
 
 
 @dataclass
@@ -51,8 +52,8 @@ pass_runtime = click.make_pass_decorator(Runtime)
 
 
 def fails_cleanly(command: Callable) -> Callable:
-    """Turn expected failures (bad config, bad file, unknown audience, a refusing email platform)
-    into a message and exit code; a rejected API key exits 3."""
+    """Turn expected failures (bad config, bad file, unknown audience / segment / survey, a refused rule,
+    a refusing email platform) into a message and exit code; a rejected API key exits 3."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -61,8 +62,12 @@ def fails_cleanly(command: Callable) -> Callable:
         except ConfigError as exc:
             click.echo(f"config error: {exc}", err=True)
             sys.exit(2)
-        except (FileFormatError, AudienceNotFound, FileNotFoundError, SchemaOutOfDate) as exc:
-            click.echo(f"error: {exc}", err=True)
+        except (FileFormatError, AudienceNotFound, FileNotFoundError, SchemaOutOfDate, *_lookup_errors()) as exc:
+            click.echo(f"error: {exc.args[0] if isinstance(exc, LookupError) else exc}", err=True)
+            sys.exit(1)
+        except RuleError as exc:  # a rule, survey or form definition: every problem on its own line
+            for error in exc.errors:
+                click.echo(f"error: {error}", err=True)
             sys.exit(1)
         except AuthenticationError as exc:
             click.echo(f"error: {exc}; the run was stopped", err=True)
@@ -72,6 +77,17 @@ def fails_cleanly(command: Callable) -> Callable:
             sys.exit(1)
 
     return wrapper
+
+
+def _lookup_errors() -> tuple[type[Exception], ...]:
+    """Things named on the command line that do not exist (segments, surveys, subscribers), and survey
+    links without tracking.secret."""
+    from ..engagement import SubscriberNotFound
+    from ..segments import SegmentNotFound
+    from ..surveys import SurveyNotFound
+    from ..tracking.tokens import TrackingDisabled
+
+    return SegmentNotFound, SurveyNotFound, SubscriberNotFound, TrackingDisabled
 
 
 def setup_logging(verbose: bool) -> None:

@@ -8,6 +8,8 @@ from .events import EVENT_SOURCES, EVENT_TYPES, UNCOUNTED_ORDER_STATUSES, Event,
 from .history import RUN_STATUSES, ClassChange, JobRun, SubscriberStatusChange
 from .panel import USER_ROLES, JobRequest, LoginAttempt, LoginCounter, SecretFingerprint, SettingChange, SettingOverride, User, UserSession
 from .policies import ACTION_STEPS, POLICIES, REENGAGEMENT_STATES, CampaignPlan, PolicyAction, PolicyRecipient, ReengagementState
+from .segments import RetiredTag, Segment, SegmentChange, SegmentMember, SegmentSize
+from .surveys import SURVEY_KINDS, FormSubmission, SignupForm, Survey, SurveyAnswer, SurveyResponse
 from .scheduling import SchedulerLease, apscheduler_jobs
 from .experiments import EXPERIMENT_POLICIES, Exposure, Verdict
 from .sandbox import (SANDBOX_STATES, SandboxActivity, SandboxCampaign, SandboxList, SandboxMember, SandboxRecipient,
@@ -22,6 +24,8 @@ __all__ = [
     "ACTION_STEPS", "POLICIES", "REENGAGEMENT_STATES", "CampaignPlan", "PolicyAction", "PolicyRecipient",
     "ReengagementState", "SubscriberStatusChange", "USER_ROLES", "JobRequest", "LoginAttempt", "LoginCounter",
     "UserSession", "SecretFingerprint", "SettingChange", "SettingOverride", "User",
+    "RetiredTag", "Segment", "SegmentChange", "SegmentMember", "SegmentSize",
+    "SURVEY_KINDS", "FormSubmission", "SignupForm", "Survey", "SurveyAnswer", "SurveyResponse",
     "API_SCOPES", "ApiToken", "UNCOUNTED_ORDER_STATUSES", "normalise_order_status", "PROSPECT", "QUADRANTS", "VALUE_FAMILIES",
     "SubscriberValue", "ValueChange", "ValueModel",
     "EXPERIMENT_POLICIES", "Exposure", "Verdict", "SANDBOX_STATES", "SandboxActivity",

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, JSONType, UTCDateTime, utcnow
 
-API_SCOPES = ("orders:write", "subscribers:read")
+API_SCOPES = ("orders:write", "subscribers:read", "segments:read", "segments:write")
 
 
 class ApiToken(Base):

@@ -64,6 +64,9 @@ class Subscriber(Base):
     # maintained by the classification engine; NULL until the first classification.
     engagement_class: Mapped[str | None] = mapped_column(String(20))
     class_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Mailchimp's unique_email_id (the *|UNIQID|* merge tag), stored by `mailseg pull`: survey links in
+    # Mailchimp campaigns identify the subscriber by it.
+    unique_email_id: Mapped[str | None] = mapped_column(String(50), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -19,9 +19,10 @@ def init_panel(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from . import audience, auth, campaigns, dashboard, experiments, settings, subscriber, sync, value
+    from . import audience, auth, campaigns, dashboard, experiments, segments, settings, subscriber, surveys, sync, value
 
-    for module in (auth, dashboard, audience, subscriber, campaigns, value, experiments, settings, sync):
+    for module in (auth, dashboard, audience, subscriber, campaigns, value, segments, surveys, experiments, settings,
+                   sync):
         app.register_blueprint(module.blueprint)
     app.context_processor(_page_context)
     init_filters(app)

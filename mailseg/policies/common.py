@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, false, or_, select
+from sqlalchemy import and_, exists, false, or_, select, true
 
 from ..engagement.rules import engaged_between
-from ..models import ReengagementState, Subscriber, SubscriberValue
+from ..models import ReengagementState, Segment, SegmentMember, Subscriber, SubscriberValue
 
 STATES = ReengagementState.__table__
 
@@ -22,9 +22,28 @@ def in_sunset(subscriber_id):
                                                        STATES.c.state == "sunset"))
 
 
-def mailable(audience_id: int):
-    """Subscribed members of the audience that the sunset has not retired."""
-    return and_(Subscriber.audience_id == audience_id, Subscriber.status == "subscribed", ~in_sunset(Subscriber.id))
+def mailable(audience_id: int, targeting=None):
+    """Subscribed members of the audience that the sunset has not retired; with `targeting` (a policy's
+    config section), only members of its `segment` and none of its `exclude_segment`."""
+    return and_(Subscriber.audience_id == audience_id, Subscriber.status == "subscribed", ~in_sunset(Subscriber.id),
+                targeted(audience_id, targeting))
+
+
+def targeted(audience_id: int, targeting=None):
+    """The policy's segment targeting: its stored members by segment name (a name no segment has
+    targets no one and excludes no one)."""
+    conditions = []
+    if targeting is not None and targeting.segment:
+        conditions.append(_in_segment(audience_id, targeting.segment))
+    if targeting is not None and targeting.exclude_segment:
+        conditions.append(~_in_segment(audience_id, targeting.exclude_segment))
+    return and_(true(), *conditions)
+
+
+def _in_segment(audience_id: int, name: str):
+    return exists(select(SegmentMember.subscriber_id).join(Segment, Segment.id == SegmentMember.segment_id)
+                  .where(Segment.audience_id == audience_id, Segment.name == name,
+                         SegmentMember.subscriber_id == Subscriber.id))
 
 
 def in_value_segments(subscriber_id, names: list[str]):

@@ -154,7 +154,7 @@ def plan_policies(session: Session, audience: Audience, config: Config, *, as_of
     eligible = plan_segments(session, audience.id, [frequency.eligible_spec(audience.id, config, as_of)],
                              sync_options(config))[0]
     resends = [ResendPlan(r.key, r.original.name or r.original.provider_id, r.subject,
-                          *resend.count(session, audience.id, config, r))
+                          *resend.count(session, audience.id, config, r, config.resend))
                for r in resend.due(session, audience.id, config, as_of)]
     plan = PolicyPlan(as_of, frequency.cap_figures(session, audience.id, config, as_of), eligible,
                       reengagement.plan(session, audience.id, config, as_of), resends,

@@ -28,7 +28,7 @@ def eligible(audience_id: int, config: Config, as_of: datetime):
     recent = as_of - timedelta(days=config.frequency.inactive_every_days)
     sent_recently = exists(select(Event.id).where(Event.subscriber_id == Subscriber.id, Event.type == "send",
                                                   Event.occurred_at > recent, Event.occurred_at <= as_of))
-    return select(Subscriber.id).where(mailable(audience_id), or_(
+    return select(Subscriber.id).where(mailable(audience_id, config.frequency), or_(
         Subscriber.engagement_class.in_(ALWAYS_ELIGIBLE), Subscriber.engagement_class.is_(None),
         and_(Subscriber.engagement_class == "inactive",
              or_(~sent_recently, held_out(config, "cap", Subscriber.id))),  # the held out keep the normal cadence

@@ -36,8 +36,8 @@ def warmed_up(audience_id: int, config: Config, as_of: datetime):
                             PolicyAction.as_of > as_of - timedelta(days=config.offer.cooldown_days)))
     # held out of an offer in the cooldown: not again (they are the control group of that day's offer)
     held = exposures.exposed_since("offer", Subscriber.id, as_of - timedelta(days=config.offer.cooldown_days))
-    return select(Subscriber.id).where(mailable(audience_id), Subscriber.engagement_class == "active", moved, ~offered,
-                                       ~held, ~in_value_segments(Subscriber.id, config.offer.skip_segments))
+    return select(Subscriber.id).where(mailable(audience_id, config.offer), Subscriber.engagement_class == "active",
+                                       moved, ~offered, ~held, ~in_value_segments(Subscriber.id, config.offer.skip_segments))
 
 
 def count(session: Session, audience_id: int, config: Config, as_of: datetime) -> int:

@@ -25,7 +25,7 @@ from ..experiments import exposures
 from ..experiments.exposures import split
 from . import actions
 from .actions import ActionSpec
-from .common import STATES, day_key, human_engagement, in_value_segments
+from .common import STATES, day_key, human_engagement, in_value_segments, targeted
 
 WAITING_OR_SUNSET = ("waiting", "sunset")
 
@@ -55,6 +55,7 @@ def entrants(audience_id: int, config: Config, as_of: datetime):
     return (select(Subscriber.id).join(sends, sends.c.subscriber_id == Subscriber.id)
             .where(Subscriber.audience_id == audience_id, Subscriber.status == "subscribed",
                    Subscriber.engagement_class == "inactive", ~in_progress, ~held_recently,
+                   targeted(audience_id, config.reengagement),
                    ~in_value_segments(Subscriber.id, config.sunset.protect_segments),
                    ~human_engagement(Subscriber.id, start, end,
                                      count_machine_opens=config.engagement.count_machine_opens)))

@@ -34,13 +34,14 @@ class DueResend:
         return f"resend:{self.original.provider_id}:v{self.variant}"
 
 
-def non_openers(audience_id: int, original_id: int, version_ids: tuple[int, ...]):
-    """Recipients of the original (its send events) with no human open of any version so far."""
+def non_openers(audience_id: int, original_id: int, version_ids: tuple[int, ...], targeting=None):
+    """Recipients of the original (its send events) with no human open of any version so far
+    (within resend.segment / resend.exclude_segment when given)."""
     opened = exists(select(Event.id).where(Event.subscriber_id == Subscriber.id, counted_open(False),
                                            Event.campaign_id.in_(version_ids)))  # machine-only opens: not opened
     sent = exists(select(Event.id).where(Event.subscriber_id == Subscriber.id, Event.type == "send",
                                          Event.campaign_id == original_id))
-    return select(Subscriber.id).where(mailable(audience_id), sent, ~opened)
+    return select(Subscriber.id).where(mailable(audience_id, targeting), sent, ~opened)
 
 
 def subject_for(config: Config, original: Campaign, variant: int) -> str:
@@ -117,9 +118,9 @@ def _in_progress(session: Session, audience_id: int, original: Campaign) -> bool
         PolicyAction.failed_at.is_(None))) is not None
 
 
-def count(session: Session, audience_id: int, config: Config, resend: DueResend) -> tuple[int, int]:
+def count(session: Session, audience_id: int, config: Config, resend: DueResend, targeting=None) -> tuple[int, int]:
     """(treated, held out) non-openers the version would go to now."""
-    treated, held = split(config, "resend", non_openers(audience_id, resend.original.id, resend.version_ids))
+    treated, held = split(config, "resend", non_openers(audience_id, resend.original.id, resend.version_ids, targeting))
     return tuple(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0  # type: ignore[return-value]
                  for stmt in (treated, held))
 
@@ -129,7 +130,8 @@ def record(session: Session, audience_id: int, config: Config, as_of: datetime) 
     version, so are non-openers of the original) are recorded as the version's control group."""
     recorded = []
     for resend in due(session, audience_id, config, as_of):
-        treated, held = split(config, "resend", non_openers(audience_id, resend.original.id, resend.version_ids))
+        treated, held = split(config, "resend", non_openers(audience_id, resend.original.id, resend.version_ids,
+                                                             config.resend))
         spec = ActionSpec("resend", resend.key, resend.original.provider_id, treated, kind="resend",
                           subject=resend.subject, parent_campaign_id=resend.original.id, variant=resend.variant)
         action = actions.record(session, audience_id, spec, as_of, config.sync.tag_prefix)

@@ -29,6 +29,7 @@ class Member:
     tags: list[str]
     last_changed: datetime | None
     subscribed_at: datetime | None = None
+    unique_email_id: str | None = None  # Mailchimp's *|UNIQID|* (survey links in its campaigns)
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,10 @@ class EmailPlatform(Protocol):
 
     def update_member_status(self, list_id: str, email: str, status: str) -> str | None:
         """Set a member's status; None when done, else the platform's reason for this address."""
+
+    def add_pending_member(self, list_id: str, email: str, merge_fields: dict[str, Any]) -> str | None:
+        """Create a member as pending (the platform sends its double opt-in); an existing one keeps its
+        status. None when done, else the platform's reason for this address."""
 
     def create_campaign(self, list_id: str, segment_id: str | None, *, title: str, subject: str,
                         from_name: str, reply_to: str) -> str:

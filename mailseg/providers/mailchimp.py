@@ -137,7 +137,7 @@ class MailchimpPlatform:
 
     def list_members(self, list_id: str, *, since_last_changed: datetime | None = None) -> Iterator[Member]:
         params = {"fields": ["members.email_address", "members.status", "members.merge_fields", "members.tags",
-                             "members.last_changed", "members.timestamp_opt", "total_items"]}
+                             "members.last_changed", "members.timestamp_opt", "members.unique_email_id", "total_items"]}
         if since_last_changed is not None:
             params["since_last_changed"] = _mailchimp_time(since_last_changed)
         for item in self._paged(self.client.lists.get_list_members_info, "members", list_id, **params):
@@ -145,7 +145,8 @@ class MailchimpPlatform:
                 email=item["email_address"], status=item.get("status", ""),
                 merge_fields=item.get("merge_fields") or {},
                 tags=[tag["name"] for tag in item.get("tags") or []],
-                last_changed=_time(item.get("last_changed")), subscribed_at=_time(item.get("timestamp_opt")))
+                last_changed=_time(item.get("last_changed")), subscribed_at=_time(item.get("timestamp_opt")),
+                unique_email_id=item.get("unique_email_id"))
 
     def ensure_static_segment(self, list_id: str, name: str) -> SegmentRef:
         for item in self._paged(self.client.lists.list_segments, "segments", list_id, type="static"):
@@ -182,6 +183,18 @@ class MailchimpPlatform:
     def update_member_status(self, list_id: str, email: str, status: str) -> str | None:
         try:
             self._call(self.client.lists.update_list_member, list_id, subscriber_hash(email), {"status": status})
+        except ProviderError as exc:
+            if exc.status in ADDRESS_ERRORS:
+                return str(exc)
+            raise
+        return None
+
+    def add_pending_member(self, list_id: str, email: str, merge_fields: dict[str, Any]) -> str | None:
+        """Add-or-update (PUT) with status_if_new "pending": a new member gets Mailchimp's double opt-in
+        mail; an existing member keeps its status. None when done, else the reason for this address."""
+        body = {"email_address": email, "status_if_new": "pending", "merge_fields": merge_fields}
+        try:
+            self._call(self.client.lists.set_list_member, list_id, subscriber_hash(email), body)
         except ProviderError as exc:
             if exc.status in ADDRESS_ERRORS:
                 return str(exc)

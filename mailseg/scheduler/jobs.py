@@ -66,6 +66,27 @@ def classify_step(db: Database, config: Config, audience_id: int, *, as_of: date
     return True
 
 
+def segments_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
+    """Evaluate every rule segment of the audience as of the chain's as_of (after classify and value),
+    recorded as a job run "segments" (none while the audience has no segment)."""
+    from ..runs import finish_run
+    from ..segments import list_segments, refresh_all
+
+    with db.session() as session:
+        if not list_segments(session, audience_id):
+            return True
+        try:
+            with recorded_run(session, "segments", audience_id=audience_id, as_of=as_of) as run:
+                results = refresh_all(session, audience_id, config.engagement, as_of=as_of)
+                finish_run(session, run, {"segments": {r.name: {"members": r.members, "joined": r.joined,
+                                                                "left": r.left} for r in results}})
+        except Exception:  # recorded as a failed run
+            log.exception("segments of audience %s failed", audience_id)
+            return False
+    log.info("audience %s: %d segment(s) evaluated", audience_id, len(results))
+    return True
+
+
 def value_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
     """The value run of the chain, after classify with the same as_of (RFM, ABC, CLV, quadrants)."""
     from ..value import value_audience
@@ -203,11 +224,11 @@ def uplift_step(db: Database, config: Config, audience_id: int, *, as_of: dateti
 
 
 def follow_ups(config: Config) -> list[Step]:
-    """What runs after a classification, with its as_of: the value run, then the policies and the sync
+    """What runs after a classification, with its as_of: the value run and the rule segments, then the policies and the sync
     (when a platform is configured), then the verdicts of experiments whose horizon closed."""
     if mailchimp_configured(config):
-        return [value_step, policies_step, sync_step, uplift_step]
-    return [value_step, uplift_step]
+        return [value_step, segments_step, policies_step, sync_step, uplift_step]
+    return [value_step, segments_step, uplift_step]
 
 
 def _with_mailchimp(job: str, step: Step) -> Job:

@@ -53,8 +53,12 @@ def value_specs(session: Session, audience_id: int, config: Config) -> list[Segm
 
 
 def mirrored_specs(session: Session, audience_id: int, config: Config) -> list[SegmentSpec]:
-    """Every segment `mailseg sync` mirrors: the engagement classes, then the value segments."""
-    return engagement_specs(audience_id, config.sync.tag_prefix) + value_specs(session, audience_id, config)
+    """Every segment `mailseg sync` mirrors: the engagement classes, the value segments, then the synced
+    rule segments and survey answers (and retired tags, emptied)."""
+    from ..segments.mirror import segment_specs
+
+    return (engagement_specs(audience_id, config.sync.tag_prefix) + value_specs(session, audience_id, config)
+            + segment_specs(session, audience_id, config.sync.tag_prefix))
 
 
 def sync_options(config: Config) -> SyncOptions:
@@ -76,14 +80,18 @@ def plan_engagement_sync(session: Session, audience: Audience, config: Config) -
 
 def sync_engagement(session: Session, audience: Audience, config: Config, factory: PlatformFactory,
                     *, progress: Progress | None = None, as_of: datetime | None = None) -> SyncReport:
-    """Mirror the engagement classes onto the platform, recorded as a job run "sync" (with the as_of
-    of the chain it belongs to, when it runs in one)."""
+    """Mirror the engagement classes and synced segments onto the platform, recorded as a job run "sync"
+    (with the as_of of the chain it belongs to, when it runs in one)."""
+    from ..segments.mirror import forget_retired, retired_tags
+
     list_id = provider_list_id(audience, config)
     report = SyncReport()
     with recorded_run(session, "sync", audience_id=audience.id, as_of=as_of) as run:
+        retired = retired_tags(session, audience.id)
         try:
             sync_segments(session, audience.id, list_id, mirrored_specs(session, audience.id, config),
                           factory, sync_options(config), progress=progress, report=report)
+            forget_retired(session, audience.id, retired)
         except Exception:
             session.rollback()  # completed batches are committed already
             run.summary = report.summary()  # what completed before the failure stays visible

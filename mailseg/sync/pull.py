@@ -108,6 +108,8 @@ def _subscriber_row(member: Member, prefix: str) -> SubscriberRow:
                     "tags": [tag for tag in member.tags if not tag.startswith(prefix)]}
     if member.subscribed_at is not None:
         values["subscribed_at"] = member.subscribed_at
+    if member.unique_email_id:
+        values["unique_email_id"] = member.unique_email_id
     # the member's last_changed dates a status change the pull brings
     return SubscriberRow(normalise_email(member.email), values, status_at=member.last_changed)
 

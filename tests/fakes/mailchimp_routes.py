@@ -67,6 +67,12 @@ def register(app: Flask, fake: "FakeMailchimp") -> None:
         with fake.lock:
             fake_list = fake._list(list_id)
             found = fake_list.members.get(member_hash.lower())
+            if found is None and request.method == "PUT" and body.get("status_if_new") in MEMBER_STATUSES:
+                # add-or-update: a new member gets status_if_new (pending: Mailchimp sends the opt-in mail)
+                found = fake._member(list_id, body.get("email_address") or "", body["status_if_new"],
+                                     body.get("merge_fields") or {}, now_text())
+                fake_list.members[found["id"]] = found
+                return jsonify(fake._member_out(fake_list, found))
             if found is None:
                 raise Problem(404, "Resource Not Found", "The requested resource could not be found.")
             if request.method != "GET":

@@ -130,3 +130,29 @@ def test_form_definitions_are_checked(session):
                                          "question": {"text": "Q", "answers": [{"label": "only"}]}})
     assert [e.split(":")[0] for e in caught.value.errors] == ["name", "title", "consent_text", "interests",
                                                               "question.answers"]
+
+
+def test_only_the_embed_page_may_be_framed_by_another_site(client, form):
+    embedded = client.get("/f/shoes?embed=1")
+    assert "frame-ancestors *" in embedded.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in embedded.headers
+    hosted = client.get("/f/shoes")
+    assert "frame-ancestors 'none'" in hosted.headers["Content-Security-Policy"]
+    assert hosted.headers["X-Frame-Options"] == "DENY"
+
+
+def test_confirmation_is_recorded_in_the_status_history(client, session, form):
+    from sqlalchemy import select
+
+    from mailseg.forms.submit import confirm_submission
+    from mailseg.models import FormSubmission, Subscriber, SubscriberStatusChange, utcnow
+
+    assert _post(client, form, email="hist@example.com").status_code in (200, 302)
+    submission = session.scalar(select(FormSubmission))
+    confirm_submission(session, submission.id, utcnow())
+    session.commit()
+    assert session.get(Subscriber, submission.subscriber_id).status == "subscribed"
+    changes = session.execute(select(SubscriberStatusChange.from_status, SubscriberStatusChange.to_status,
+                                     SubscriberStatusChange.source)
+                              .where(SubscriberStatusChange.subscriber_id == submission.subscriber_id)).all()
+    assert ("pending", "subscribed", "form") in changes

@@ -8,6 +8,7 @@ import json
 import click
 from rich.table import Table
 
+from ..tracking.rewrite import public_base_url
 from ..audiences import find_audience
 from ..engagement import find_subscriber_id
 from ..surveys import (add_survey, get_survey, list_surveys, mailchimp_links, subscriber_links,
@@ -68,10 +69,10 @@ def links(rt: Runtime, name: str, email: str | None, audience: str | None) -> No
         survey = get_survey(session, audience_id, name)
         if email:
             subscriber_id = find_subscriber_id(session, audience_id, email)
-            found = subscriber_links(config.tracking.base_url, config.tracking.secret, survey, subscriber_id)
+            found = subscriber_links(public_base_url(config), config.tracking.secret, survey, subscriber_id)
             click.echo(f"{survey.question} — signed links for {email}:")
         else:
-            found = mailchimp_links(config.tracking.base_url, survey)
+            found = mailchimp_links(public_base_url(config), survey)
             click.echo(f"{survey.question} — paste into the Mailchimp campaign (Mailchimp fills in *|UNIQID|*):")
     for answer, url in found.items():
         click.echo(f"  {answer}: {url}")

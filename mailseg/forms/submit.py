@@ -23,7 +23,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..config import FormsConfig
-from ..ingest.importing import SubscriberRow, upsert_subscribers
+from ..subscribers.status import StatusChange, change_statuses
+from ..subscribers.upsert import SubscriberRow, upsert_subscribers
 from ..models import FormSubmission, SignupForm, Subscriber, normalise_email
 
 FORM_SALT = "mailseg.form.render"
@@ -151,7 +152,7 @@ def _upsert(session: Session, audience_id: int, email: str, name: str, tags: lis
         values["status"] = "pending"
     if name:
         values["first_name"] = name
-    upsert_subscribers(session, audience_id, [SubscriberRow(email, values)])
+    upsert_subscribers(session, audience_id, [SubscriberRow(email, values)], source="form")
     subscriber_id = session.scalar(select(Subscriber.id).where(Subscriber.audience_id == audience_id,
                                                                Subscriber.email == email))
     return subscriber_id, current is None
@@ -166,7 +167,7 @@ def confirm_submission(session: Session, submission_id: int, now: datetime) -> F
         submission.confirmed_at = now
     subscriber = session.get(Subscriber, submission.subscriber_id)
     if subscriber.status == "pending":
-        # TODO(lead): route through issue 11's one status-change function once merged
-        subscriber.status, subscriber.status_changed_at, subscriber.subscribed_at = "subscribed", now, now
+        change_statuses(session, [StatusChange(subscriber.id, "subscribed", now, "form")])
+        subscriber.subscribed_at = now
     session.flush()
     return submission

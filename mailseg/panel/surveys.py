@@ -23,7 +23,11 @@ def _audience():
 
 
 def _base_url() -> str:
-    return config().tracking.base_url.rstrip("/")
+    from flask import request
+
+    from ..tracking.rewrite import public_base_url
+
+    return public_base_url(config(), request.host_url)
 
 
 @blueprint.get("/surveys")

@@ -11,7 +11,7 @@ step and before every listing of sent campaigns). Activity is revealed as the cl
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterator
+from typing import Any, Iterator
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -116,6 +116,23 @@ class SandboxPlatform:
                 SandboxMember.list_id == list_id, SandboxMember.email == normalise_email(email),
                 SandboxMember.status != "archived").values(status=status, last_changed=world.now(s, list_id)))
             return None if done.rowcount else f"404 {email} is not a member of list {list_id}"
+
+    def add_pending_member(self, list_id: str, email: str, merge_fields: dict[str, Any]) -> str | None:
+        """As Mailchimp's add-or-update with status_if_new "pending": a new member is pending (a simulated
+        reader of the default state), an existing one keeps its status and gets the merge fields."""
+        with self._session(write=True) as s:
+            _list(s, list_id)
+            address = normalise_email(email)
+            now = world.now(s, list_id)
+            member = s.scalar(select(SandboxMember).where(SandboxMember.list_id == list_id,
+                                                          SandboxMember.email == address))
+            if member is None:
+                s.add(SandboxMember(list_id=list_id, email=address, status="pending", merge_fields=dict(merge_fields),
+                                    subscribed_at=now, last_changed=now))
+            else:
+                member.merge_fields = {**(member.merge_fields or {}), **merge_fields}
+                member.last_changed = now
+            return None
 
     def archive_member(self, list_id: str, email: str) -> str | None:
         with self._session(write=True) as s:

@@ -2,7 +2,8 @@
 
 - Content-Security-Policy: scripts and styles only from mailseg's own static files (no inline
   code, no style= attributes in the templates; JSON data blocks are not scripts), images from
-  here or data: URLs, no plugins, no <base>, forms post only here, no framing (frame-ancestors).
+  here or data: URLs, no plugins, no <base>, forms post only here, no framing (frame-ancestors)
+  except the embeddable sign-up form.
 - X-Frame-Options DENY for browsers without frame-ancestors; X-Content-Type-Options nosniff.
 - Referrer-Policy: same-origin for the panel; no-referrer for tracking links and webhooks, so a
   click's redirect never hands the token to the target site.
@@ -21,6 +22,9 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 HSTS = "max-age=31536000; includeSubDomains"
 NO_STORE = "no-store"
 NO_REFERRER_BLUEPRINTS = {"tracking", "webhooks"}
+# The sign-up form's embeddable page (/f/<form>?embed=1) is framed by the marketer's own site: it
+# shows no subscriber data and its POST is guarded by a signed form token, not a cookie.
+EMBEDDABLE_ENDPOINTS = {"signup.signup"}
 
 
 def init_headers(app: Flask, config: Config) -> None:
@@ -29,8 +33,11 @@ def init_headers(app: Flask, config: Config) -> None:
     @app.after_request
     def _security_headers(response: Response) -> Response:
         headers = response.headers
-        headers["Content-Security-Policy"] = CSP
-        headers["X-Frame-Options"] = "DENY"
+        if request.endpoint in EMBEDDABLE_ENDPOINTS and request.args.get("embed") == "1":
+            headers["Content-Security-Policy"] = CSP.replace("frame-ancestors 'none'", "frame-ancestors *")
+        else:
+            headers["Content-Security-Policy"] = CSP
+            headers["X-Frame-Options"] = "DENY"
         headers["X-Content-Type-Options"] = "nosniff"
         headers["Referrer-Policy"] = "no-referrer" if request.blueprint in NO_REFERRER_BLUEPRINTS else "same-origin"
         if request.endpoint != "static" and "Cache-Control" not in headers:

@@ -6,7 +6,7 @@ and touch targets are at least 44 px."""
 from __future__ import annotations
 
 import pytest
-from seed import ADMIN, PASSWORD, seed_audience, seed_users
+from tests.factories import ADMIN, PASSWORD, seed_audience, seed_users
 from shots import SCREENSHOTS, VIEWPORTS
 
 pytestmark = pytest.mark.browser

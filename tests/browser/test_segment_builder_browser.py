@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from seed import ADMIN, PASSWORD, seed_audience, seed_users
+from tests.factories import ADMIN, PASSWORD, seed_audience, seed_users
 from shots import screenshot
 
 pytestmark = pytest.mark.browser

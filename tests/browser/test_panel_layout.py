@@ -40,7 +40,7 @@ CONTROLS = """() => {
     if (r.width === 0 || getComputedStyle(el).visibility === 'hidden') continue;
     const named = el.labels && el.labels.length || el.getAttribute('aria-label') || (el.textContent || '').trim();
     if (!named) out.unlabelled.push(el.outerHTML.slice(0, 80));
-    const small = el.type === 'checkbox' ? (r.height < 24) : (r.height < 43.5 || r.width < 43.5);
+    const small = (el.type === 'checkbox' || el.type === 'radio') ? (r.height < 24) : (r.height < 43.5 || r.width < 43.5);
     if (small) out.small.push(`${el.outerHTML.slice(0, 60)} ${Math.round(r.width)}x${Math.round(r.height)}`);
   }
   return out;
@@ -54,7 +54,8 @@ def pages(live_server, session):
     ivan = seeded.ids["ivan.petrenko@example.com"]
     return {"login": "/login", "dashboard": "/", "audience": "/audience", "search": "/audience?q=petrenko",
             "subscriber": f"/subscribers/{ivan}", "campaigns": "/campaigns", "settings": "/settings",
-            "sync": "/sync", "not-found": "/subscribers/999999"}
+            "sync": "/sync", "not-found": "/subscribers/999999", "value": "/value", "segments": "/segments",
+            "surveys": "/surveys", "experiments": "/experiments"}
 
 
 @pytest.mark.parametrize("language", list(LANGUAGES))

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Callable, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..config import Config
 from ..db import Database
@@ -53,17 +54,28 @@ def mailchimp_configured(config: Config) -> bool:
     return platform_configured(config)
 
 
+def _guarded(db: Database, what: str, audience_id: int, work: Callable[[Session], str | None]) -> bool:
+    """One step's work in its own session. The domain function records a failure as a failed run;
+    here it is logged and ends the chain for this audience (False). `work` returns a log line or None."""
+    with db.session() as session:
+        try:
+            done = work(session)
+        except Exception:
+            log.exception("%s of audience %s failed", what, audience_id)
+            return False
+    if done:
+        log.info("audience %s: %s", audience_id, done)
+    return True
+
+
 def classify_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
     from ..engagement import classify_audience
 
-    with db.session() as session:
-        try:
-            result = classify_audience(session, audience_id, config.engagement, as_of=as_of)
-        except Exception:  # recorded as a failed run by classify_audience
-            log.exception("classification of audience %s failed", audience_id)
-            return False
-    log.info("audience %s classified: %s changes", audience_id, result.changes)
-    return True
+    def work(session: Session) -> str:
+        result = classify_audience(session, audience_id, config.engagement, as_of=as_of)
+        return f"classified, {result.changes} changes"
+
+    return _guarded(db, "classification", audience_id, work)
 
 
 def segments_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
@@ -91,27 +103,21 @@ def value_step(db: Database, config: Config, audience_id: int, *, as_of: datetim
     """The value run of the chain, after classify with the same as_of (RFM, ABC, CLV, quadrants)."""
     from ..value import value_audience
 
-    with db.session() as session:
-        try:
-            result = value_audience(session, audience_id, config.value, as_of=as_of)
-        except Exception:  # recorded as a failed run by value_audience
-            log.exception("value run of audience %s failed", audience_id)
-            return False
-    log.info("audience %s valued: %s customers, changes %s", audience_id, result.customers, result.changes)
-    return True
+    def work(session: Session) -> str:
+        result = value_audience(session, audience_id, config.value, as_of=as_of)
+        return f"valued, {result.customers} customers, changes {result.changes}"
+
+    return _guarded(db, "value run", audience_id, work)
 
 
 def outlook_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
     """What the policies will do next, computed once after each classification for the dashboard."""
     from ..policies.outlook import store_outlook
 
-    with db.session() as session:
-        try:
-            store_outlook(session, session.get(Audience, audience_id), config, as_of=as_of)
-        except Exception:  # recorded as a failed run "outlook"
-            log.exception("outlook of audience %s failed", audience_id)
-            return False
-    return True
+    def work(session: Session) -> None:
+        store_outlook(session, session.get(Audience, audience_id), config, as_of=as_of)
+
+    return _guarded(db, "outlook", audience_id, work)
 
 
 def sync_step(db: Database, config: Config, audience_id: int, *, as_of: datetime, dry_run: bool = False) -> bool:
@@ -214,13 +220,10 @@ def uplift_step(db: Database, config: Config, audience_id: int, *, as_of: dateti
     """The verdicts of experiment cohorts whose horizon has closed (each computed once)."""
     from ..experiments.uplift import freeze_due
 
-    with db.session() as session:
-        try:
-            freeze_due(session, audience_id, config, as_of)
-        except Exception:
-            log.exception("uplift verdicts of audience %s failed", audience_id)
-            return False
-    return True
+    def work(session: Session) -> None:
+        freeze_due(session, audience_id, config, as_of)
+
+    return _guarded(db, "uplift verdicts", audience_id, work)
 
 
 def follow_ups(config: Config) -> list[Step]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as L_
 from werkzeug.exceptions import HTTPException
@@ -12,6 +12,11 @@ NAMES = {400: L_("Bad request"), 403: L_("Not allowed"), 404: L_("Not found"), 4
 
 def _error_page(exc: HTTPException):
     """The error in the panel's language; werkzeug's own English description only when the view gave none."""
+    from ..web.sessions import SESSIONLESS_PREFIXES
+
+    if request.path.startswith(SESSIONLESS_PREFIXES):
+        # Webhooks and tracking answer machines, without a session: a plain sentence, not the panel page.
+        return f"{exc.description}\n", exc.code, {"Content-Type": "text/plain; charset=utf-8"}
     description = exc.description
     if description == type(exc).description:
         description = _("The address is wrong or the page is gone.") if exc.code == 404 else None

@@ -18,6 +18,7 @@ from mailseg.policies import offer
 from mailseg.reports.dashboard import class_series, transitions
 from mailseg.subscribers.status import StatusChange, change_statuses
 
+from .conftest import NO_HOLDOUTS
 from .factories import add_event, add_subscriber, engagement_audience
 
 UTC = timezone.utc
@@ -148,7 +149,7 @@ def test_backfill_triggers_no_policy(session):
     backfill_audience(session, audience_id, DEFAULTS, NOW - timedelta(days=10), Every(5, "d"), now=NOW)
     moves = history_by_email(session, audience_id)
     assert ("warm@example.com", "semi_active", "active", NOW) in moves
-    config = Config().replace(offer={"campaign_id": "offer1"})
+    config = Config().replace(offer={"campaign_id": "offer1"}, holdout=NO_HOLDOUTS)  # the selection alone
     assert offer.count(session, audience_id, config, NOW) == 0
     assert offer.record(session, audience_id, config, NOW) == []
     assert session.scalar(select(PolicyAction.id)) is None

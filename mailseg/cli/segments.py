@@ -50,7 +50,7 @@ def segments_group() -> None:
 @click.option("--url-contains", help="unreliable preset: the product link to look for (default /product).")
 @click.option("--sync/--no-sync", default=False, help="Mirror the segment as a tag on the platform.")
 @click.option("--tag", help="The platform tag (default mailseg:seg:NAME).")
-@click.option("--description")
+@click.option("--description", help="A note shown beside the segment in the panel and in `segments list`.")
 @audience_option
 @pass_runtime
 @fails_cleanly
@@ -85,7 +85,7 @@ def add(rt: Runtime, name: str | None, rule_file: Path | None, preset: str | Non
 @rule_file_option
 @click.option("--sync/--no-sync", default=None, help="Mirror (or stop mirroring) the segment as a tag.")
 @click.option("--tag", help="The platform tag ('' for the default mailseg:seg:NAME).")
-@click.option("--description")
+@click.option("--description", help="A new note shown beside the segment.")
 @audience_option
 @pass_runtime
 @fails_cleanly
@@ -195,7 +195,8 @@ def remove(rt: Runtime, name: str, audience: str | None) -> None:
 
 @click.command("segment")
 @click.argument("name")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
+              help="csv (spreadsheet-safe cells), json (one array) or jsonl (one object per line).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
 @audience_option
 @pass_runtime

@@ -24,7 +24,7 @@ def surveys_group() -> None:
 
 @surveys_group.command("add")
 @click.argument("name")
-@click.option("--question", required=True)
+@click.option("--question", required=True, help="The question, as the reader sees it on the answer page.")
 @click.option("--answer", "answers", multiple=True, help="An answer (repeat); without, the 0-10 scale.")
 @click.option("--sync/--no-sync", default=False, help="Mirror the answers as tags survey:NAME:ANSWER.")
 @audience_option

@@ -20,7 +20,8 @@ from ..segments.members import MEMBER_COLUMNS, member_rows
 from ..segments.presets import PRESETS, install_order, preset_segments
 from ..segments.store import AudienceResolver, mirrored_tag
 from ..timeutil import isoformat_utc
-from .engagement import _console, as_of_option, audience_option
+from .engagement import _console, audience_option
+from .params import as_of_option
 from .runtime import Runtime, fails_cleanly, pass_runtime
 
 
@@ -142,7 +143,7 @@ def show(rt: Runtime, name: str, audience: str | None) -> None:
 
 @segments_group.command("preview")
 @rule_file_option
-@as_of_option
+@as_of_option("Preview as of this ISO-8601 moment (a bare date is 00:00 UTC; default: now).")
 @audience_option
 @pass_runtime
 @fails_cleanly
@@ -161,7 +162,7 @@ def preview_command(rt: Runtime, rule_file: Path | None, as_of: datetime | None,
 
 @segments_group.command("refresh")
 @click.argument("names", nargs=-1)
-@as_of_option
+@as_of_option("Evaluate as of this ISO-8601 moment (a bare date is 00:00 UTC; default: now).")
 @audience_option
 @pass_runtime
 @fails_cleanly

@@ -72,6 +72,9 @@ def check_params() -> None:
             problem = text_problem(name) or text_problem(value)
             if problem is not None:
                 abort(400, description=_("Parameter %(name)s: %(problem)s", name=repr(name[:40]), problem=problem))
+    for name, value in (request.view_args or {}).items():  # names in the path (/segments/<name>) too
+        if isinstance(value, str) and (problem := text_problem(value)) is not None:
+            abort(400, description=_("Parameter %(name)s: %(problem)s", name=repr(name[:40]), problem=problem))
 
 
 def check_csrf() -> None:

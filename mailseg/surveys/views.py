@@ -63,6 +63,10 @@ def signed_answer(token: str):
 @blueprint.route("/s/m/<int:survey_id>/<answer>", methods=["GET", "POST"])
 def mailchimp_answer(survey_id: int, answer: str):
     """A link with Mailchimp's *|UNIQID|* (?u=): the member's unique_email_id names the subscriber."""
+    from ..values import is_id, text_problem
+
+    if not is_id(survey_id) or text_problem(answer) is not None:
+        abort(404)  # no survey can have that id or answer
     session = db_session()
     survey = session.get(Survey, survey_id)
     uniqid = (request.args.get("u") or "").strip()

@@ -24,7 +24,8 @@ def create_app(config: Config | None = None, *, database: Database | None = None
     app.extensions["mailseg.config"] = config
     app.extensions["mailseg.db"] = database or Database(config.database.url, echo=config.database.echo)
     app.extensions["mailseg.tracking_queue"] = queue_from_config(config)
-    app.extensions["mailseg.tracking_buffer"] = _tracking_buffer(config, app.extensions["mailseg.db"])
+    app.extensions["mailseg.tracking_buffer"] = _tracking_buffer(config, app.extensions["mailseg.db"],
+                                                                app.extensions["mailseg.tracking_queue"])
     from .web.headers import init_headers
     from .web.limits import BodyLimit
     from .web.sessions import PanelSessionInterface
@@ -66,13 +67,14 @@ def create_app(config: Config | None = None, *, database: Database | None = None
     return app
 
 
-def _tracking_buffer(config: Config, db: Database):
-    """The in-process write-behind of opens and clicks, when there is no queue and it is not off."""
-    if config.tracking.queue_url or not config.tracking.buffer_seconds:
+def _tracking_buffer(config: Config, db: Database, queue):
+    """The in-process write-behind of opens and clicks (in front of the queue when there is one),
+    unless tracking.buffer_seconds is 0."""
+    if not config.tracking.buffer_seconds:
         return None
     from .ingest.localbuffer import LocalBuffer
 
-    return LocalBuffer(db, flush_seconds=config.tracking.buffer_seconds,
+    return LocalBuffer(db, flush_seconds=config.tracking.buffer_seconds, queue=queue,
                        batch_size=config.tracking.queue_batch_size, flagging=config.flagging)
 
 

@@ -51,5 +51,7 @@ def test_a_flush_stores_what_waits_and_back_pressure_bounds_memory(config, datab
 
 def test_buffer_off_and_with_a_queue(config, database):
     assert _app(config, database, seconds=0).extensions["mailseg.tracking_buffer"] is None
-    queued = create_app(config.replace(tracking={"queue_url": "redis://127.0.0.1:6379/12"}), database=database)
-    assert queued.extensions["mailseg.tracking_buffer"] is None
+    queued = create_app(config.replace(tracking={"queue_url": "redis://127.0.0.1:6379/12", "buffer_seconds": 0.2}),
+                        database=database)
+    buffer = queued.extensions["mailseg.tracking_buffer"]  # in front of the queue: batches go to Redis
+    assert buffer is not None and buffer.queue is queued.extensions["mailseg.tracking_queue"]

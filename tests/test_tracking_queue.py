@@ -193,3 +193,36 @@ def test_the_drainer_thread_stores_while_it_runs_and_stops_when_told(queued, dat
         stop.set()
         thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def test_a_buffering_worker_pushes_its_batch_in_one_round_trip(queued, database, session, recipient):
+    """With tracking.buffer_seconds the worker's buffer thread hands the queue whole batches: the
+    requests answer without touching Redis, the batch arrives in order, the drainer stores it."""
+    app = client_for(queued, database, tracking={"queue_url": queued.tracking.queue_url,
+                                                 "queue_name": queued.tracking.queue_name,
+                                                 "queue_batch_size": 1000, "buffer_seconds": 10})
+    queue = EventQueue(queued.tracking.queue_url, queued.tracking.queue_name)
+    buffer = app.application.extensions["mailseg.tracking_buffer"]
+    for agent in ("A/1", "B/1", "C/1"):
+        _open(app, recipient, agent)
+    assert buffer.pending() == 3 and queue.pending_count() == 0
+
+    buffer.flush()
+
+    assert (buffer.pending(), buffer.queued, queue.pending_count()) == (0, 3, 3)
+    assert [decode(raw)[1].user_agent for raw in queue.redis.lrange(queue.pending, 0, -1)] == ["A/1", "B/1", "C/1"]
+    assert events(session) == []
+    drain(database, queue, batch_size=1000)
+    assert sorted(e.user_agent for e in events(session, type="open")) == ["A/1", "B/1", "C/1"]
+
+
+def test_a_buffered_batch_is_stored_directly_when_redis_is_down(config, database, session, recipient):
+    app = client_for(config, database, tracking={"queue_url": UNREACHABLE, "buffer_seconds": 10})
+    buffer = app.application.extensions["mailseg.tracking_buffer"]
+    _open(app, recipient, "A/1")
+    _open(app, recipient, "B/1")
+
+    buffer.flush()
+
+    assert buffer.queued == 0 and buffer.pending() == 0
+    assert sorted(e.user_agent for e in events(session, type="open")) == ["A/1", "B/1"]

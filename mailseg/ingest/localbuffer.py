@@ -1,10 +1,12 @@
-"""Write-behind of pixel opens and clicks inside one web worker, for installs without Redis.
+"""Write-behind of pixel opens and clicks inside one web worker.
 
 Stored one per request, an open is a whole transaction (token, context query of the stateful
 bot rules, insert, commit): ~2.5 ms of machine CPU, so two cores answer ~800 opens/s at best. Here a
-request appends the event to a list and answers; a thread of the worker stores the list every
-tracking.buffer_seconds (or as soon as tracking.queue_batch_size events wait) in one transaction
-through the same store_events, as the Redis drainer does.
+request appends the event to a list and answers; a thread of the worker passes the list on every
+tracking.buffer_seconds (or as soon as tracking.queue_batch_size events wait): without a queue it
+stores it in one transaction through the same store_events as the Redis drainer; with a queue
+(tracking.queue_url) it pushes the batch to Redis in one round trip (one RPUSH per request cost
+the worker more than the request itself), and stores it directly when Redis cannot be reached.
 
 What it costs: an event waits up to buffer_seconds before it is in the database, and a worker that
 is killed (SIGKILL, power cut) loses what it had not stored yet — at most buffer_seconds of opens;
@@ -26,6 +28,7 @@ from ..config import FlaggingConfig
 from ..db import Database
 from .drain import DrainResult, store_tracking_batch
 from .events import EventIn
+from .queue import EventQueue, QueueUnavailable
 
 log = logging.getLogger(__name__)
 # Events that may wait in one worker; beyond it a request stores its own event (back-pressure).
@@ -34,8 +37,10 @@ MAX_PENDING = 20_000
 
 class LocalBuffer:
     def __init__(self, db: Database, *, flush_seconds: float, batch_size: int,
-                 flagging: FlaggingConfig | None = None) -> None:
+                 flagging: FlaggingConfig | None = None, queue: EventQueue | None = None) -> None:
         self.db, self.flush_seconds, self.batch_size, self.flagging = db, flush_seconds, batch_size, flagging
+        self.queue = queue
+        self.queued = 0  # events handed to the queue (the drainer stores them)
         self._items: list[tuple[int, EventIn]] = []
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
@@ -64,7 +69,7 @@ class LocalBuffer:
         with self._flushing:
             with self._lock:
                 batch, self._items = self._items, []
-            if not batch:
+            if not batch or self._queued(batch):
                 return
             try:
                 store_tracking_batch(self.db, batch, self.flagging, self.result)
@@ -72,6 +77,16 @@ class LocalBuffer:
                 log.warning("storing %d buffered tracking events failed (%s); retrying", len(batch), exc)
                 with self._lock:  # back in front, still bounded by MAX_PENDING at push time
                     self._items[:0] = batch[:MAX_PENDING]
+
+    def _queued(self, batch: list[tuple[int, EventIn]]) -> bool:
+        if self.queue is None:
+            return False
+        try:
+            self.queue.push_many(batch)
+        except QueueUnavailable:
+            return False  # logged by the queue; stored directly instead
+        self.queued += len(batch)
+        return True
 
     def _start(self) -> None:
         """The flushing thread of this process (a forked worker inherits the object, not the thread)."""

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 LOCK_LEASE_MS = 60_000
 # After Redis failed, pushes go straight to the fallback for this long instead of retrying each request.
 RETRY_AFTER_SECONDS = 5.0
+# Most events in one RPUSH command of a buffered batch.
+PUSH_CHUNK = 1000
 
 _TAKE = """
 local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
@@ -105,10 +107,18 @@ class EventQueue:
 
     def push(self, audience_id: int, event: EventIn) -> None:
         """Append one event; raises QueueUnavailable (quickly, for a while after a failure) when Redis is down."""
+        self.push_many([(audience_id, event)])
+
+    def push_many(self, items: list[tuple[int, EventIn]]) -> None:
+        """Append events in order with one round trip (a web worker's buffered batch); all or, on
+        QueueUnavailable, none of them (RPUSH commands in one MULTI/EXEC)."""
         if time.monotonic() < self._retry_at:
             raise QueueUnavailable("Redis failed moments ago")
         try:
-            self.redis.rpush(self.pending, encode(audience_id, event))
+            pipe = self.redis.pipeline(transaction=True)
+            for start in range(0, len(items), PUSH_CHUNK):
+                pipe.rpush(self.pending, *(encode(a, e) for a, e in items[start:start + PUSH_CHUNK]))
+            pipe.execute()
         except redis.RedisError as exc:
             if not self._retry_at:
                 log.warning("tracking queue unreachable (%s): storing opens and clicks directly", exc)

@@ -1,9 +1,9 @@
 """GET /t/o/<token>.gif (open pixel) and GET /t/c/<token> (click redirect): verify, record, answer.
 
-With tracking.queue_url set, recording is one RPUSH to Redis and the answer does not wait on the
-database (write-behind, mailseg.ingest.queue); without it, the event is appended to the worker's
-in-process buffer, stored in batches by its thread (mailseg.ingest.localbuffer), unless
-tracking.buffer_seconds is 0; clicks take the same path as opens, so a person's
+Recording appends the event to the worker's in-process buffer (mailseg.ingest.localbuffer), whose
+thread pushes it in batches to Redis when tracking.queue_url is set (write-behind,
+mailseg.ingest.queue) or stores it in batches otherwise; with tracking.buffer_seconds 0 each request
+pushes (one RPUSH) or stores its own event. Clicks take the same path as opens, so a person's
 redirect is as fast as a pixel and same-second link scans land in one batch, where the stateful
 bot rules see them together."""
 
@@ -51,6 +51,9 @@ def _record(make_event, token) -> None:
     event = make_event(token, at=utcnow(), user_agent=request.headers.get("User-Agent"),
                        ip=client_ip(request.remote_addr, request.headers.get("X-Forwarded-For"),
                                     config().web.trusted_proxies))
+    buffer = tracking_buffer()
+    if buffer is not None and buffer.push(token.audience_id, event):
+        return
     queue = tracking_queue()
     if queue is not None:
         try:
@@ -58,9 +61,6 @@ def _record(make_event, token) -> None:
             return
         except QueueUnavailable:
             pass  # logged by the queue; the event is stored directly instead
-    buffer = tracking_buffer()
-    if buffer is not None and buffer.push(token.audience_id, event):
-        return
     _store_now(token.audience_id, event)
 
 

@@ -3,6 +3,7 @@ NPS and CSI arithmetic, the quarterly report and its splits, the CLI, and pull s
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -208,6 +209,28 @@ def test_cli_surveys(cli, session):
     assert signed.count("http://127.0.0.1:5000/s/") == 11
     assert cli("surveys", "links", "nope").exit_code == 1
     assert "NPS" in cli("surveys", "report", "nps").output
+
+
+def test_cli_report_shows_quarters_and_splits(cli, session):
+    from mailseg.models import ClassChange
+
+    audience = factories.make_audience(session, "main", list_id=None)
+    survey = add_survey(session, audience.id, "nps", "Recommend?", None)
+    ann = factories.make_subscriber(session, audience, "ann@example.com")
+    session.add(ClassChange(audience_id=audience.id, subscriber_id=ann.id, to_class="active", changed_at=_at(2026, 1, 1)))
+    for answer, at in (("9", _at(2025, 11, 1)), ("2", _at(2026, 2, 1)), ("10", _at(2026, 4, 1))):
+        record_answer(session, survey, ann.id, answer, at=at)
+    session.commit()
+    out = cli("surveys", "report", "nps").output
+    assert "2025-Q4" in out and "2026-Q1" in out and "2026-Q2" in out
+    assert "by engagement class" in out and "by RFM segment" in out
+    assert "-100 / 0 (1)" in out  # Q1 as active: one detractor, a 1-3 answer and no 8-10
+    last = cli("surveys", "report", "nps", "--quarters", "1").output
+    assert "2026-Q2" in last and "2025-Q4" not in last and "2026-Q1" not in last
+    data = json.loads(cli("surveys", "report", "nps", "--json").output)
+    assert data["by_class"]["2025-Q4"]["none"]["nps"] == 100.0
+    assert data["by_class"]["2026-Q1"]["active"] == {"answers": 1, "nps": -100.0, "csi": 0.0, "promoters": 0,
+                                                    "detractors": 1, "satisfied": 0, "dissatisfied": 1}
 
 
 def test_pull_stores_unique_email_id(session, mailchimp_config, fake_mailchimp):

@@ -75,7 +75,10 @@ def show(name: str):
     trend = {"labels": quarters, "nps": [report.quarter_scores[q].nps for q in quarters] if report.quarter_scores else [],
              "csi": [report.quarter_scores[q].csi for q in quarters] if report.quarter_scores else [],
              "answers": {a: [report.quarters[q].get(a, 0) for q in quarters] for a in report.answers},
-             "nps_label": _("NPS"), "csi_label": _("CSI (8-10 / 1-3)")}
+             "nps_label": _("NPS"), "csi_label": _("CSI (8-10 / 1-3)"),
+             # NPS per quarter of each class (the class when answering); null where nobody of it answered
+             "nps_by_class": {group: [getattr(report.by_class[q].get(group), "nps", None) for q in quarters]
+                              for group in report.split_groups("by_class")} if report.quarter_scores else {}}
     return render_template("survey.html", survey=survey, report=report, trend=trend,
                            links=mailchimp_links(_base_url(), survey))
 

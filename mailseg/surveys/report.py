@@ -70,9 +70,10 @@ class SurveyReport:
     by_class: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_rfm_segment: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def split_groups(self, split: str) -> list[str]:
-        """Every group of a split ('by_class' or 'by_rfm_segment') over all quarters, sorted."""
-        return sorted({group for groups in getattr(self, split).values() for group in groups})
+    def split_groups(self, split: str, quarters: list[str] | None = None) -> list[str]:
+        """The groups of a split ('by_class' or 'by_rfm_segment') in these quarters (default all), sorted."""
+        per_quarter = getattr(self, split)
+        return sorted({group for q in (per_quarter if quarters is None else quarters) for group in per_quarter.get(q, {})})
 
 
 def survey_report(session: Session, survey: Survey) -> SurveyReport:

@@ -71,6 +71,12 @@ def test_surveys_and_forms_pages(admin, seeded, session):
     assert saved.interests == [{"label": "Trail", "tag": "interest:trail"}, {"label": "Road", "tag": "Road"}]
     listing = admin.get("/surveys").data
     assert b"/f/news?embed=1" in listing and b"Our news" in listing
+    from markupsafe import escape
+
+    from mailseg.forms import form_snippet
+
+    assert any(str(escape(form_snippet(base, saved))).encode() in listing  # the snippet `mailseg forms snippet` prints
+               for base in ("http://127.0.0.1:5000", "http://localhost"))
     assert admin.post("/forms/new", data={**form, "name": "Bad"}).status_code == 400
     assert admin.get("/forms/news/edit").status_code == 200
 

@@ -11,11 +11,12 @@ import click
 from rich.table import Table
 
 from ..audiences import find_audience
-from ..export import FORMATS, write_rows
+from ..export import write_rows
 from ..forms import (SUBMISSION_COLUMNS, add_form, definition_of, form_snippet, form_url, get_form, list_forms,
                      parse_choices, remove_form, submission_counts, submission_rows, update_form)
 from ..timeutil import isoformat_utc
 from ..tracking.rewrite import public_base_url
+from .data import _open_output, output_options
 from .engagement import _console, audience_option
 from .runtime import Runtime, fails_cleanly, pass_runtime
 
@@ -197,17 +198,13 @@ def snippet(rt: Runtime, name: str) -> None:
 
 @forms_group.command("submissions")
 @click.argument("name")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
-              help="csv (spreadsheet-safe cells), json (one array) or jsonl (one object per line).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
+@output_options
 @pass_runtime
 @fails_cleanly
 def submissions(rt: Runtime, name: str, fmt: str, output: Path | None) -> None:
     """Export form NAME's submissions (consent evidence).
 
     Email, submitted_at, confirmed_at, IP address, browser, the tags set and the consent text agreed to."""
-    from .data import _open_output
-
     with rt.migrated_db().session() as session:
         form = get_form(session, name)
         with _open_output(output) as out:

@@ -102,3 +102,11 @@ def test_survey_page_splits_each_quarter_by_the_class_when_answering(admin, seed
     assert 'id="survey-class-chart"' in page
     series = json.loads(page.split('id="survey-series">', 1)[1].split("</script>", 1)[0])
     assert series["nps_by_class"] == {"new": [0.0]}
+    topic = admin.post("/surveys", data={"name": "topic", "question": "Topic?", "kind": "choice",
+                                         "answers": "shoes\nsocks"})
+    assert topic.status_code == 302
+    record_answer(session, get_survey(session, seeded.audience_id, "topic"), seeded.ids["li.wang@example.net"],
+                  "shoes", at=then)
+    session.commit()
+    choice = admin.get("/surveys/topic").data.decode()
+    assert "shoes: 1" in choice[choice.index('id="by_class"'):] and 'id="survey-class-chart"' not in choice

@@ -61,6 +61,11 @@ def test_refresh_records_joins_and_leaves_only_on_change(session):
     assert members == {subs[0].id: AS_OF + timedelta(days=2), subs[3].id: AS_OF}
     assert get_segment(session, audience_id, "kyiv").member_count == 2
     assert _count(session, SegmentSize) == 2
+    # Membership and history carry no foreign key (migration 0017_surveys_b): removing deletes them.
+    remove_segment(session, audience_id, "kyiv")
+    session.commit()
+    assert _count(session, SegmentMember) == 0 and _count(session, SegmentChange) == 0
+    assert _count(session, SegmentSize) == 0
 
 
 def test_preview_counts_and_writes_nothing(session):

@@ -20,8 +20,8 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from . import (data, db, demo, engagement, experiments, ingest, policies, scheduler, segments, serve, surveys, sync,
-                   tokens, users, value)
+    from . import (data, db, demo, engagement, experiments, forms, ingest, policies, scheduler, segments, serve, surveys,
+                   sync, tokens, users, value)
 
     main.add_command(db.db)
     main.add_command(data.import_group)
@@ -46,6 +46,7 @@ def _register() -> None:
     main.add_command(experiments.simulate)
     main.add_command(segments.segments_group)
     main.add_command(surveys.surveys_group)
+    main.add_command(forms.forms_group)
     data.export_group.add_command(segments.export_segment)
 
 

@@ -104,12 +104,16 @@ def export_group() -> None:
     """Write subscribers, events, engagement classes or the class history to a file or standard output."""
 
 
-def _export_options(command):
+def output_options(command):
+    """--format and --output of every export (exports, segment members, form submissions)."""
     command = click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
                            help="File to write (default: standard output).")(command)
-    command = click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
-                           help="csv, json (one array) or jsonl (one object per line).")(command)
-    return audience_option(command)
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
+                        help="csv (spreadsheet-safe cells), json (one array) or jsonl (one object per line).")(command)
+
+
+def _export_options(command):
+    return audience_option(output_options(command))
 
 
 def _open_output(output: Path | None):

@@ -80,14 +80,15 @@ def fails_cleanly(command: Callable) -> Callable:
 
 
 def _lookup_errors() -> tuple[type[Exception], ...]:
-    """Things named on the command line that do not exist (segments, surveys, subscribers), and survey
+    """Things named on the command line that do not exist (segments, surveys, forms, subscribers), and survey
     links without tracking.secret."""
     from ..engagement import SubscriberNotFound
+    from ..forms import FormNotFound
     from ..segments import SegmentNotFound
     from ..surveys import SurveyNotFound
     from ..tracking.tokens import TrackingDisabled
 
-    return SegmentNotFound, SurveyNotFound, SubscriberNotFound, TrackingDisabled
+    return SegmentNotFound, SurveyNotFound, FormNotFound, SubscriberNotFound, TrackingDisabled
 
 
 def setup_logging(verbose: bool) -> None:

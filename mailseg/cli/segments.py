@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..audiences import find_audience
 from ..engagement.window import as_utc
-from ..export import FORMATS, write_rows
+from ..export import write_rows
 from ..models import utcnow
 from ..progress import progress
 from ..segments import RuleError, add_segment, get_segment, list_segments, preview, refresh_all
@@ -20,6 +20,7 @@ from ..segments.members import MEMBER_COLUMNS, member_rows
 from ..segments.presets import PRESETS, install_order, preset_segments
 from ..segments.store import AudienceResolver, mirrored_tag
 from ..timeutil import isoformat_utc
+from .data import _open_output, output_options
 from .engagement import _console, audience_option
 from .params import as_of_option
 from .runtime import Runtime, fails_cleanly, pass_runtime
@@ -196,16 +197,12 @@ def remove(rt: Runtime, name: str, audience: str | None) -> None:
 
 @click.command("segment")
 @click.argument("name")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
-              help="csv (spreadsheet-safe cells), json (one array) or jsonl (one object per line).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
+@output_options
 @audience_option
 @pass_runtime
 @fails_cleanly
 def export_segment(rt: Runtime, name: str, fmt: str, output: Path | None, audience: str | None) -> None:
     """Members of segment NAME: email, joined_at (as of its last evaluation)."""
-    from .data import _open_output
-
     with rt.migrated_db().session() as session:
         segment = get_segment(session, find_audience(session, audience).id, name)
         with _open_output(output) as out:

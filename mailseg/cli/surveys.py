@@ -80,18 +80,22 @@ def links(rt: Runtime, name: str, email: str | None, audience: str | None) -> No
 
 @surveys_group.command("report")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON (every quarter).")
+@click.option("--quarters", "last", type=click.IntRange(min=1), metavar="N",
+              help="Show only the latest N quarters (default: every quarter with an answer).")
 @audience_option
 @pass_runtime
 @fails_cleanly
-def report(rt: Runtime, name: str, as_json: bool, audience: str | None) -> None:
-    """Answers per quarter; for 0-10 surveys NPS and CSI per quarter, by class and by RFM segment."""
+def report(rt: Runtime, name: str, as_json: bool, last: int | None, audience: str | None) -> None:
+    """Answers per quarter; for 0-10 surveys NPS and CSI per quarter, overall and by the engagement class
+    and RFM segment each subscriber had when answering (from the class and value history)."""
     with rt.migrated_db().session() as session:
         result = survey_report(session, get_survey(session, find_audience(session, audience).id, name))
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(result), indent=2))
         return
     click.echo(f"survey {result.survey} ({'0-10 scale' if result.kind == 'scale' else 'choice'})")
+    quarters = list(result.quarters)[-last:] if last else list(result.quarters)
     table = Table(title="answers per quarter (latest answer of each subscriber in the quarter)")
     table.add_column("quarter")
     for answer in result.answers:
@@ -99,21 +103,39 @@ def report(rt: Runtime, name: str, as_json: bool, audience: str | None) -> None:
     if result.kind == "scale":
         for column in ("answers", "NPS", "CSI"):
             table.add_column(column, justify="right")
-    for quarter, counts in result.quarters.items():
+    for quarter in quarters:
+        counts = result.quarters[quarter]
         row = [quarter, *(str(counts.get(a, 0)) for a in result.answers)]
         if result.kind == "scale":
             s = result.quarter_scores[quarter]
             row += [str(s.answers), _shown(s.nps), _shown(s.csi, "no 1-3 answer")]
         table.add_row(*row)
     _console().print(table)
-    if result.kind == "scale":
-        for title, groups in (("by engagement class", result.by_class), ("by RFM segment", result.by_rfm_segment)):
-            split = Table(title=f"current answers {title}")
-            for column in ("group", "answers", "NPS", "CSI"):
-                split.add_column(column, justify="left" if column == "group" else "right")
-            for key, s in groups.items():
-                split.add_row(key, str(s.answers), _shown(s.nps), _shown(s.csi, "no 1-3 answer"))
-            _console().print(split)
+    for title, split in (("engagement class", "by_class"), ("RFM segment", "by_rfm_segment")):
+        _console().print(_split_table(result, quarters, title, split))
+    click.echo("none: not classified (or not valued) yet when answering; prospect: valued, no counted order yet")
+
+
+def _split_table(result, quarters: list[str], title: str, split: str) -> Table:
+    """One row per group, one column per quarter: NPS / CSI (answers), or the answer counts."""
+    per_quarter = getattr(result, split)
+    what = "NPS / CSI (answers)" if result.kind == "scale" else "answers"
+    table = Table(title=f"{what} per quarter by {title} (the subscriber's {title} when answering)")
+    table.add_column(title)
+    for quarter in quarters:
+        table.add_column(quarter, justify="right")
+    for group in result.split_groups(split, quarters):
+        row = [group]
+        for quarter in quarters:
+            cell = per_quarter.get(quarter, {}).get(group)
+            if cell is None:
+                row.append("")
+            elif result.kind == "scale":
+                row.append(f"{_shown(cell.nps)} / {_shown(cell.csi)} ({cell.answers})")
+            else:
+                row.append(", ".join(f"{a}: {n}" for a, n in cell.items()))
+        table.add_row(*row)
+    return table
 
 
 def _shown(value: float | None, missing: str = "-") -> str:

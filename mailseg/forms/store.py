@@ -1,21 +1,47 @@
 """Sign-up form definitions: email (always), name, interest checkboxes (each sets a tag), one question
-(its answer sets a tag) and the consent text shown. Built in the panel or from the CLI."""
+(its answer sets a tag) and the consent text shown. Built in the panel or from the CLI (`mailseg
+forms`); their addresses (the hosted page, the embeddable snippet) and their submissions (the consent
+evidence)."""
 
 from __future__ import annotations
 
-from typing import Any
+import html
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ..models import SignupForm
+from ..export import STREAM_BATCH
+from ..models import FormSubmission, SignupForm
 from ..segments.grammar import RuleError, check_name
 
 TAG_MAX = 100
+# The editable fields of a form (update_form changes only those given).
+FIELDS = ("title", "consent_text", "ask_name", "interests", "question")
+SUBMISSION_COLUMNS = ("email", "submitted_at", "confirmed_at", "ip", "user_agent", "tags", "consent_text")
+SNIPPET_HEIGHT = 640
 
 
 class FormNotFound(LookupError):
     pass
+
+
+def parse_choices(text: str) -> list[dict[str, str]]:
+    """Choices written one per line (panel) or one per option (CLI) as 'Label = tag'; a line without
+    '=' is both the label and the tag; blank lines are skipped."""
+    out = []
+    for line in text.splitlines():
+        if line.strip():
+            label, _sep, tag = line.partition("=")
+            out.append({"label": label.strip(), "tag": (tag or label).strip()})
+    return out
+
+
+def choices_text(choices: list[dict[str, str]] | None) -> str:
+    """The inverse of parse_choices: 'Label = tag' per line."""
+    return "\n".join(f"{c['label']} = {c['tag']}" for c in choices or [])
 
 
 def _choices(raw: Any, path: str, errors: list[str]) -> list[dict[str, str]]:
@@ -85,6 +111,14 @@ def save_form(session: Session, audience_id: int, definition: dict[str, Any]) ->
     return form
 
 
+def add_form(session: Session, audience_id: int, definition: dict[str, Any]) -> SignupForm:
+    """Create a new form; RuleError when one of that name exists (forms share one namespace: /f/<name>)."""
+    name = str(definition.get("name") or "")
+    if session.scalar(select(SignupForm.id).where(SignupForm.name == name)) is not None:
+        raise RuleError([f"name: a form named {name!r} exists already (use update)"])
+    return save_form(session, audience_id, definition)
+
+
 def get_form(session: Session, name: str) -> SignupForm:
     form = session.scalar(select(SignupForm).where(SignupForm.name == name))
     if form is None:
@@ -95,3 +129,69 @@ def get_form(session: Session, name: str) -> SignupForm:
 def list_forms(session: Session, audience_id: int) -> list[SignupForm]:
     return list(session.scalars(select(SignupForm).where(SignupForm.audience_id == audience_id)
                                 .order_by(SignupForm.name)))
+
+
+def definition_of(form: SignupForm) -> dict[str, Any]:
+    """The form as the definition save_form takes (and `mailseg forms show --json` prints)."""
+    return {"name": form.name, "title": form.title, "consent_text": form.consent_text, "ask_name": form.ask_name,
+            "interests": list(form.interests or []), "question": form.question}
+
+
+def update_form(session: Session, name: str, changes: dict[str, Any]) -> SignupForm:
+    """Change some fields of form `name` (keys of FIELDS; question None removes the question); the
+    whole form is checked again. RuleError for an unknown field or a bad value."""
+    form = get_form(session, name)
+    unknown = sorted(set(changes) - set(FIELDS))
+    if unknown:
+        raise RuleError([f"{key}: not a field of a form (fields: {', '.join(FIELDS)})" for key in unknown])
+    return save_form(session, form.audience_id, {**definition_of(form), **changes})
+
+
+def remove_form(session: Session, name: str, *, delete_evidence: bool = False) -> int:
+    """Delete form `name`; returns how many submissions went with it. A form with submissions (the
+    consent evidence) is refused unless delete_evidence: export them first (`mailseg forms submissions`)."""
+    form = get_form(session, name)
+    submissions = session.scalar(select(func.count()).where(FormSubmission.form_id == form.id)) or 0
+    if submissions and not delete_evidence:
+        raise RuleError([f"form {name!r} has {submissions} submission(s), the consent evidence of its sign-ups: "
+                         "export them (mailseg forms submissions) and remove with --delete-evidence"])
+    session.execute(delete(FormSubmission).where(FormSubmission.form_id == form.id))
+    session.delete(form)
+    session.flush()
+    return submissions
+
+
+def form_url(base_url: str, form: SignupForm, *, embed: bool = False) -> str:
+    """The hosted page (names are URL-safe: check_name)."""
+    return f"{base_url.rstrip('/')}/f/{form.name}" + ("?embed=1" if embed else "")
+
+
+def form_snippet(base_url: str, form: SignupForm) -> str:
+    """The HTML to paste into a site: an iframe of the hosted page's embeddable version."""
+    return (f'<iframe src="{html.escape(form_url(base_url, form, embed=True))}" title="{html.escape(form.title)}" '
+            f'width="100%" height="{SNIPPET_HEIGHT}" loading="lazy"></iframe>')
+
+
+@dataclass(frozen=True)
+class FormCounts:
+    submissions: int
+    confirmed: int
+    last_at: datetime | None
+
+
+def submission_counts(session: Session, audience_id: int) -> dict[int, FormCounts]:
+    """Per form of the audience: accepted submissions, confirmed ones, the latest submission time."""
+    rows = session.execute(select(FormSubmission.form_id, func.count(), func.count(FormSubmission.confirmed_at),
+                                  func.max(FormSubmission.submitted_at))
+                           .join(SignupForm, SignupForm.id == FormSubmission.form_id)
+                           .where(SignupForm.audience_id == audience_id).group_by(FormSubmission.form_id))
+    return {form_id: FormCounts(n, confirmed, last) for form_id, n, confirmed, last in rows}
+
+
+def submission_rows(session: Session, form_id: int) -> Iterator[dict[str, Any]]:
+    """The form's submissions, oldest first, streamed (the consent evidence export)."""
+    stmt = (select(*(getattr(FormSubmission, c) for c in SUBMISSION_COLUMNS))
+            .where(FormSubmission.form_id == form_id).order_by(FormSubmission.submitted_at, FormSubmission.id)
+            .execution_options(yield_per=STREAM_BATCH))
+    for row in session.execute(stmt):
+        yield dict(zip(SUBMISSION_COLUMNS, row))

@@ -41,14 +41,22 @@ class SegmentMember(Base):
     __tablename__ = "segment_members"
     __table_args__ = (Index("ix_segment_members_subscriber", "subscriber_id"),)
 
-    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    # No foreign keys (see SegmentChange): remove_segment deletes the rows itself.
+    segment_id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(primary_key=True)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class SegmentChange(Base):
     """A subscriber joining (joined=True) or leaving a segment; written only when membership changes.
-    Like class_changes, audience_id carries no foreign key (bulk inserts; see ClassChange)."""
+
+    This table and segment_members carry no foreign keys at all (migration 0017_surveys_b): an
+    evaluation inserts up to one row per subscriber into each, and PostgreSQL checks a foreign key
+    row by row (a lookup and a KEY SHARE lock that dirties the subscriber's heap page). Those checks
+    were most of the first evaluation's extra cost over a re-evaluation (docs/BENCHMARKS.md, issue 14:
+    4 checks x 3,935 rows = 0.36 s of 0.49 s of inserts at 100,000 subscribers). The rows are written
+    only from the rule's result (subscriber ids of the audience) and deleted with their segment by
+    remove_segment; subscribers are never deleted by mailseg."""
 
     __tablename__ = "segment_changes"
     __table_args__ = (
@@ -58,8 +66,8 @@ class SegmentChange(Base):
 
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
     audience_id: Mapped[int] = mapped_column()
-    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"))
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    segment_id: Mapped[int] = mapped_column()
+    subscriber_id: Mapped[int] = mapped_column()
     joined: Mapped[bool] = mapped_column()
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

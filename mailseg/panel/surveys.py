@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ..forms import FormNotFound, get_form, list_forms, save_form
+from ..forms import FormNotFound, choices_text, form_snippet, get_form, list_forms, parse_choices, save_form
 from ..segments import RuleError
 from ..surveys import SurveyNotFound, add_survey, get_survey, list_surveys, mailchimp_links, survey_report
 from ..web import config, db_session
@@ -38,7 +38,11 @@ def index():
     reports = {s.name: survey_report(session, s) for s in surveys}
     forms = list_forms(session, audience.id) if audience else []
     return render_template("surveys.html", audience=audience, surveys=surveys, reports=reports, forms=forms,
-                           base_url=_base_url(), values={}, errors=[])
+                           snippets=_snippets(forms), base_url=_base_url(), values={}, errors=[])
+
+
+def _snippets(forms) -> dict[str, str]:
+    return {f.name: form_snippet(_base_url(), f) for f in forms}
 
 
 @blueprint.post("/surveys")
@@ -53,10 +57,10 @@ def create():
                    sync=form.get("sync") == "on")
     except RuleError as exc:
         session.rollback()
-        surveys = list_surveys(session, audience.id)
+        surveys, forms = list_surveys(session, audience.id), list_forms(session, audience.id)
         return render_template("surveys.html", audience=audience, surveys=surveys,
                                reports={s.name: survey_report(session, s) for s in surveys},
-                               forms=list_forms(session, audience.id), base_url=_base_url(), values=form,
+                               forms=forms, snippets=_snippets(forms), base_url=_base_url(), values=form,
                                errors=exc.errors), 400
     session.commit()
     flash(_("Survey %(name)s created.", name=form.get("name")))
@@ -75,23 +79,12 @@ def show(name: str):
     trend = {"labels": quarters, "nps": [report.quarter_scores[q].nps for q in quarters] if report.quarter_scores else [],
              "csi": [report.quarter_scores[q].csi for q in quarters] if report.quarter_scores else [],
              "answers": {a: [report.quarters[q].get(a, 0) for q in quarters] for a in report.answers},
-             "nps_label": _("NPS"), "csi_label": _("CSI (8-10 / 1-3)")}
+             "nps_label": _("NPS"), "csi_label": _("CSI (8-10 / 1-3)"),
+             # NPS per quarter of each class (the class when answering); null where nobody of it answered
+             "nps_by_class": {group: [getattr(report.by_class[q].get(group), "nps", None) for q in quarters]
+                              for group in report.split_groups("by_class")} if report.quarter_scores else {}}
     return render_template("survey.html", survey=survey, report=report, trend=trend,
                            links=mailchimp_links(_base_url(), survey))
-
-
-def _choices(text: str) -> list[dict]:
-    """'Label = tag' per line (a line without '=' is both)."""
-    out = []
-    for line in text.splitlines():
-        if line.strip():
-            label, _sep, tag = line.partition("=")
-            out.append({"label": label.strip(), "tag": (tag or label).strip()})
-    return out
-
-
-def _choices_text(choices) -> str:
-    return "\n".join(f"{c['label']} = {c['tag']}" for c in choices or [])
 
 
 @blueprint.route("/forms/new", methods=["GET", "POST"])
@@ -109,16 +102,16 @@ def edit_form(name: str | None = None):
     if request.method == "GET":
         values = {} if existing is None else {
             "name": existing.name, "title": existing.title, "consent_text": existing.consent_text,
-            "ask_name": existing.ask_name, "interests": _choices_text(existing.interests),
+            "ask_name": existing.ask_name, "interests": choices_text(existing.interests),
             "question_text": (existing.question or {}).get("text", ""),
-            "question_answers": _choices_text((existing.question or {}).get("answers"))}
+            "question_answers": choices_text((existing.question or {}).get("answers"))}
         return render_template("signup_form_edit.html", existing=existing, values=values, errors=[])
     form = request.form
-    question = ({"text": form.get("question_text", ""), "answers": _choices(form.get("question_answers", ""))}
+    question = ({"text": form.get("question_text", ""), "answers": parse_choices(form.get("question_answers", ""))}
                 if form.get("question_text", "").strip() else None)
     definition = {"name": existing.name if existing else form.get("name", "").strip(), "title": form.get("title", ""),
                   "consent_text": form.get("consent_text", ""), "ask_name": form.get("ask_name") == "on",
-                  "interests": _choices(form.get("interests", "")), "question": question}
+                  "interests": parse_choices(form.get("interests", "")), "question": question}
     try:
         save_form(session, audience.id, definition)
     except RuleError as exc:

@@ -145,6 +145,9 @@ def remove_segment(session: Session, audience_id: int, name: str, *, tag_prefix:
         raise RuleError([f"segment {name!r} is used by segment(s) {', '.join(users)}: change them first"])
     if segment.sync:
         _retire(session, audience_id, mirrored_tag(segment, tag_prefix))
+    # membership and history carry no foreign key (models/segments.py): deleted here, not by cascade
+    for table in (MEMBERS, SegmentChange.__table__):
+        session.execute(delete(table).where(table.c.segment_id == segment.id))
     session.delete(segment)
     session.flush()
 

@@ -1,4 +1,5 @@
-// A survey per quarter: stacked answer counts, and NPS / CSI lines for 0-10 surveys (data in #survey-series).
+// A survey per quarter: stacked answer counts, and NPS / CSI lines for 0-10 surveys (data in #survey-series);
+// for 0-10 surveys also one NPS line per engagement class (#survey-class-chart).
 (function () {
   "use strict";
   var source = document.getElementById("survey-series");
@@ -21,4 +22,15 @@
   new Chart(canvas, { data: { labels: data.labels, datasets: datasets },
     options: { responsive: true, maintainAspectRatio: false, animation: false, scales: scales,
                plugins: { legend: { position: "bottom" } } } });
+  var byClass = document.getElementById("survey-class-chart");
+  var classes = Object.keys(data.nps_by_class || {});
+  if (byClass && classes.length) {
+    var colours = ["#1f5fbf", "#6bb26b", "#c9822b", "#9b5de5", "#b23a48", "#555555"];
+    new Chart(byClass, { type: "line",
+      data: { labels: data.labels, datasets: classes.map(function (name, i) {
+        return { label: name, data: data.nps_by_class[name], borderColor: colours[i % colours.length], spanGaps: true };
+      }) },
+      options: { responsive: true, maintainAspectRatio: false, animation: false,
+                 scales: { y: { min: -100, max: 100 } }, plugins: { legend: { position: "bottom" } } } });
+  }
 })();

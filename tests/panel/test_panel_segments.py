@@ -71,5 +71,42 @@ def test_surveys_and_forms_pages(admin, seeded, session):
     assert saved.interests == [{"label": "Trail", "tag": "interest:trail"}, {"label": "Road", "tag": "Road"}]
     listing = admin.get("/surveys").data
     assert b"/f/news?embed=1" in listing and b"Our news" in listing
+    from markupsafe import escape
+
+    from mailseg.forms import form_snippet
+
+    assert any(str(escape(form_snippet(base, saved))).encode() in listing  # the snippet `mailseg forms snippet` prints
+               for base in ("http://127.0.0.1:5000", "http://localhost"))
     assert admin.post("/forms/new", data={**form, "name": "Bad"}).status_code == 400
     assert admin.get("/forms/news/edit").status_code == 200
+
+
+def test_survey_page_splits_each_quarter_by_the_class_when_answering(admin, seeded, session):
+    """anna.kovalenko was 'new' 30 days ago and is 'active' now: her answer then counts under 'new'."""
+    from datetime import datetime, timedelta, timezone
+
+    from mailseg.surveys import get_survey, record_answer
+
+    assert admin.post("/surveys", data={"name": "nps", "question": "Recommend?", "kind": "scale"}).status_code == 302
+    survey = get_survey(session, seeded.audience_id, "nps")
+    then = datetime.now(timezone.utc) - timedelta(days=30)
+    record_answer(session, survey, seeded.ids["anna.kovalenko@example.com"], "10", at=then)
+    record_answer(session, survey, seeded.ids["olena.bondar@example.com"], "2", at=then)
+    session.commit()
+    page = admin.get("/surveys/nps").data.decode()
+    quarter = f"{then.year}-Q{(then.month - 1) // 3 + 1}"
+    by_class = page[page.index('id="by_class"'):page.index('id="by_rfm_segment"')]
+    assert f'<th scope="col" class="num">{quarter}</th>' in by_class
+    assert '<th scope="row">new</th>' in by_class and '<th scope="row">active</th>' not in by_class
+    assert '<span title="NPS">0.0</span>' in by_class  # one promoter, one detractor
+    assert 'id="survey-class-chart"' in page
+    series = json.loads(page.split('id="survey-series">', 1)[1].split("</script>", 1)[0])
+    assert series["nps_by_class"] == {"new": [0.0]}
+    topic = admin.post("/surveys", data={"name": "topic", "question": "Topic?", "kind": "choice",
+                                         "answers": "shoes\nsocks"})
+    assert topic.status_code == 302
+    record_answer(session, get_survey(session, seeded.audience_id, "topic"), seeded.ids["li.wang@example.net"],
+                  "shoes", at=then)
+    session.commit()
+    choice = admin.get("/surveys/topic").data.decode()
+    assert "shoes: 1" in choice[choice.index('id="by_class"'):] and 'id="survey-class-chart"' not in choice

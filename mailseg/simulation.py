@@ -108,10 +108,10 @@ def next_moment(db: Database, audience_id: int, config: Config) -> datetime:
 
 def simulate(db: Database, config: Config, audience_id: int, *, weeks: int, start: datetime | None = None,
              step_days: int = 1, progress: Progress | None = None,
-             after_day: Callable[[datetime], None] | None = None) -> SimulationReport:
+             after_step: Callable[[str, datetime], None] | None = None) -> SimulationReport:
     """Run the chain every `step_days` days for `weeks` weeks from `start` (default: the day after
-    the sandbox clock), one configuration snapshot per simulated day. `after_day(as_of)` runs after
-    each day's chain, outside the timed steps (a benchmark's stand-in for autovacuum). Stops with
+    the sandbox clock), one configuration snapshot per simulated day. `after_step(name, as_of)` runs
+    after each step, outside its timing (a benchmark's stand-in for autovacuum). Stops with
     SimulationError naming the step and day that failed."""
     if config.platform.kind != "sandbox":
         raise SimulationError("simulate runs against the sandbox platform: set [platform] kind = \"sandbox\" "
@@ -130,8 +130,8 @@ def simulate(db: Database, config: Config, audience_id: int, *, weeks: int, star
             week_spent += spent
             if not ok:
                 raise SimulationError(f"step {name} failed on simulated day {as_of:%Y-%m-%d} (see `mailseg runs`)")
-        if after_day is not None:
-            after_day(as_of)
+            if after_step is not None:
+                after_step(name, as_of)
         report.days += 1
         report.end = as_of
         if (day + step_days) // 7 > week_started:

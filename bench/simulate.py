@@ -92,6 +92,11 @@ class AutoAnalyze:
         self.seconds += time.perf_counter() - began
 
 
+def shares(seconds: dict[str, float]) -> str:
+    total = sum(seconds.values()) or 1.0
+    return ", ".join(f"{name} {spent / total:.0%}" for name, spent in sorted(seconds.items(), key=lambda kv: -kv[1]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=100_000)
@@ -112,14 +117,20 @@ def main() -> None:
     analyze.every(args.naptime)
     print(f"built {args.subscribers:,} sandbox members in {time.perf_counter() - began:.1f} s ({db.dialect})",
           flush=True)
-    week = {"number": 1, "began": time.perf_counter()}
+    steps: dict[str, float] = {}
+    week = {"number": 1, "spent": 0.0, "mark": time.perf_counter()}
 
     def after_step(step: str, as_of: datetime) -> None:
-        analyze()
+        """Running figures, so a run stopped early still tells its per-week time and shares."""
+        spent = time.perf_counter() - week["mark"]
+        steps[step] = steps.get(step, 0.0) + spent
         number = (as_of - START).days // 7 + 1
         if number > week["number"]:  # the first step of a new week: the last one is over
-            print(f"  week {week['number']}: {time.perf_counter() - week['began']:.1f} s wall", flush=True)
-            week.update(number=number, began=time.perf_counter())
+            print(f"  week {week['number']}: {week['spent']:.1f} s of chain; so far " + shares(steps), flush=True)
+            week.update(number=number, spent=0.0)
+        week["spent"] += spent
+        analyze()
+        week["mark"] = time.perf_counter()
 
     report = simulate(db, config, audience_id, weeks=args.weeks, start=START, step_days=args.step_days,
                       after_step=after_step)

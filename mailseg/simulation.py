@@ -25,7 +25,6 @@ from .db import Database
 from .models import Audience, CampaignPlan, SandboxList
 from .progress import Progress
 from .scheduler import jobs
-from .settings import effective_config
 
 DAY = timedelta(days=1)
 DAILY_AT = timedelta(hours=10)
@@ -90,12 +89,6 @@ class SimulationReport:
         return {name: spent / total for name, spent in self.seconds.items()}
 
 
-def snapshot(db: Database, base: Config) -> Config:
-    """The day's effective configuration, read once and handed to every step of the day."""
-    with db.session() as session:
-        return effective_config(session, base)
-
-
 def next_moment(db: Database, audience_id: int, config: Config) -> datetime:
     """The first simulated day: the day after the sandbox clock (or after now when it has none).
     `config` is an effective configuration (a snapshot)."""
@@ -116,12 +109,12 @@ def simulate(db: Database, config: Config, audience_id: int, *, weeks: int, star
     if config.platform.kind != "sandbox":
         raise SimulationError("simulate runs against the sandbox platform: set [platform] kind = \"sandbox\" "
                               "(or MAILSEG_PLATFORM_KIND=sandbox)")
-    moment = start or next_moment(db, audience_id, snapshot(db, config))
+    moment = start or next_moment(db, audience_id, jobs.snapshot(db, config)[0])
     report = SimulationReport(moment, moment)
     week_started, week_spent = 0, 0.0
     for day in range(0, weeks * 7, step_days):
         as_of = moment + timedelta(days=day)
-        today = snapshot(db, config)
+        today, _ = jobs.snapshot(db, config)  # the day's effective configuration, for every step
         for name, step in chain(today):
             began = clock.perf_counter()
             ok = step(db, today, audience_id, as_of=as_of)

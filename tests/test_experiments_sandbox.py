@@ -12,6 +12,7 @@ from mailseg.demo_sandbox import new_sandbox_audience
 from mailseg.models import (Exposure, PolicyAction, SandboxCampaign, SandboxMember, SandboxRecipient,
                             Verdict)
 from mailseg.sandbox import world
+from mailseg.scheduler import jobs
 from mailseg.simulation import simulate
 
 LIST_ID = "sim01"
@@ -25,14 +26,17 @@ def sandbox_world(database, config, members: int = 300):
                                     cadence="0 10 * * 1")
 
 
-def test_simulated_weeks_keep_the_held_out_out_and_close_cohorts(database, config):
+def test_simulated_weeks_keep_the_held_out_out_and_close_cohorts(database, config, monkeypatch):
     base = config.replace(platform={"kind": "sandbox"}, mailchimp={"list_id": LIST_ID},
                           holdout={"cap_share": 0.3, "reengagement_share": 0.3, "resend_share": 0.3,
                                    "offer_share": 0.3, "plan_share": 0.2},
-                          reengagement={"min_sends": 2}, uplift={"min_group_size": 5})
-    audience_id, base = sandbox_world(database, base, members=200)
-    report = simulate(database, base, audience_id, weeks=4, start=START)
-    assert report.days == 28 and set(report.seconds) >= {"delivery", "pull", "classify", "policies", "sync"}
+                          reengagement={"min_sends": 2}, resend={"after_days": 2}, uplift={"min_group_size": 5})
+    audience_id, base = sandbox_world(database, base, members=120)
+    snapshots = []
+    monkeypatch.setattr(jobs, "effective_config", lambda session, config: snapshots.append(1) or config)
+    report = simulate(database, base, audience_id, weeks=3, start=START, step_days=2)
+    assert len(snapshots) == report.days  # one configuration snapshot per simulated day, for every step
+    assert report.days == 11 and set(report.seconds) >= {"delivery", "pull", "classify", "policies", "sync"}
 
     with database.session() as s:
         policies = set(s.scalars(select(Exposure.policy).distinct()))
@@ -48,10 +52,10 @@ def test_simulated_weeks_keep_the_held_out_out_and_close_cohorts(database, confi
             held_emails = _emails(s, held)
             assert not (received & held_emails), action.key  # the held out never get the policy's mail
             assert received <= _emails(s, treated), action.key
-        # a resend version's cohort has closed after 4 weeks (horizon 7 days): verdicts exist
+        # week 1's resend versions (2 days after each mail) closed by day 14 (week end + horizon 7 days): verdicts exist
         assert s.scalar(select(func.count()).select_from(Verdict).where(Verdict.policy == "resend")) > 0
         sent = s.scalar(select(func.count()).select_from(SandboxCampaign).where(SandboxCampaign.status == "sent"))
-        assert sent >= 4
+        assert sent >= 3
 
 
 def _experiment(policy: str) -> str:

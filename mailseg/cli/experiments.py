@@ -74,8 +74,8 @@ def _as_json(r) -> dict:
 @pass_runtime
 @fails_cleanly
 def simulate(rt: Runtime, audience: str | None, weeks: int, step_days: int) -> None:
-    """Run the scheduled chain (delivery, pull, classify, policies, sync, uplift) day by day over
-    simulated weeks against the sandbox platform ([platform] kind = "sandbox")."""
+    """Run the scheduled chain (delivery, pull, classify, value, segments, policies, sync, uplift,
+    outlook) day by day over simulated weeks against the sandbox platform ([platform] kind = "sandbox")."""
     from ..simulation import simulate as run
 
     db = rt.migrated_db()

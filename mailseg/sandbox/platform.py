@@ -50,10 +50,12 @@ class SandboxPlatform:
         while True:
             with self._session() as s:
                 _list(s, list_id)
-                stmt = select(SandboxMember).where(SandboxMember.list_id == list_id, SandboxMember.id > last_id)
+                stmt = select(SandboxMember.id, SandboxMember.email, SandboxMember.status, SandboxMember.merge_fields,
+                              SandboxMember.last_changed, SandboxMember.subscribed_at).where(
+                    SandboxMember.list_id == list_id, SandboxMember.id > last_id)
                 if since_last_changed is not None:
                     stmt = stmt.where(SandboxMember.last_changed > since_last_changed)
-                rows = s.scalars(stmt.order_by(SandboxMember.id).limit(PAGE)).all()
+                rows = s.execute(stmt.order_by(SandboxMember.id).limit(PAGE)).all()
                 tags = _tags(s, [r.id for r in rows])
             for row in rows:
                 yield Member(row.email, row.status, dict(row.merge_fields or {}), tags.get(row.id, []),

@@ -8,15 +8,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import String, bindparam, false, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from ..config import SandboxConfig
 from ..models import (SandboxActivity, SandboxCampaign, SandboxList, SandboxMember, SandboxRecipient,
-                      SandboxSegmentMember, normalise_email, utcnow)
+                      SandboxSegmentMember, UTCDateTime, normalise_email, utcnow)
 from . import behaviour
 
 FATIGUE_DAYS = 28
+CHUNK = 5000
+MEMBERS = SandboxMember.__table__
+CAMPAIGNS = SandboxCampaign.__table__
+RECIPIENTS = SandboxRecipient.__table__
+ACTIVITY = SandboxActivity.__table__
+SEGMENT_MEMBERS = SandboxSegmentMember.__table__
 
 
 def now(s: Session, list_id: str) -> datetime:
@@ -63,8 +69,8 @@ def add_members(s: Session, list_id: str, members: list[NewMember], cfg: Sandbox
                      "propensity": drawn.propensity if m.propensity is None else m.propensity,
                      "apple": drawn.apple if m.apple is None else m.apple,
                      "scanner": drawn.scanner if m.scanner is None else m.scanner})
-    for offset in range(0, len(rows), 5000):
-        s.execute(insert(SandboxMember), rows[offset:offset + 5000])
+    for offset in range(0, len(rows), CHUNK):
+        s.execute(insert(MEMBERS), rows[offset:offset + CHUNK])
     return len(rows)
 
 
@@ -142,69 +148,90 @@ def deliver_due(s: Session, list_id: str, cfg: SandboxConfig) -> int:
 
 def deliver(s: Session, campaign: SandboxCampaign, at: datetime, cfg: SandboxConfig) -> int:
     """Send the campaign to its segment's (or list's) subscribed members at `at`, then store the
-    behaviour model's reactions. Returns the recipients."""
-    members = select(SandboxMember).where(SandboxMember.list_id == campaign.list_id,
-                                          SandboxMember.status == "subscribed")
-    if campaign.segment_id is not None:
-        members = members.join(SandboxSegmentMember, SandboxSegmentMember.member_id == SandboxMember.id).where(
-            SandboxSegmentMember.segment_id == campaign.segment_id)
-    rows = s.execute(members.with_only_columns(SandboxMember.id, SandboxMember.state, SandboxMember.propensity,
-                                               SandboxMember.apple, SandboxMember.scanner)
-                     .order_by(SandboxMember.id)).all()
+    behaviour model's reactions. Returns the recipients.
+
+    Set-based: the recipients are written by one INSERT ... SELECT, then read back in one statement
+    with what the behaviour model needs (hidden traits, deliveries in the last FATIGUE_DAYS, whether
+    they got this content before); only the reactions' rows pass through Python."""
     campaign.status, campaign.send_time = "sent", at
     s.flush()
+    audience = select(MEMBERS.c.id).where(MEMBERS.c.list_id == campaign.list_id, MEMBERS.c.status == "subscribed")
+    if campaign.segment_id is not None:
+        audience = audience.join(SEGMENT_MEMBERS, SEGMENT_MEMBERS.c.member_id == MEMBERS.c.id).where(
+            SEGMENT_MEMBERS.c.segment_id == campaign.segment_id)
+    s.execute(insert(RECIPIENTS).from_select(
+        ["campaign_id", "member_id", "delivered_at", "content_key"],
+        audience.with_only_columns(literal(campaign.id), MEMBERS.c.id, literal(at, UTCDateTime),
+                                   literal(campaign.content_key, String))))
+    recent = _recent_counts(campaign.list_id, at)
+    seen = _seen(campaign)
+    rows = s.execute(
+        select(MEMBERS.c.id, MEMBERS.c.state, MEMBERS.c.propensity, MEMBERS.c.apple, MEMBERS.c.scanner,
+               func.coalesce(recent.c.n, 0), seen.c.member_id.is_not(None))
+        .join(RECIPIENTS, RECIPIENTS.c.member_id == MEMBERS.c.id)
+        .outerjoin(recent, recent.c.member_id == MEMBERS.c.id).outerjoin(seen, seen.c.member_id == MEMBERS.c.id)
+        .where(RECIPIENTS.c.campaign_id == campaign.id).order_by(MEMBERS.c.id)).all()
     if not rows:
         return 0
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    recent = _recent_deliveries(s, campaign.list_id, at)
-    seen = _seen_content(s, campaign.content_key) if campaign.content_key else set()
-    audience = behaviour.Recipients(
-        ids=ids, state=np.array([r[1] for r in rows]), propensity=np.array([r[2] for r in rows], dtype=float),
-        apple=np.array([bool(r[3]) for r in rows]), scanner=np.array([bool(r[4]) for r in rows]),
-        recent=np.array([recent.get(int(i), 0) for i in ids], dtype=np.int64),
-        repeat=np.array([int(i) in seen for i in ids]))
-    reactions = behaviour.react(cfg, campaign.id, campaign.nature, at, audience)
-    s.execute(insert(SandboxRecipient), [{"campaign_id": campaign.id, "member_id": int(i), "delivered_at": at,
-                                          "content_key": campaign.content_key} for i in ids])
-    for offset in range(0, len(reactions.activity), 5000):
-        s.execute(insert(SandboxActivity), reactions.activity[offset:offset + 5000])
-    for state, member_ids in reactions.new_state.items():
-        _set(s, member_ids, state=state)
+    ids, state, propensity, apple, scanner, recent_n, repeat = zip(*rows)
+    audience_arrays = behaviour.Recipients(
+        ids=np.array(ids, dtype=np.int64), state=np.array(state), propensity=np.array(propensity, dtype=float),
+        apple=np.array(apple, dtype=bool), scanner=np.array(scanner, dtype=bool),
+        recent=np.array(recent_n, dtype=np.int64), repeat=np.array(repeat, dtype=bool))
+    reactions = behaviour.react(cfg, campaign.id, campaign.nature, at, audience_arrays)
+    for offset in range(0, len(reactions.activity), CHUNK):
+        s.execute(insert(ACTIVITY), reactions.activity[offset:offset + CHUNK])
+    for new_state, member_ids in reactions.new_state.items():
+        _set(s, member_ids, state=new_state)
     for status, changes in reactions.new_status.items():
-        for member_id, moment in changes:
-            s.execute(update(SandboxMember).where(SandboxMember.id == member_id)
-                      .values(status=status, last_changed=moment))
-    return len(ids)
+        if changes:
+            s.connection().execute(
+                update(MEMBERS).where(MEMBERS.c.id == bindparam("member")).values(status=status,
+                                                                                 last_changed=bindparam("moment")),
+                [{"member": member_id, "moment": moment} for member_id, moment in changes])
+    return len(rows)
 
 
 def _set(s: Session, member_ids: list[int], **values) -> None:
-    for offset in range(0, len(member_ids), 5000):
-        s.execute(update(SandboxMember).where(SandboxMember.id.in_(member_ids[offset:offset + 5000])).values(**values))
+    for offset in range(0, len(member_ids), CHUNK):
+        s.execute(update(MEMBERS).where(MEMBERS.c.id.in_(member_ids[offset:offset + CHUNK])).values(**values))
 
 
-def _recent_deliveries(s: Session, list_id: str, at: datetime) -> dict[int, int]:
-    """Deliveries per member in the FATIGUE_DAYS before `at` (the fatigue of frequent mail)."""
-    return dict(s.execute(select(SandboxRecipient.member_id, func.count()).join(
-        SandboxCampaign, SandboxCampaign.id == SandboxRecipient.campaign_id)
-        .where(SandboxCampaign.list_id == list_id, SandboxRecipient.delivered_at > at - timedelta(days=FATIGUE_DAYS),
-               SandboxRecipient.delivered_at < at)
-        .group_by(SandboxRecipient.member_id)).all())
+def _recent_counts(list_id: str, at: datetime):
+    """SQL (member_id, n): deliveries per member in the FATIGUE_DAYS before `at` (the fatigue of
+    frequent mail). Read through the list's campaigns sent in that time, so the recipients' primary
+    key (campaign_id, member_id) finds them: the cost follows the recent mail, not all history."""
+    since = at - timedelta(days=FATIGUE_DAYS)
+    campaigns = select(CAMPAIGNS.c.id).where(CAMPAIGNS.c.list_id == list_id, CAMPAIGNS.c.status == "sent",
+                                             CAMPAIGNS.c.send_time > since, CAMPAIGNS.c.send_time < at)
+    return (select(RECIPIENTS.c.member_id, func.count().label("n"))
+            .where(RECIPIENTS.c.campaign_id.in_(campaigns), RECIPIENTS.c.delivered_at > since,
+                   RECIPIENTS.c.delivered_at < at)
+            .group_by(RECIPIENTS.c.member_id).subquery("recent"))
 
 
-def _seen_content(s: Session, content_key: str) -> set[int]:
-    return set(s.scalars(select(SandboxRecipient.member_id).where(SandboxRecipient.content_key == content_key)))
+def _seen(campaign: SandboxCampaign):
+    """SQL (member_id): members who received the campaign's content before, from another campaign of
+    the list with the same content (a resend version); none for a campaign without content."""
+    earlier = select(CAMPAIGNS.c.id).where(CAMPAIGNS.c.list_id == campaign.list_id, CAMPAIGNS.c.id != campaign.id,
+                                           CAMPAIGNS.c.content_key == campaign.content_key)
+    if campaign.content_key is None:
+        earlier = earlier.where(false())
+    return select(RECIPIENTS.c.member_id).where(RECIPIENTS.c.campaign_id.in_(earlier)).distinct().subquery("seen")
 
 
 def _drift(s: Session, list_id: str, start: datetime, end: datetime, cfg: SandboxConfig) -> None:
     if cfg.wake_per_week == 0 and cfg.fade_per_week == 0:
         return  # a model without drift
-    rows = s.execute(select(SandboxMember.id, SandboxMember.state).where(
-        SandboxMember.list_id == list_id, SandboxMember.status == "subscribed").order_by(SandboxMember.id)).all()
+    recent = _recent_counts(list_id, end)
+    rows = s.execute(select(MEMBERS.c.id, MEMBERS.c.state, func.coalesce(recent.c.n, 0))
+                     .outerjoin(recent, recent.c.member_id == MEMBERS.c.id)
+                     .where(MEMBERS.c.list_id == list_id, MEMBERS.c.status == "subscribed")
+                     .order_by(MEMBERS.c.id)).all()
     if not rows:
         return
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    recent = _recent_deliveries(s, list_id, end)
-    moves = behaviour.drift(cfg, list_id, start, end, ids, np.array([r[1] for r in rows]),
-                            np.array([recent.get(int(i), 0) for i in ids], dtype=np.int64))
-    for state, member_ids in moves.items():
-        _set(s, member_ids, state=state)
+    ids, state, recent_n = zip(*rows)
+    moves = behaviour.drift(cfg, list_id, start, end, np.array(ids, dtype=np.int64), np.array(state),
+                            np.array(recent_n, dtype=np.int64))
+    for new_state, member_ids in moves.items():
+        _set(s, member_ids, state=new_state)

@@ -13,10 +13,12 @@ from datetime import datetime
 from sqlalchemy import Select, and_, case, exists, func, null, or_, select
 
 from ..config import EngagementConfig
-from ..models import Event, Subscriber
+from ..models import Event, Subscriber, SubscriberClass
 
 EVENTS = Event.__table__
 SUBSCRIBERS = Subscriber.__table__
+# The current classes (one narrow row per classified subscriber; models.SubscriberClass).
+CLASSES = SubscriberClass.__table__
 ENGAGEMENT_TYPES = ("open", "click")
 
 

@@ -214,7 +214,8 @@ def mirrored_audience(session, fake, count: int, *, on_platform: bool = True) ->
 
 
 def set_class(session, emails: list[str], name: str) -> None:
-    session.execute(update(Subscriber).where(Subscriber.email.in_(emails)).values(engagement_class=name))
+    for sub in session.scalars(select(Subscriber).where(Subscriber.email.in_(emails))):
+        sub.engagement_class = name
     session.commit()
 
 

@@ -9,7 +9,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ..models import ClassChange, JobRun, Subscriber, apscheduler_jobs
+from ..models import ClassChange, JobRun, Subscriber, SubscriberClass, apscheduler_jobs
 
 # Display order of the classes; anything else (e.g. a class a later issue adds) follows.
 CLASS_ORDER = ("active", "semi_active", "new", "inactive", "pending", "unsubscribed", "cleaned", "complained")
@@ -52,17 +52,20 @@ def class_counts(session: Session, audience_id: int) -> list[ClassCount]:
         JobRun.finished_at.is_not(None)).order_by(JobRun.finished_at.desc(), JobRun.id.desc()).limit(1)).first()
     stored = (run.summary or {}).get("counts") if run is not None else None
     if stored is None:
-        rows = session.execute(select(Subscriber.engagement_class, func.count())
+        rows = session.execute(select(SubscriberClass.engagement_class, func.count()).select_from(Subscriber)
+                               .outerjoin(SubscriberClass, SubscriberClass.subscriber_id == Subscriber.id)
                                .where(Subscriber.audience_id == audience_id)
-                               .group_by(Subscriber.engagement_class)).all()
+                               .group_by(SubscriberClass.engagement_class)).all()
         return _shares({(name or UNCLASSIFIED): n for name, n in rows})
     counts = Counter({name: n for name, n in stored.items() if name != UNCLASSIFIED})
     for (source, target), n in transitions(session, audience_id, run.finished_at, after=True).counts.items():
         if source != UNCLASSIFIED:
             counts[source] -= n
         counts[target] += n
-    counts[UNCLASSIFIED] = session.scalar(select(func.count()).select_from(Subscriber).where(
-        Subscriber.audience_id == audience_id, Subscriber.engagement_class.is_(None))) or 0
+    counts[UNCLASSIFIED] = session.scalar(
+        select(func.count()).select_from(Subscriber)
+        .outerjoin(SubscriberClass, SubscriberClass.subscriber_id == Subscriber.id)
+        .where(Subscriber.audience_id == audience_id, SubscriberClass.engagement_class.is_(None))) or 0
     return _shares({name: n for name, n in counts.items() if n > 0})
 
 

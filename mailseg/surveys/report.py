@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Integer, cast, extract, func, select
 from sqlalchemy.orm import Session
 
-from ..models import Subscriber, SubscriberValue, Survey, SurveyAnswer, SurveyResponse
+from ..models import Subscriber, SubscriberClass, SubscriberValue, Survey, SurveyAnswer, SurveyResponse
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def survey_report(session: Session, survey: Survey) -> SurveyReport:
     if survey.kind == "scale":
         report.quarter_scores = {q: scores(c) for q, c in report.quarters.items()}
         report.current_scores = scores(report.current)
-    for split, column in (("by_class", Subscriber.engagement_class), ("by_rfm_segment", SubscriberValue.rfm_segment)):
+    for split, column in (("by_class", SubscriberClass.engagement_class), ("by_rfm_segment", SubscriberValue.rfm_segment)):
         groups: dict[str, dict[str, int]] = {}
         for key, answer, n in _current_counts(session, survey.id, column):
             groups.setdefault(key or "none", {})[answer] = n
@@ -96,5 +96,6 @@ def _current_counts(session: Session, survey_id: int, split):
     stmt = (select(split, SurveyResponse.answer, func.count())
             .select_from(SurveyResponse).join(Subscriber, Subscriber.id == SurveyResponse.subscriber_id)
             .outerjoin(SubscriberValue, SubscriberValue.subscriber_id == SurveyResponse.subscriber_id)
+            .outerjoin(SubscriberClass, SubscriberClass.subscriber_id == SurveyResponse.subscriber_id)
             .where(SurveyResponse.survey_id == survey_id).group_by(split, SurveyResponse.answer))
     return session.execute(stmt).all()

@@ -1,4 +1,5 @@
-"""the current engagement class in a narrow table of its own (subscriber_classes), out of subscribers
+"""the current engagement class in a narrow table of its own (subscriber_classes), out of subscribers;
+class_changes without the per-row subscriber key check
 
 A classification then writes the changed subscribers' classes with set-based INSERT / UPDATE /
 DELETE of narrow rows instead of rewriting the wide subscribers rows (a first classification used
@@ -25,8 +26,6 @@ def upgrade() -> None:
         sa.Column("audience_id", sa.Integer(), nullable=False),
         sa.Column("engagement_class", sa.String(length=20), nullable=True),
         sa.Column("class_since", sa.DateTime(), nullable=True),
-        sa.ForeignKeyConstraint(["subscriber_id"], ["subscribers.id"],
-                                name=op.f("fk_subscriber_classes_subscriber_id_subscribers"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("subscriber_id", name=op.f("pk_subscriber_classes")),
     )
     op.execute("INSERT INTO subscriber_classes (subscriber_id, audience_id, engagement_class, class_since) "
@@ -36,6 +35,11 @@ def upgrade() -> None:
                     ["audience_id", "engagement_class", "subscriber_id"])
     op.create_index("ix_subscriber_classes_audience_since", "subscriber_classes",
                     ["audience_id", "class_since", "subscriber_id"])
+    # No per-row foreign key check on the rows a first classification writes for every subscriber
+    # (the key check was half the cost of each INSERT ... SELECT; see models.history.ClassChange).
+    # SQLite copies class_changes (nothing refers to it).
+    with op.batch_alter_table("class_changes", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_class_changes_subscriber_id_subscribers", type_="foreignkey")
     op.drop_index("ix_subscribers_audience_class", table_name="subscribers")
     op.drop_index("ix_subscribers_audience_class_since", table_name="subscribers")
     # Plain ALTER TABLE on both databases (SQLite >= 3.35): a batch copy of subscribers would drop the
@@ -55,3 +59,6 @@ def downgrade() -> None:
     op.drop_index("ix_subscriber_classes_audience_since", table_name="subscriber_classes")
     op.drop_index("ix_subscriber_classes_audience_class", table_name="subscriber_classes")
     op.drop_table("subscriber_classes")
+    with op.batch_alter_table("class_changes", schema=None) as batch_op:
+        batch_op.create_foreign_key("fk_class_changes_subscriber_id_subscribers", "subscribers", ["subscriber_id"], ["id"],
+                                    ondelete="CASCADE")

@@ -132,9 +132,13 @@ def _bucket_counts(session: Session, audience_id: int, points: list[datetime],
             .join(SUBSCRIBERS, SUBSCRIBERS.c.id == EVENTS.c.subscriber_id)
             .where(SUBSCRIBERS.c.audience_id == audience_id, EVENTS.c.type.in_(ENGAGEMENT_TYPES),
                    in_window(bounds[0], bounds[-1]))
-            .group_by(EVENTS.c.subscriber_id, bucket))
+            .group_by(EVENTS.c.subscriber_id, bucket)
+            .order_by(bucket))
     session.execute(text(f"DROP TABLE IF EXISTS {BUCKETS.name}"))
+    # Stored in bucket order with an index on the bucket, so a point reads the rows of its window's
+    # buckets (about a third of the table for 6-month windows every 14 days) instead of all of them.
     session.execute(CreateTemporaryTableAs(BUCKETS.name, rows))
+    session.execute(text(f"CREATE INDEX ix_{BUCKETS.name}_bucket ON {BUCKETS.name} (bucket)"))
     # Autovacuum never analyzes temporary tables: without statistics the planner guesses the size of
     # every point's aggregate over this table.
     session.execute(text(f"ANALYZE {BUCKETS.name}"))

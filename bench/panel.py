@@ -120,6 +120,7 @@ def load(db: Database, n: int, seed: int = 7) -> None:
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE subscribers"))
         conn.execute(text("VACUUM ANALYZE class_changes"))
+        conn.execute(text("VACUUM ANALYZE subscriber_classes"))
 
 
 def timed(fn, repeat: int) -> float:

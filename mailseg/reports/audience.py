@@ -116,7 +116,10 @@ def _sort_expression(column):
 
 
 def _where(stmt: Select, audience_id: int, f: SubscriberFilter, dialect: str, narrowed=None) -> Select:
-    stmt = (stmt.outerjoin(SubscriberClass, SubscriberClass.subscriber_id == Subscriber.id)
+    # The audience in the join condition too: a class condition then reads the class table's
+    # (audience_id, engagement_class | class_since, subscriber_id) indexes in order.
+    stmt = (stmt.outerjoin(SubscriberClass, and_(SubscriberClass.subscriber_id == Subscriber.id,
+                                                 SubscriberClass.audience_id == audience_id))
             .where(Subscriber.audience_id == audience_id))
     if narrowed is not None:
         stmt = stmt.join(narrowed, narrowed.c.id == Subscriber.id)

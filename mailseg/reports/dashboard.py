@@ -44,8 +44,8 @@ def class_order(names) -> list[str]:
 def class_counts(session: Session, audience_id: int) -> list[ClassCount]:
     """Subscribers per current class without reading the audience: the counts the last successful
     classification stored, moved by the class changes recorded after it (a range of
-    ix_class_changes_audience_time), and the subscribers not classified yet (the NULL range of
-    ix_subscribers_audience_class). A class only changes in a classification, which records each
+    ix_class_changes_audience_time), and the subscribers not classified yet (the rest of the
+    audience). A class only changes in a classification, which records each
     change, so this is the live figure. Before the first classification: a grouped count."""
     run = session.execute(select(JobRun.finished_at, JobRun.summary).where(
         JobRun.audience_id == audience_id, JobRun.job == "classify", JobRun.status == "succeeded",
@@ -59,13 +59,13 @@ def class_counts(session: Session, audience_id: int) -> list[ClassCount]:
         return _shares({(name or UNCLASSIFIED): n for name, n in rows})
     counts = Counter({name: n for name, n in stored.items() if name != UNCLASSIFIED})
     for (source, target), n in transitions(session, audience_id, run.finished_at, after=True).counts.items():
-        if source != UNCLASSIFIED:
+        if source not in (UNCLASSIFIED, JOINED):  # a first class comes from the unclassified
             counts[source] -= n
         counts[target] += n
-    counts[UNCLASSIFIED] = session.scalar(
-        select(func.count()).select_from(Subscriber)
-        .outerjoin(SubscriberClass, SubscriberClass.subscriber_id == Subscriber.id)
-        .where(Subscriber.audience_id == audience_id, SubscriberClass.engagement_class.is_(None))) or 0
+    # The never classified: the audience less the classified counted above (one index-only count; an
+    # anti-join of the subscribers with the class table would read and hash both whole).
+    everyone = session.scalar(select(func.count()).select_from(Subscriber).where(Subscriber.audience_id == audience_id))
+    counts[UNCLASSIFIED] = max(0, (everyone or 0) - sum(counts.values()))
     return _shares({name: n for name, n in counts.items() if n > 0})
 
 

@@ -58,7 +58,7 @@ def load(db: Database, n: int, seed: int = 7) -> None:
     names, weights = zip(*CLASSES)
     # Weekly classification runs over the last year: the first one classifies everybody present.
     run_days = [NOW - timedelta(weeks=w) for w in range(52, 0, -1)]
-    subs, changes = io.StringIO(), io.StringIO()
+    subs, classes, changes = io.StringIO(), io.StringIO(), io.StringIO()
     change_id = 0
     deltas: dict[datetime, Counter] = {day: Counter() for day in run_days}  # class moves per run day
 
@@ -82,8 +82,9 @@ def load(db: Database, n: int, seed: int = 7) -> None:
             deltas[since][klass] += 1
             deltas[since]["new"] -= 1
         status = STATUS_OF.get(klass, "subscribed")
-        subs.write(f"{i}\t1\t{email}\t{status}\t{subscribed.isoformat()}\t{first.title()}\t{last}\t{{}}\t[]\t{klass}\t"
-                   f"{since.isoformat()}\t{subscribed.isoformat()}\t{subscribed.isoformat()}\n")
+        subs.write(f"{i}\t1\t{email}\t{status}\t{subscribed.isoformat()}\t{first.title()}\t{last}\t{{}}\t[]\t"
+                   f"{subscribed.isoformat()}\t{subscribed.isoformat()}\n")
+        classes.write(f"{i}\t1\t{klass}\t{since.isoformat()}\n")
     raw = db.engine.raw_connection()
     try:
         with raw.cursor() as cur:
@@ -94,8 +95,11 @@ def load(db: Database, n: int, seed: int = 7) -> None:
             cur.execute("DROP INDEX ix_subscribers_search")
             cur.execute("INSERT INTO audiences (id, name, provider, created_at) VALUES (1, 'bench', 'mailchimp', now())")
             with cur.copy("COPY subscribers (id, audience_id, email, status, subscribed_at, first_name, last_name, "
-                          "merge_fields, tags, engagement_class, class_since, created_at, updated_at) FROM STDIN") as copy:
+                          "merge_fields, tags, created_at, updated_at) FROM STDIN") as copy:
                 copy.write(subs.getvalue())
+            with cur.copy("COPY subscriber_classes (subscriber_id, audience_id, engagement_class, class_since) "
+                          "FROM STDIN") as copy:
+                copy.write(classes.getvalue())
             with cur.copy("COPY class_changes (id, audience_id, subscriber_id, from_class, to_class, changed_at) "
                           "FROM STDIN") as copy:
                 copy.write(changes.getvalue())
@@ -116,6 +120,7 @@ def load(db: Database, n: int, seed: int = 7) -> None:
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE subscribers"))
         conn.execute(text("VACUUM ANALYZE class_changes"))
+        conn.execute(text("VACUUM ANALYZE subscriber_classes"))
 
 
 def timed(fn, repeat: int) -> float:

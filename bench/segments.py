@@ -55,8 +55,8 @@ SEGMENTS = ("champions", "loyal", "at_risk", "hibernating", "new_customers")
 
 # Plain SQL (bench data only); {json} casts a text expression to the JSON column's type.
 ENRICH = [
-    "UPDATE subscribers SET engagement_class = CASE id % 4 WHEN 0 THEN 'active' WHEN 1 THEN 'semi_active' "
-    "WHEN 2 THEN 'inactive' ELSE 'new' END",
+    "INSERT INTO subscriber_classes (subscriber_id, audience_id, engagement_class) SELECT id, audience_id, "
+    "CASE id % 4 WHEN 0 THEN 'active' WHEN 1 THEN 'semi_active' WHEN 2 THEN 'inactive' ELSE 'new' END FROM subscribers",
     "UPDATE subscribers SET merge_fields = CAST(CASE id % 10 " + " ".join(
         f"WHEN {n} THEN '{{\"city\": \"{city}\"}}'" for n, city in enumerate(CITIES)) + " END AS {json})",
     "UPDATE subscribers SET tags = '[\"vip\"]' WHERE id % 7 = 0",

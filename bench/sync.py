@@ -23,11 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from sqlalchemy import bindparam, insert, update  # noqa: E402
+from sqlalchemy import bindparam, insert, select, update  # noqa: E402
 
 from mailseg.config import Config  # noqa: E402
 from mailseg.db import Database  # noqa: E402
-from mailseg.models import Audience, Subscriber, utcnow  # noqa: E402
+from mailseg.models import Audience, Subscriber, SubscriberClass, utcnow  # noqa: E402
 from mailseg.providers import platform_factory  # noqa: E402
 from mailseg.sync import ENGAGEMENT_CLASSES, sync_engagement  # noqa: E402
 
@@ -65,8 +65,14 @@ def build_database(url: str, count: int, rng: random.Random) -> tuple[Database, 
         classes = rng.choices(ENGAGEMENT_CLASSES, WEIGHTS, k=count)
         for start in range(0, count, 20_000):
             session.execute(insert(Subscriber), [
-                {"audience_id": audience.id, "email": email(i), "status": "subscribed", "engagement_class": classes[i],
+                {"audience_id": audience.id, "email": email(i), "status": "subscribed",
                  "merge_fields": {}, "tags": [], "subscribed_at": now, "created_at": now, "updated_at": now}
+                for i in range(start, min(start + 20_000, count))])
+        ids = list(session.scalars(select(Subscriber.id).where(Subscriber.audience_id == audience.id)
+                                   .order_by(Subscriber.id)))
+        for start in range(0, count, 20_000):
+            session.execute(insert(SubscriberClass), [
+                {"subscriber_id": ids[i], "audience_id": audience.id, "engagement_class": classes[i]}
                 for i in range(start, min(start + 20_000, count))])
         session.commit()
         return db, audience.id
@@ -76,10 +82,9 @@ def change_classes(db: Database, count: int, share: float, rng: random.Random) -
     """Move a share of the subscribers to another class (as a classification run would)."""
     changed = rng.sample(range(1, count + 1), int(count * share))
     with db.session() as session:
-        current = dict(session.execute(Subscriber.__table__.select().with_only_columns(
-            Subscriber.id, Subscriber.engagement_class)).all())
-        stmt = update(Subscriber.__table__).where(Subscriber.__table__.c.id == bindparam("sid")).values(
-            engagement_class=bindparam("cls"))
+        current = dict(session.execute(select(SubscriberClass.subscriber_id, SubscriberClass.engagement_class)).all())
+        table = SubscriberClass.__table__
+        stmt = update(table).where(table.c.subscriber_id == bindparam("sid")).values(engagement_class=bindparam("cls"))
         session.connection().execute(stmt, [
             {"sid": i, "cls": rng.choice([c for c in ENGAGEMENT_CLASSES if c != current[i]])} for i in changed])
         session.commit()

@@ -13,7 +13,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from .config import Config
-from .models import Audience, Campaign, Event, Subscriber
+from .models import Audience, Campaign, Event, Subscriber, SubscriberClass
 from .policies.plans import add_plan
 from .sandbox import world
 from .settings import change_setting
@@ -42,7 +42,8 @@ def setup_demo_sandbox(session: Session, audience_id: int, config: Config, clock
     apple = exists(select(Event.id).where(Event.subscriber_id == Subscriber.id, Event.type == "open",
                                           Event.is_machine.is_(True)))
     rows = session.execute(select(Subscriber.email, Subscriber.status, Subscriber.subscribed_at,
-                                  Subscriber.engagement_class, apple.label("apple"))
+                                  SubscriberClass.engagement_class, apple.label("apple"))
+                           .outerjoin(SubscriberClass, SubscriberClass.subscriber_id == Subscriber.id)
                            .where(Subscriber.audience_id == audience_id).order_by(Subscriber.id)).all()
     members = [world.NewMember(email, subscribed_at, status=status if status != "complained" else "unsubscribed",
                                state=HIDDEN_STATE.get(klass or ""), apple=bool(is_apple))

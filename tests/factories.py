@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from mailseg.models import (Audience, Campaign, ClassChange, Event, JobRun, ReengagementState, Subscriber,
@@ -214,7 +214,8 @@ def mirrored_audience(session, fake, count: int, *, on_platform: bool = True) ->
 
 
 def set_class(session, emails: list[str], name: str) -> None:
-    session.execute(update(Subscriber).where(Subscriber.email.in_(emails)).values(engagement_class=name))
+    for sub in session.scalars(select(Subscriber).where(Subscriber.email.in_(emails))):
+        sub.engagement_class = name
     session.commit()
 
 

@@ -67,3 +67,39 @@ def test_the_status_history_is_seeded_for_existing_subscribers(db_url):
         (5, "subscribed", "complained", "migration", False)]
     # The change's time: status_changed_at, else subscribed_at, never before subscribed_at.
     assert stamps == ["2025-06-01 10:00:00", "2025-02-01 00:00:00", "2025-02-01 00:00:00"]
+
+
+def test_the_current_classes_move_to_their_own_table(db_url):
+    """0015: the classes stored in subscribers are copied to subscriber_classes, the rows referring to
+    subscribers survive (no table copy on SQLite), and a downgrade puts the classes back."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from mailseg.db import Database, alembic_config
+
+    db = Database(db_url)
+    command.downgrade(alembic_config(db.engine), "0013_segments")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO audiences (id, name, provider, created_at) VALUES (7, 'classes', 'mailchimp', '2025-01-01')"))
+        for sid, klass, since in ((71, "active", "2025-03-01 00:00:00"), (72, None, None), (73, "inactive", "2025-04-01 00:00:00")):
+            conn.execute(text(
+                "INSERT INTO subscribers (id, audience_id, email, status, subscribed_at, merge_fields, tags, "
+                "engagement_class, class_since, created_at, updated_at) VALUES (:id, 7, :email, 'subscribed', "
+                "'2025-02-01 00:00:00', '{}', '[]', :klass, :since, '2025-02-01', '2025-02-01')"),
+                {"id": sid, "email": f"c{sid}@example.com", "klass": klass, "since": since})
+        conn.execute(text("INSERT INTO class_changes (audience_id, subscriber_id, from_class, to_class, changed_at) "
+                          "VALUES (7, 71, NULL, 'active', '2025-03-01 00:00:00')"))
+    db.upgrade()
+    with db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT subscriber_id, audience_id, engagement_class, class_since "
+                                 "FROM subscriber_classes WHERE audience_id = 7 ORDER BY subscriber_id")).all()
+        history = conn.execute(text("SELECT count(*) FROM class_changes WHERE audience_id = 7")).scalar()
+    assert [(r[0], r[1], r[2], str(r[3])[:19]) for r in rows] == [
+        (71, 7, "active", "2025-03-01 00:00:00"), (73, 7, "inactive", "2025-04-01 00:00:00")]
+    assert history == 1
+    command.downgrade(alembic_config(db.engine), "0013_segments")
+    with db.engine.connect() as conn:
+        back = conn.execute(text("SELECT id, engagement_class FROM subscribers WHERE audience_id = 7 ORDER BY id")).all()
+    assert [tuple(r) for r in back] == [(71, "active"), (72, None), (73, "inactive")]
+    db.upgrade()
+    db.dispose()

@@ -214,7 +214,8 @@ def test_policies_target_or_exclude_a_segment(session, config):
     from mailseg.policies.frequency import eligible
 
     audience_id, subs = _people(session)
-    session.execute(update(Subscriber).values(engagement_class="active"))
+    for sub in session.scalars(select(Subscriber)):
+        sub.engagement_class = "active"
     refresh_segment(session, add_segment(session, audience_id, "kyiv", CITY_KYIV), SETTINGS, as_of=AS_OF)
     session.commit()
 

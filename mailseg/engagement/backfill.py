@@ -23,8 +23,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import (Column, Integer, MetaData, Select, Table, and_, case, delete, func, literal, or_, select,
-                        text, update)
+from sqlalchemy import (Column, Integer, MetaData, Select, Table, case, delete, func, insert, literal, select, text,
+                        update)
 from sqlalchemy.orm import Session
 
 from ..config import EngagementConfig
@@ -32,7 +32,7 @@ from ..models import ClassChange, JobRun, UTCDateTime, utcnow
 from ..progress import Progress
 from ..sqlutil import CreateTemporaryTableAs
 from .classify import JOB, ClassifyResult, classify_audience
-from .rules import ENGAGEMENT_TYPES, EVENTS, SUBSCRIBERS, counted_click, counted_open, in_window
+from .rules import CLASSES, ENGAGEMENT_TYPES, EVENTS, SUBSCRIBERS, counted_click, counted_open, in_window
 from .window import as_utc, months_before, window_bounds
 
 EVERY = re.compile(r"^\s*(\d+)\s*([dwm])\s*$")
@@ -132,9 +132,13 @@ def _bucket_counts(session: Session, audience_id: int, points: list[datetime],
             .join(SUBSCRIBERS, SUBSCRIBERS.c.id == EVENTS.c.subscriber_id)
             .where(SUBSCRIBERS.c.audience_id == audience_id, EVENTS.c.type.in_(ENGAGEMENT_TYPES),
                    in_window(bounds[0], bounds[-1]))
-            .group_by(EVENTS.c.subscriber_id, bucket))
+            .group_by(EVENTS.c.subscriber_id, bucket)
+            .order_by(bucket))
     session.execute(text(f"DROP TABLE IF EXISTS {BUCKETS.name}"))
+    # Stored in bucket order with an index on the bucket, so a point reads the rows of its window's
+    # buckets (about a third of the table for 6-month windows every 14 days) instead of all of them.
     session.execute(CreateTemporaryTableAs(BUCKETS.name, rows))
+    session.execute(text(f"CREATE INDEX ix_{BUCKETS.name}_bucket ON {BUCKETS.name} (bucket)"))
     # Autovacuum never analyzes temporary tables: without statistics the planner guesses the size of
     # every point's aggregate over this table.
     session.execute(text(f"ANALYZE {BUCKETS.name}"))
@@ -151,25 +155,29 @@ def _window_from_buckets(first: int, last: int) -> Select:
 
 def reset_history(session: Session, audience_id: int, start: datetime) -> tuple[int, int]:
     """Remove the class history at and after start, put every subscriber back in its class just
-    before start, and mark the classification runs as of start or later replaced (caller commits)."""
+    before start (no class when it has no change before start), and mark the classification runs as
+    of start or later replaced (caller commits)."""
     removed = session.execute(delete(ClassChange).where(ClassChange.audience_id == audience_id,
                                                         ClassChange.changed_at >= start)
                               .execution_options(synchronize_session=False)).rowcount
-    # Named statement "class before start": each subscriber's latest remaining change (index
-    # ix_class_changes_subscriber), or no class when it has none.
-    def latest(column):
-        return (select(column).where(ClassChange.subscriber_id == SUBSCRIBERS.c.id)
-                .order_by(ClassChange.changed_at.desc(), ClassChange.id.desc()).limit(1)
-                .correlate(SUBSCRIBERS).scalar_subquery())
-
-    # Only the subscribers whose stored class was set at or after start, or taken away (a
-    # classification as of a moment before their subscription) while they have history: the others'
-    # classes come from rows before start, which stay.
-    has_history = select(ClassChange.id).where(ClassChange.subscriber_id == SUBSCRIBERS.c.id).exists()
-    session.execute(update(SUBSCRIBERS).where(SUBSCRIBERS.c.audience_id == audience_id,
-                                              or_(SUBSCRIBERS.c.class_since >= start,
-                                                  and_(SUBSCRIBERS.c.engagement_class.is_(None), has_history)))
-                    .values(engagement_class=latest(ClassChange.to_class), class_since=latest(ClassChange.changed_at)))
+    # The classes set at or after start are recomputed by the points: every one of them goes. Then
+    # named statement "class before start": each unclassified subscriber's latest remaining change
+    # (index ix_class_changes_subscriber) is put back — the ones whose class was removed above, and
+    # the ones a classification as of a moment before their subscription left without one.
+    session.execute(delete(CLASSES).where(CLASSES.c.audience_id == audience_id, CLASSES.c.class_since >= start)
+                    .execution_options(synchronize_session=False))
+    newest_first = func.row_number().over(partition_by=ClassChange.subscriber_id,
+                                          order_by=(ClassChange.changed_at.desc(), ClassChange.id.desc()))
+    remaining = (select(ClassChange.subscriber_id, ClassChange.audience_id, ClassChange.to_class,
+                        ClassChange.changed_at, newest_first.label("n"))
+                 .where(ClassChange.audience_id == audience_id, ClassChange.changed_at < start,
+                        ~select(CLASSES.c.subscriber_id).where(CLASSES.c.subscriber_id == ClassChange.subscriber_id)
+                        .exists())
+                 .subquery("remaining"))
+    restored = (select(remaining.c.subscriber_id, remaining.c.audience_id, remaining.c.to_class,
+                       remaining.c.changed_at).where(remaining.c.n == 1))
+    session.execute(insert(CLASSES).from_select(["subscriber_id", "audience_id", "engagement_class", "class_since"],
+                                                restored))
     replaced = session.execute(update(JobRun).where(JobRun.job == JOB, JobRun.audience_id == audience_id,
                                                     JobRun.status == "succeeded", JobRun.as_of >= start)
                                .values(status=REPLACED).execution_options(synchronize_session=False)).rowcount

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ..export import STREAM_BATCH
 from ..models import ClassChange, JobRun
 from ..timeutil import isoformat_utc
-from .rules import EVENTS, SUBSCRIBERS, counted_click, counted_open
+from .rules import CLASSES, EVENTS, SUBSCRIBERS, counted_click, counted_open
 
 CLASS_COLUMNS = ("email", "class", "class_since", "last_human_open", "last_human_click")
 HISTORY_COLUMNS = ("email", "from_class", "to_class", "changed_at")
@@ -35,8 +35,9 @@ def classified_as_of(session: Session, audience_id: int):
 def class_rows(session: Session, audience_id: int) -> Iterator[dict]:
     """email, class (NULL before the first classification), class_since, last human open and click.
     After a classification as of T, subscribers who were not subscribed yet at T are left out."""
-    stmt = (select(SUBSCRIBERS.c.email, SUBSCRIBERS.c.engagement_class, SUBSCRIBERS.c.class_since,
+    stmt = (select(SUBSCRIBERS.c.email, CLASSES.c.engagement_class, CLASSES.c.class_since,
                    _last_human("open"), _last_human("click"))
+            .select_from(SUBSCRIBERS.outerjoin(CLASSES, CLASSES.c.subscriber_id == SUBSCRIBERS.c.id))
             .where(SUBSCRIBERS.c.audience_id == audience_id)
             .order_by(SUBSCRIBERS.c.id)
             .execution_options(yield_per=STREAM_BATCH))

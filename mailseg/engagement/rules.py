@@ -13,10 +13,12 @@ from datetime import datetime
 from sqlalchemy import Select, and_, case, exists, func, null, or_, select
 
 from ..config import EngagementConfig
-from ..models import Event, Subscriber
+from ..models import Event, Subscriber, SubscriberClass
 
 EVENTS = Event.__table__
 SUBSCRIBERS = Subscriber.__table__
+# The current classes (one narrow row per classified subscriber; models.SubscriberClass).
+CLASSES = SubscriberClass.__table__
 ENGAGEMENT_TYPES = ("open", "click")
 
 
@@ -100,3 +102,9 @@ def class_expression(clicks, opens, window_start: datetime, settings: Engagement
         (SUBSCRIBERS.c.subscribed_at > window_start, "new"),
         else_="inactive",
     )
+
+
+def in_class(subscriber_id, *names: str):
+    """The subscriber's current class (subscriber_classes) is one of names: an EXISTS on the narrow
+    table, a semi-join on its primary key (the selections of the policies, sync and panel)."""
+    return exists().where(CLASSES.c.subscriber_id == subscriber_id, CLASSES.c.engagement_class.in_(names))

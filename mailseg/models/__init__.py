@@ -1,6 +1,6 @@
 """The data model. Import models from here."""
 
-from .audience import SUBSCRIBER_STATUSES, SUPPRESSED_STATUSES, Audience, Subscriber, normalise_email
+from .audience import SUBSCRIBER_STATUSES, SUPPRESSED_STATUSES, Audience, Subscriber, SubscriberClass, normalise_email
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .campaigns import CAMPAIGN_KINDS, Campaign
 from .api import API_SCOPES, ApiToken
@@ -27,7 +27,7 @@ __all__ = [
     "RetiredTag", "Segment", "SegmentChange", "SegmentMember", "SegmentSize",
     "SURVEY_KINDS", "FormSubmission", "SignupForm", "Survey", "SurveyAnswer", "SurveyResponse",
     "API_SCOPES", "ApiToken", "UNCOUNTED_ORDER_STATUSES", "normalise_order_status", "PROSPECT", "QUADRANTS", "VALUE_FAMILIES",
-    "SubscriberValue", "ValueChange", "ValueModel",
+    "SubscriberClass", "SubscriberValue", "ValueChange", "ValueModel",
     "EXPERIMENT_POLICIES", "Exposure", "Verdict", "SANDBOX_STATES", "SandboxActivity",
     "SandboxCampaign", "SandboxList", "SandboxMember", "SandboxRecipient", "SandboxSegment", "SandboxSegmentMember",
 ]

@@ -12,7 +12,8 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..config import Config
-from ..models import Campaign, CampaignPlan, Event, Subscriber
+from ..engagement.rules import in_class
+from ..models import Campaign, CampaignPlan, Event, Subscriber, SubscriberClass
 from ..schedules import make_trigger
 from ..sync.engine import SegmentSpec
 from ..experiments import exposures
@@ -28,18 +29,20 @@ def eligible(audience_id: int, config: Config, as_of: datetime):
     recent = as_of - timedelta(days=config.frequency.inactive_every_days)
     sent_recently = exists(select(Event.id).where(Event.subscriber_id == Subscriber.id, Event.type == "send",
                                                   Event.occurred_at > recent, Event.occurred_at <= as_of))
-    return select(Subscriber.id).where(mailable(audience_id, config.frequency), or_(
-        Subscriber.engagement_class.in_(ALWAYS_ELIGIBLE), Subscriber.engagement_class.is_(None),
-        and_(Subscriber.engagement_class == "inactive",
-             or_(~sent_recently, held_out(config, "cap", Subscriber.id))),  # the held out keep the normal cadence
-        in_value_segments(Subscriber.id, config.frequency.prefer_segments)))
+    klass = SubscriberClass.engagement_class  # NULL: not classified yet (no row)
+    return (select(Subscriber.id).outerjoin(SubscriberClass, SubscriberClass.subscriber_id == Subscriber.id)
+            .where(mailable(audience_id, config.frequency), or_(
+                klass.in_(ALWAYS_ELIGIBLE), klass.is_(None),
+                and_(klass == "inactive",
+                     or_(~sent_recently, held_out(config, "cap", Subscriber.id))),  # the held out keep the cadence
+                in_value_segments(Subscriber.id, config.frequency.prefer_segments))))
 
 
 def capped(audience_id: int, config: Config, as_of: datetime):
     """SELECT of the subscribers the cap acts on: the inactive ones it may keep out of mailings,
     not exposed to the cap within its horizon (each enters a cohort once per horizon)."""
     since = as_of - timedelta(days=config.uplift.cap_horizon_days)
-    return select(Subscriber.id).where(mailable(audience_id), Subscriber.engagement_class == "inactive",
+    return select(Subscriber.id).where(mailable(audience_id), in_class(Subscriber.id, "inactive"),
                                        ~exposures.exposed_since("cap", Subscriber.id, since))
 
 
@@ -71,9 +74,9 @@ def cap_figures(session: Session, audience_id: int, config: Config, as_of: datet
     eligible_ids = eligible(audience_id, config, as_of).subquery()
     eligible_count = session.scalar(select(func.count()).select_from(eligible_ids)) or 0
     inactive = session.scalar(select(func.count()).select_from(Subscriber).where(
-        mailable(audience_id), Subscriber.engagement_class == "inactive")) or 0
-    held_back = inactive - (session.scalar(select(func.count()).select_from(eligible_ids).join(
-        Subscriber, Subscriber.id == eligible_ids.c.id).where(Subscriber.engagement_class == "inactive")) or 0)
+        mailable(audience_id), in_class(Subscriber.id, "inactive"))) or 0
+    held_back = inactive - (session.scalar(select(func.count()).select_from(eligible_ids).where(
+        in_class(eligible_ids.c.id, "inactive"))) or 0)
     per_month = max(float(_regular_last_month(session, audience_id, as_of)), planned_per_month(session, audience_id, as_of))
     allowed = MONTH_DAYS / config.frequency.inactive_every_days
     saved = round(inactive * max(0.0, per_month - allowed))

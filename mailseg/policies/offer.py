@@ -9,6 +9,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..config import Config
+from ..engagement.rules import in_class
 from ..experiments import exposures
 from ..experiments.exposures import split
 from ..models import ClassChange, JobRun, PolicyAction, PolicyRecipient, Subscriber
@@ -36,7 +37,7 @@ def warmed_up(audience_id: int, config: Config, as_of: datetime):
                             PolicyAction.as_of > as_of - timedelta(days=config.offer.cooldown_days)))
     # held out of an offer in the cooldown: not again (they are the control group of that day's offer)
     held = exposures.exposed_since("offer", Subscriber.id, as_of - timedelta(days=config.offer.cooldown_days))
-    return select(Subscriber.id).where(mailable(audience_id, config.offer), Subscriber.engagement_class == "active",
+    return select(Subscriber.id).where(mailable(audience_id, config.offer), in_class(Subscriber.id, "active"),
                                        moved, ~offered, ~held, ~in_value_segments(Subscriber.id, config.offer.skip_segments))
 
 

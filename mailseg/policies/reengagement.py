@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from ..config import Config
+from ..engagement.rules import in_class
 from ..engagement.window import window_bounds
 from ..models import Event, PolicyAction, ReengagementState, Subscriber, UTCDateTime
 from ..sync.engine import SegmentSpec
@@ -44,7 +45,7 @@ def entrants(audience_id: int, config: Config, as_of: datetime):
     start, end = window_bounds(as_of, config.engagement.window_months)
     sends = (select(Event.subscriber_id, func.count().label("sends"))
              .join(Subscriber, Subscriber.id == Event.subscriber_id)
-             .where(Subscriber.audience_id == audience_id, Subscriber.engagement_class == "inactive",
+             .where(Subscriber.audience_id == audience_id, in_class(Subscriber.id, "inactive"),
                     Event.type == "send", Event.occurred_at > start, Event.occurred_at <= end)
              .group_by(Event.subscriber_id).having(func.count() >= config.reengagement.min_sends).subquery("sends"))
     in_progress = select(STATES.c.subscriber_id).where(STATES.c.subscriber_id == Subscriber.id,
@@ -54,7 +55,7 @@ def entrants(audience_id: int, config: Config, as_of: datetime):
                                             as_of - timedelta(days=config.uplift.reengagement_horizon_days))
     return (select(Subscriber.id).join(sends, sends.c.subscriber_id == Subscriber.id)
             .where(Subscriber.audience_id == audience_id, Subscriber.status == "subscribed",
-                   Subscriber.engagement_class == "inactive", ~in_progress, ~held_recently,
+                   in_class(Subscriber.id, "inactive"), ~in_progress, ~held_recently,
                    targeted(audience_id, config.reengagement),
                    ~in_value_segments(Subscriber.id, config.sunset.protect_segments),
                    ~human_engagement(Subscriber.id, start, end,

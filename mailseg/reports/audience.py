@@ -12,20 +12,23 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 from sqlalchemy import Select, and_, case, func, literal, literal_column, or_, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
-from ..models import Event, Subscriber, UTCDateTime
+from ..models import Event, Subscriber, SubscriberClass, UTCDateTime
 from ..search import SEARCH_TEXT_SQL, fold
 from ..timeutil import isoformat_utc, parse_datetime
 from ..values import is_id
 from .dashboard import CLASS_ORDER, UNCLASSIFIED
 
+# The current class and since when: the narrow subscriber_classes table, outer-joined to every
+# statement of this module (_where); PostgreSQL drops the join where nothing reads it (unique key).
+CLASS = SubscriberClass.engagement_class
+SINCE = SubscriberClass.class_since
 # Classes in display order for the sort by class (unclassified last).
-CLASS_RANK = case({name: rank for rank, name in enumerate(CLASS_ORDER)}, value=Subscriber.engagement_class,
-                  else_=len(CLASS_ORDER))
+CLASS_RANK = case({name: rank for rank, name in enumerate(CLASS_ORDER)}, value=CLASS, else_=len(CLASS_ORDER))
 # Never-classified rows sort as the oldest "class since".
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-CLASS_SINCE = func.coalesce(Subscriber.class_since, literal(EPOCH, UTCDateTime))
+CLASS_SINCE = func.coalesce(SINCE, literal(EPOCH, UTCDateTime))
 
 # sort name -> (column, descending); each is served by an index on (audience_id, column[, id]).
 SORTS = {
@@ -34,8 +37,8 @@ SORTS = {
     "subscribed": (Subscriber.subscribed_at, False),
     "-subscribed": (Subscriber.subscribed_at, True),
     "class": (CLASS_RANK, False),
-    "since": (Subscriber.class_since, False),
-    "-since": (Subscriber.class_since, True),
+    "since": (SINCE, False),
+    "-since": (SINCE, True),
 }
 # Queries shorter than this search the email prefix (a trigram index needs three characters).
 MIN_SUBSTRING = 3
@@ -89,7 +92,7 @@ class ResultCount:
 
 
 def filtered(audience_id: int, f: SubscriberFilter, dialect: str, narrowed=None) -> Select:
-    stmt = _where(select(Subscriber), audience_id, f, dialect, narrowed)
+    stmt = _where(_rows(), audience_id, f, dialect, narrowed)
     column, descending = SORTS[f.sort]
     if column is Subscriber.email and dialect == "postgresql":
         # Byte order with the text_pattern_ops operators, so the prefix index both finds and orders
@@ -103,20 +106,29 @@ def filtered(audience_id: int, f: SubscriberFilter, dialect: str, narrowed=None)
     return stmt.order_by(column, Subscriber.id)
 
 
+def _rows() -> Select:
+    """The subscribers with their current class loaded from the join in _where (no query per row)."""
+    return select(Subscriber).options(contains_eager(Subscriber.current_class))
+
+
 def _sort_expression(column):
-    return CLASS_SINCE if column is Subscriber.class_since else column
+    return CLASS_SINCE if column is SINCE else column
 
 
 def _where(stmt: Select, audience_id: int, f: SubscriberFilter, dialect: str, narrowed=None) -> Select:
-    stmt = stmt.where(Subscriber.audience_id == audience_id)
+    # The audience in the join condition too: a class condition then reads the class table's
+    # (audience_id, engagement_class | class_since, subscriber_id) indexes in order.
+    stmt = (stmt.outerjoin(SubscriberClass, and_(SubscriberClass.subscriber_id == Subscriber.id,
+                                                 SubscriberClass.audience_id == audience_id))
+            .where(Subscriber.audience_id == audience_id))
     if narrowed is not None:
         stmt = stmt.join(narrowed, narrowed.c.id == Subscriber.id)
     elif f.q:
         stmt = stmt.where(matches(f.q, dialect))
     if f.engagement_class == UNCLASSIFIED:
-        stmt = stmt.where(Subscriber.engagement_class.is_(None))
+        stmt = stmt.where(CLASS.is_(None))
     elif f.engagement_class:
-        stmt = stmt.where(Subscriber.engagement_class == f.engagement_class)
+        stmt = stmt.where(CLASS == f.engagement_class)
     if f.status:
         stmt = stmt.where(Subscriber.status == f.status)
     return stmt
@@ -176,8 +188,8 @@ def _narrowed(session: Session, audience_id: int, f: SubscriberFilter, dialect: 
 
 
 # Sorts read bucket by bucket, each bucket an index range: by class, one class after the other on
-# (audience_id, engagement_class, id); by class since, the classified on (audience_id, class_since,
-# id), then the never classified by id. A sort over an expression (CASE, COALESCE) would sort the
+# subscriber_classes (audience_id, engagement_class, subscriber_id); by class since, the classified on
+# (audience_id, class_since, subscriber_id), then the never classified by id. A sort over an expression (CASE, COALESCE) would sort the
 # whole audience for every page.
 BUCKETED = ("class", "since", "-since")
 
@@ -185,10 +197,9 @@ BUCKETED = ("class", "since", "-since")
 def _buckets(sort: str) -> list[tuple]:
     """(condition, order) of each bucket in display order."""
     if sort == "class":
-        rest = or_(Subscriber.engagement_class.is_(None), Subscriber.engagement_class.not_in(CLASS_ORDER))
-        return [*((Subscriber.engagement_class == name, (Subscriber.id,)) for name in CLASS_ORDER),
-                (rest, (Subscriber.id,))]
-    since = Subscriber.class_since
+        rest = or_(CLASS.is_(None), CLASS.not_in(CLASS_ORDER))
+        return [*((CLASS == name, (Subscriber.id,)) for name in CLASS_ORDER), (rest, (Subscriber.id,))]
+    since = SINCE
     if sort == "-since":
         return [(since.is_not(None), (since.desc(), Subscriber.id.desc())), (since.is_(None), (Subscriber.id.desc(),))]
     return [(since.is_not(None), (since, Subscriber.id)), (since.is_(None), (Subscriber.id,))]
@@ -214,14 +225,14 @@ def _bucketed_page(session: Session, audience_id: int, f: SubscriberFilter, dial
         later_id = Subscriber.id < last_id if descending else Subscriber.id > last_id
         after = later_id
         if value is not None:  # inside the classified bucket of a sort by class since
-            since = Subscriber.class_since
+            since = SINCE
             after = (or_(since < value, and_(since == value, later_id)) if descending
                      else or_(since > value, and_(since == value, later_id)))
     rows: list[Subscriber] = []
     for index, (condition, order) in enumerate(_buckets(f.sort)):
         if index < start:
             continue
-        stmt = _where(select(Subscriber), audience_id, f, dialect, narrowed).where(condition)
+        stmt = _where(_rows(), audience_id, f, dialect, narrowed).where(condition)
         if index == start and after is not None:
             stmt = stmt.where(after)
         rows += session.scalars(stmt.order_by(*order).limit(limit + 1 - len(rows)))
@@ -273,7 +284,7 @@ def _cursor(sort: str, row: Subscriber) -> str:
         value = CLASS_ORDER.index(row.engagement_class) if row.engagement_class in CLASS_ORDER else len(CLASS_ORDER)
     else:
         value = getattr(row, column.key)
-        if column is Subscriber.class_since and value is None:
+        if column is SINCE and value is None:
             value = EPOCH
     payload = [isoformat_utc(value) if isinstance(value, datetime) else value, row.id]
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
@@ -292,7 +303,7 @@ def _after(sort: str, cursor: str, dialect: str):
             raise ValueError("not a cursor")
         if not is_id(last_id):
             raise ValueError("not a cursor")
-        if column in (Subscriber.subscribed_at, Subscriber.class_since):
+        if column is Subscriber.subscribed_at or column is SINCE:
             value = parse_datetime(value)
     except (ValueError, TypeError, RecursionError) as exc:
         raise BadCursor("the page link is damaged; start again from the first page") from exc

@@ -9,7 +9,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ..models import ClassChange, JobRun, Subscriber, apscheduler_jobs
+from ..models import ClassChange, JobRun, Subscriber, SubscriberClass, apscheduler_jobs
 
 # Display order of the classes; anything else (e.g. a class a later issue adds) follows.
 CLASS_ORDER = ("active", "semi_active", "new", "inactive", "pending", "unsubscribed", "cleaned", "complained")
@@ -44,25 +44,28 @@ def class_order(names) -> list[str]:
 def class_counts(session: Session, audience_id: int) -> list[ClassCount]:
     """Subscribers per current class without reading the audience: the counts the last successful
     classification stored, moved by the class changes recorded after it (a range of
-    ix_class_changes_audience_time), and the subscribers not classified yet (the NULL range of
-    ix_subscribers_audience_class). A class only changes in a classification, which records each
+    ix_class_changes_audience_time), and the subscribers not classified yet (the rest of the
+    audience). A class only changes in a classification, which records each
     change, so this is the live figure. Before the first classification: a grouped count."""
     run = session.execute(select(JobRun.finished_at, JobRun.summary).where(
         JobRun.audience_id == audience_id, JobRun.job == "classify", JobRun.status == "succeeded",
         JobRun.finished_at.is_not(None)).order_by(JobRun.finished_at.desc(), JobRun.id.desc()).limit(1)).first()
     stored = (run.summary or {}).get("counts") if run is not None else None
     if stored is None:
-        rows = session.execute(select(Subscriber.engagement_class, func.count())
+        rows = session.execute(select(SubscriberClass.engagement_class, func.count()).select_from(Subscriber)
+                               .outerjoin(SubscriberClass, SubscriberClass.subscriber_id == Subscriber.id)
                                .where(Subscriber.audience_id == audience_id)
-                               .group_by(Subscriber.engagement_class)).all()
+                               .group_by(SubscriberClass.engagement_class)).all()
         return _shares({(name or UNCLASSIFIED): n for name, n in rows})
     counts = Counter({name: n for name, n in stored.items() if name != UNCLASSIFIED})
     for (source, target), n in transitions(session, audience_id, run.finished_at, after=True).counts.items():
-        if source != UNCLASSIFIED:
+        if source not in (UNCLASSIFIED, JOINED):  # a first class comes from the unclassified
             counts[source] -= n
         counts[target] += n
-    counts[UNCLASSIFIED] = session.scalar(select(func.count()).select_from(Subscriber).where(
-        Subscriber.audience_id == audience_id, Subscriber.engagement_class.is_(None))) or 0
+    # The never classified: the audience less the classified counted above (one index-only count; an
+    # anti-join of the subscribers with the class table would read and hash both whole).
+    everyone = session.scalar(select(func.count()).select_from(Subscriber).where(Subscriber.audience_id == audience_id))
+    counts[UNCLASSIFIED] = max(0, (everyone or 0) - sum(counts.values()))
     return _shares({name: n for name, n in counts.items() if n > 0})
 
 

@@ -28,12 +28,15 @@ from sqlalchemy.sql.functions import GenericFunction
 
 from ..config import EngagementConfig
 from ..engagement.rules import counted_click, counted_open
-from ..models import UNCOUNTED_ORDER_STATUSES, Campaign, Event, Subscriber, SurveyResponse
+from ..models import UNCOUNTED_ORDER_STATUSES, Campaign, Event, Subscriber, SubscriberClass, SurveyResponse
 from .grammar import (DATE, LIST, MEMBERSHIP, NUMBER, TEXT, VALUE_FIELDS, DateValue, EventCondition, FieldCondition,
                       Group, Node, Not)
 from .values import VALUES
 
 SUBSCRIBERS = Subscriber.__table__
+# The current class fields live in the narrow subscriber_classes table, outer-joined when a rule reads them.
+CLASSES = SubscriberClass.__table__
+CLASS_FIELDS = ("engagement_class", "class_since")
 EVENTS = Event.__table__
 
 
@@ -93,6 +96,8 @@ def _column(cond: FieldCondition, ctx: _Context) -> ColumnElement:
     if name in VALUE_FIELDS:
         values = ctx.join("values", VALUES, VALUES.c.subscriber_id == SUBSCRIBERS.c.id)
         return values.c[name]
+    if name in CLASS_FIELDS:
+        return ctx.join("classes", CLASSES, CLASSES.c.subscriber_id == SUBSCRIBERS.c.id).c[name]
     if name.startswith("merge."):
         # merge fields are matched as stored (imports lower-case CSV headers)
         return SUBSCRIBERS.c.merge_fields[name.split(".", 1)[1]].as_string()

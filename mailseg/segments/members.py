@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..export import STREAM_BATCH
-from ..models import SegmentMember, SegmentSize, Subscriber
+from ..models import SegmentMember, SegmentSize, Subscriber, SubscriberClass
 
 MEMBER_COLUMNS = ("email", "joined_at")
 
@@ -26,9 +26,10 @@ class MemberRow:
 
 def member_page(session: Session, segment_id: int, *, after: int | None = None, limit: int = 100) -> list[MemberRow]:
     """Members by increasing subscriber id, starting after `after` (keyset: each page is one index range)."""
-    stmt = (select(Subscriber.id, Subscriber.email, Subscriber.status, Subscriber.engagement_class,
+    stmt = (select(Subscriber.id, Subscriber.email, Subscriber.status, SubscriberClass.engagement_class,
                    SegmentMember.joined_at)
             .join(Subscriber, Subscriber.id == SegmentMember.subscriber_id)
+            .outerjoin(SubscriberClass, SubscriberClass.subscriber_id == Subscriber.id)
             .where(SegmentMember.segment_id == segment_id)
             .order_by(SegmentMember.subscriber_id).limit(limit))
     if after is not None:

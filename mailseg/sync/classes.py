@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import Config
+from ..engagement.rules import in_class
 from ..models import SUPPRESSED_STATUSES, Audience, Subscriber
 from ..progress import Progress
 from ..providers import PlatformFactory, ProviderError
@@ -21,7 +22,7 @@ ENGAGEMENT_CLASSES = ("active", "semi_active", "inactive", "new")
 def engagement_specs(audience_id: int, prefix: str) -> list[SegmentSpec]:
     """One segment per class: subscribers currently in the class and still mailable."""
     return [SegmentSpec(f"{prefix}{name}", select(Subscriber.id).where(
-                Subscriber.audience_id == audience_id, Subscriber.engagement_class == name,
+                Subscriber.audience_id == audience_id, in_class(Subscriber.id, name),
                 Subscriber.status.not_in(SUPPRESSED_STATUSES)))
             for name in ENGAGEMENT_CLASSES]
 

@@ -12,12 +12,13 @@ from fractions import Fraction
 from sqlalchemy import Date, Integer, and_, case, cast, extract, func, literal, or_, select, text
 from sqlalchemy.orm import Session
 
-from ..models import UNCOUNTED_ORDER_STATUSES, Event, Subscriber, UTCDateTime
+from ..models import UNCOUNTED_ORDER_STATUSES, Event, Subscriber, SubscriberClass, UTCDateTime
 
 EVENTS = Event.__table__
 SUBSCRIBERS = Subscriber.__table__
-# The one place value reads the engagement class (issue 11 may move it; CONTRACTS.md).
-ENGAGEMENT_CLASS = SUBSCRIBERS.c.engagement_class
+# The one place value reads the engagement class: the current classes' narrow table (outer-joined).
+CLASSES = SubscriberClass.__table__
+ENGAGEMENT_CLASS = CLASSES.c.engagement_class
 LOYAL_CLASSES = ("active", "semi_active")
 LOYAL_MIN_ORDERS = 2
 
@@ -110,7 +111,8 @@ def staged_values(session: Session, audience_id: int, window_start: datetime, as
                frequency.label("frequency"), cents.label("monetary_cents"), recency.label("recency_days"),
                is_customer.label("is_customer"), totals.c.days, totals.c.first_day, totals.c.last_day,
                totals.c.total_amount, totals.c.total_margin, totals.c.first_day_amount)
-        .select_from(SUBSCRIBERS.outerjoin(totals, totals.c.subscriber_id == SUBSCRIBERS.c.id))
+        .select_from(SUBSCRIBERS.outerjoin(totals, totals.c.subscriber_id == SUBSCRIBERS.c.id)
+                     .outerjoin(CLASSES, CLASSES.c.subscriber_id == SUBSCRIBERS.c.id))
         .where(SUBSCRIBERS.c.audience_id == audience_id)
     ).subquery("base")
     group = base.c.is_customer

@@ -36,7 +36,7 @@ def test_wrong_password_shows_the_message(page, live_server, session):
 
 
 def test_dashboard_shows_the_database_counts(page, live_server, session, logged_in):
-    expected = dict(session.execute(select(Subscriber.engagement_class, func.count())
+    expected = dict(session.execute(select(Subscriber.engagement_class, func.count()).select_from(Subscriber)
                                     .group_by(Subscriber.engagement_class)).all())
     shown = {}
     for row in page.locator("#class-counts tbody tr").all():

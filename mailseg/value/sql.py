@@ -54,45 +54,46 @@ def counted_order():
 
 def customer_totals(session: Session, audience_id: int, window_start: datetime, as_of: datetime, margin_rate: float):
     """Named statement "value totals": one row per subscriber of the audience with a counted order up
-    to as_of (everyone else is a prospect without orders and needs no row here).
+    to as_of (everyone else is a prospect without orders and needs no row here), in one pass.
 
-    Inner query: the counted orders grouped per subscriber and UTC day (the models count purchase
-    days): the day's amount and contribution (margin, else margin_rate x amount), and the day's
-    orders, amount and last order inside the lookback (window_start < occurred_at <= as_of); the
-    day's index (row_number over the subscriber's days: the input is already in that order, so no
-    sort). Outer query: per subscriber, frequency / monetary in whole cents / recency_days of the
-    lookback, and for the lifetime-value models the purchase days, first and last day, all-time
-    amount and contribution, and the amount of the first day (the Gamma-Gamma spend is the mean of
-    the days after it)."""
+    Inner query: the counted orders with their UTC day (the models count purchase days) and the
+    subscriber's first purchase day (first_value in order of time: PostgreSQL reads the orders in
+    that order from the (subscriber_id, type, occurred_at) index, so it costs no sort). Outer query,
+    per subscriber: frequency / monetary in whole cents / recency_days of the lookback
+    (window_start < occurred_at <= as_of), and for the lifetime-value models the distinct purchase
+    days, first and last day, all-time amount and contribution (margin, else margin_rate x amount),
+    and the amount of the first day (the Gamma-Gamma spend is the mean of the days after it).
+    An earlier form grouped per subscriber and day first and then per subscriber: twice the
+    aggregation work for the same figures (docs/BENCHMARKS.md, issue 13)."""
     in_lookback = EVENTS.c.occurred_at > literal(window_start, UTCDateTime)
     amount = func.coalesce(EVENTS.c.amount, 0)
-    day = day_number(session, EVENTS.c.occurred_at).label("day")
-    per_day = (
-        select(EVENTS.c.subscriber_id, day,
-               func.sum(amount).label("day_amount"),
-               func.sum(func.coalesce(EVENTS.c.margin, amount * margin_rate)).label("day_margin"),
-               func.sum(case((in_lookback, 1), else_=0)).label("orders"),
-               func.sum(case((in_lookback, amount), else_=0)).label("revenue"),
-               func.max(case((in_lookback, EVENTS.c.occurred_at))).label("last_at"),
-               func.row_number().over(partition_by=EVENTS.c.subscriber_id, order_by=day).label("day_index"))
+    day = day_number(session, EVENTS.c.occurred_at)
+    orders = (
+        select(EVENTS.c.subscriber_id, EVENTS.c.occurred_at, day.label("day"), amount.label("amount"),
+               func.coalesce(EVENTS.c.margin, amount * margin_rate).label("margin"),
+               case((in_lookback, 1), else_=0).label("in_lookback"),
+               func.first_value(day).over(partition_by=EVENTS.c.subscriber_id, order_by=EVENTS.c.occurred_at,
+                                          rows=(None, 0)).label("first_day"))
         .join(SUBSCRIBERS, SUBSCRIBERS.c.id == EVENTS.c.subscriber_id)
         .where(SUBSCRIBERS.c.audience_id == audience_id, counted_order(),
                EVENTS.c.occurred_at <= literal(as_of, UTCDateTime))
-        .group_by(EVENTS.c.subscriber_id, day)
-    ).subquery("per_day")
-    frequency = func.sum(per_day.c.orders)
+    ).subquery("orders")
+    o = orders.c
+    frequency = func.sum(o.in_lookback)
     return (
-        select(per_day.c.subscriber_id,
+        select(o.subscriber_id,
                frequency.label("frequency"),
-               cast(func.round(func.sum(per_day.c.revenue) * 100), Integer).label("monetary_cents"),
-               case((frequency > 0, whole_days(session, as_of, func.max(per_day.c.last_at)))).label("recency_days"),
-               func.count().label("days"),
-               func.min(per_day.c.day).label("first_day"),
-               func.max(per_day.c.day).label("last_day"),
-               func.sum(per_day.c.day_amount).label("total_amount"),
-               func.sum(per_day.c.day_margin).label("total_margin"),
-               func.sum(case((per_day.c.day_index == 1, per_day.c.day_amount), else_=0)).label("first_day_amount"))
-        .group_by(per_day.c.subscriber_id)
+               cast(func.round(func.sum(case((o.in_lookback == 1, o.amount), else_=0)) * 100), Integer)
+               .label("monetary_cents"),
+               case((frequency > 0, whole_days(session, as_of, func.max(case((o.in_lookback == 1, o.occurred_at))))))
+               .label("recency_days"),
+               func.count(o.day.distinct()).label("days"),
+               func.min(o.day).label("first_day"),
+               func.max(o.day).label("last_day"),
+               func.sum(o.amount).label("total_amount"),
+               func.sum(o.margin).label("total_margin"),
+               func.sum(case((o.day == o.first_day, o.amount), else_=0)).label("first_day_amount"))
+        .group_by(o.subscriber_id)
     )
 
 

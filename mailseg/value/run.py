@@ -166,11 +166,7 @@ def _fit_and_predict(session: Session, audience_id: int, settings: ValueConfig, 
     data = data[np.argsort(data[:, 0], kind="stable")]  # the same order every run: the same sums, the same fit
     ids, days, first, last = data[:, 0].astype(np.int64), data[:, 1], data[:, 2], data[:, 3]
     total, margin, first_amount, frequency = data[:, 4], data[:, 5], data[:, 6], data[:, 7]
-    as_of_day = (as_of.date() - datetime(1970, 1, 1).date()).days
-    x, t_x, T = days - 1, (last - first) / 7, (as_of_day - first) / 7
-    with np.errstate(invalid="ignore", divide="ignore"):
-        spend = np.where(x > 0, (total - first_amount) / np.maximum(x, 1), np.nan)
-        rate = np.where(total > 0, margin / np.where(total > 0, total, 1), settings.margin_rate)
+    x, t_x, T, spend, rate = model_inputs(as_of, settings, days, first, last, total, margin, first_amount)
     repeat = int(np.sum(x > 0))
     fit = None
     if repeat < settings.min_repeat_customers:
@@ -185,11 +181,8 @@ def _fit_and_predict(session: Session, audience_id: int, settings: ValueConfig, 
     customer_clv = None
     if fit is not None:
         bgnbd, gg = fit
-        weeks = [(months_before(as_of, -i) - as_of).total_seconds() / 604800 for i in range(1, settings.horizon_months + 1)]
-        expected, order_value, value = clv.clv(bgnbd, gg, weeks, x, t_x, T, spend, rate, settings.discount_rate_monthly)
-        predictions = {"p_alive": clv.p_alive(bgnbd, x, t_x, T), "expected_orders": expected,
-                       "expected_order_value": order_value, "clv": value}
-        customer_clv = value[frequency > 0]
+        predictions = predict(bgnbd, gg, settings, as_of, x, t_x, T, spend, rate)
+        customer_clv = predictions["clv"][frequency > 0]
         model = ValueModel(audience_id=audience_id, run_id=run_id, as_of=as_of, customers=len(x), repeat_customers=repeat,
                            bgnbd_r=bgnbd.r, bgnbd_alpha=bgnbd.alpha, bgnbd_a=bgnbd.a, bgnbd_b=bgnbd.b,
                            bgnbd_log_likelihood=bgnbd.log_likelihood, gg_p=gg.p, gg_q=gg.q, gg_gamma=gg.gamma,
@@ -206,6 +199,31 @@ def _fit_and_predict(session: Session, audience_id: int, settings: ValueConfig, 
     return customer_clv
 
 
+def model_inputs(as_of: datetime, settings: ValueConfig, days, first, last, total, margin, first_amount):
+    """(x, t_x, T, spend, margin rate) from the per-subscriber totals (arrays): x repeat purchase days,
+    t_x and T in weeks from the first purchase day, the mean spend of the repeat days (NaN without)."""
+    as_of_day = (as_of.date() - datetime(1970, 1, 1).date()).days
+    x, t_x, T = days - 1, (last - first) / 7, (as_of_day - first) / 7
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spend = np.where(x > 0, (total - first_amount) / np.maximum(x, 1), np.nan)
+        rate = np.where(total > 0, margin / np.where(total > 0, total, 1), settings.margin_rate)
+    return x, t_x, T, spend, rate
+
+
+def predict(bgnbd: clv.BgNbd, gg: clv.GammaGamma, settings: ValueConfig, as_of: datetime, x, t_x, T, spend,
+            rate) -> dict[str, np.ndarray]:
+    """p_alive, expected orders over the horizon, expected order value and CLV, vectorised."""
+    weeks = [(months_before(as_of, -i) - as_of).total_seconds() / 604800 for i in range(1, settings.horizon_months + 1)]
+    expected, order_value, value = clv.clv(bgnbd, gg, weeks, x, t_x, T, spend, rate, settings.discount_rate_monthly)
+    return {"p_alive": clv.p_alive(bgnbd, x, t_x, T), "expected_orders": expected,
+            "expected_order_value": order_value, "clv": value}
+
+
+def fitted_models(model: ValueModel) -> tuple[clv.BgNbd, clv.GammaGamma]:
+    return (clv.BgNbd(model.bgnbd_r, model.bgnbd_alpha, model.bgnbd_a, model.bgnbd_b, model.bgnbd_log_likelihood),
+            clv.GammaGamma(model.gg_p, model.gg_q, model.gg_gamma, model.gg_log_likelihood))
+
+
 def model_parameters(model: ValueModel) -> dict[str, Any]:
     """The fitted parameters as `mailseg export value-model` shows them."""
     return {"bgnbd": {"r": model.bgnbd_r, "alpha": model.bgnbd_alpha, "a": model.bgnbd_a, "b": model.bgnbd_b,
@@ -216,9 +234,12 @@ def model_parameters(model: ValueModel) -> dict[str, Any]:
             "as_of": model.as_of.isoformat(), "run_id": model.run_id}
 
 
-def latest_model(session: Session, audience_id: int) -> ValueModel | None:
-    return session.scalars(select(ValueModel).where(ValueModel.audience_id == audience_id)
-                           .order_by(ValueModel.as_of.desc(), ValueModel.id.desc()).limit(1)).first()
+def latest_model(session: Session, audience_id: int, *, as_of: datetime | None = None) -> ValueModel | None:
+    """The last good model (of those fitted as of `as_of` or earlier, when given)."""
+    stmt = select(ValueModel).where(ValueModel.audience_id == audience_id)
+    if as_of is not None:
+        stmt = stmt.where(ValueModel.as_of <= as_of)
+    return session.scalars(stmt.order_by(ValueModel.as_of.desc(), ValueModel.id.desc()).limit(1)).first()
 
 
 def _last_model(session: Session, audience_id: int) -> dict[str, Any] | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import math
 
 import numpy as np
 from sqlalchemy import Float, Select, cast, func
@@ -69,12 +68,16 @@ def write_columns(session: Session, table: str, columns: dict[str, np.ndarray]) 
         return
     statement = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
     for start in range(0, count, PARTITION):
-        block = zip(*(columns[name][start:start + PARTITION].tolist() for name in names))
-        session.connection().exec_driver_sql(statement, [tuple(None if _missing(v) else v for v in row) for row in block])
+        lists = [_values(np.asarray(columns[name][start:start + PARTITION])) for name in names]
+        session.connection().exec_driver_sql(statement, list(zip(*lists)))
 
 
-def _missing(value) -> bool:
-    return isinstance(value, float) and math.isnan(value)
+def _values(array: np.ndarray) -> list:
+    """The array as Python values, NaN as None (checked only in columns that have a NaN)."""
+    values = array.tolist()
+    if array.dtype.kind == "f" and np.isnan(array).any():
+        values = [None if value != value else value for value in values]  # NaN is the one value != itself
+    return values
 
 
 def _copy_in(session: Session, table: str, columns: dict[str, np.ndarray], count: int) -> None:

@@ -33,6 +33,14 @@ def day_number(session: Session, moment):
     return cast(moment, Date()) - text("DATE '1970-01-01'")
 
 
+def day_key(session: Session, moment):
+    """A key equal for the moments of one UTC calendar day, cheaper than day_number row by row:
+    SQLite the date part of the stored text, PostgreSQL the date."""
+    if _sqlite(session):
+        return func.substr(moment, 1, 10)
+    return cast(moment, Date())
+
+
 def whole_days(session: Session, later: datetime, earlier):
     """Whole days from `earlier` (a column) to the moment `later`, exact to the microsecond.
 
@@ -56,8 +64,8 @@ def customer_totals(session: Session, audience_id: int, window_start: datetime, 
     """Named statement "value totals": one row per subscriber of the audience with a counted order up
     to as_of (everyone else is a prospect without orders and needs no row here), in one pass.
 
-    Inner query: the counted orders with their UTC day (the models count purchase days) and the
-    subscriber's first purchase day (first_value in order of time: PostgreSQL reads the orders in
+    Inner query: the counted orders with their UTC day (the models count purchase days; a day key,
+    turned into a day number only for the first and last order) and the subscriber's first purchase day (first_value in order of time: PostgreSQL reads the orders in
     that order from the (subscriber_id, type, occurred_at) index, so it costs no sort). Outer query,
     per subscriber: frequency / monetary in whole cents / recency_days of the lookback
     (window_start < occurred_at <= as_of), and for the lifetime-value models the distinct purchase
@@ -67,7 +75,7 @@ def customer_totals(session: Session, audience_id: int, window_start: datetime, 
     aggregation work for the same figures (docs/BENCHMARKS.md, issue 13)."""
     in_lookback = EVENTS.c.occurred_at > literal(window_start, UTCDateTime)
     amount = func.coalesce(EVENTS.c.amount, 0)
-    day = day_number(session, EVENTS.c.occurred_at)
+    day = day_key(session, EVENTS.c.occurred_at)
     orders = (
         select(EVENTS.c.subscriber_id, EVENTS.c.occurred_at, day.label("day"), amount.label("amount"),
                func.coalesce(EVENTS.c.margin, amount * margin_rate).label("margin"),
@@ -88,8 +96,8 @@ def customer_totals(session: Session, audience_id: int, window_start: datetime, 
                case((frequency > 0, whole_days(session, as_of, func.max(case((o.in_lookback == 1, o.occurred_at))))))
                .label("recency_days"),
                func.count(o.day.distinct()).label("days"),
-               func.min(o.day).label("first_day"),
-               func.max(o.day).label("last_day"),
+               day_number(session, func.min(o.occurred_at)).label("first_day"),
+               day_number(session, func.max(o.occurred_at)).label("last_day"),
                func.sum(o.amount).label("total_amount"),
                func.sum(o.margin).label("total_margin"),
                func.sum(case((o.day == o.first_day, o.amount), else_=0)).label("first_day_amount"))

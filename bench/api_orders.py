@@ -1,5 +1,6 @@
 """JSON API benchmark: POST /api/v1/orders of 1,000-order batches through gunicorn (2 workers) to
-PostgreSQL, in a scratch database this script creates and drops; beside it the raw INSERT rate of
+PostgreSQL (after 6 untimed warm-up POSTs of 100 orders), in a scratch database this script
+creates and drops; beside it the raw INSERT rate of
 the same order rows straight into PostgreSQL (psycopg executemany, 1,000-row transactions, ON
 CONFLICT DO NOTHING) as the baseline. Goal: >= 10,000 orders/s through the API.
 
@@ -29,6 +30,7 @@ from mailseg.db import Database  # noqa: E402
 from mailseg.tokens import create_token  # noqa: E402
 
 ORDERS_PER_POST = 1_000
+WARM_UP_POSTS, WARM_UP_ORDERS = 6, 100
 RAW_COLUMNS = ("subscriber_id, type, occurred_at, amount, order_id, order_status, margin, is_machine, source, "
                "dedupe_key, created_at")
 
@@ -61,9 +63,15 @@ def main() -> None:
         bodies = [order_body(post) for post in range(args.posts)]
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         with serving(args, server_env(sa_url, f"http://127.0.0.1:{port}/unused"), port):
+            # Warm-up, not timed: each worker's first requests open its connection pool and fill
+            # SQLAlchemy's statement caches.
+            warm = [("POST", "/api/v1/orders", order_body(post, size=WARM_UP_ORDERS, prefix="w"), headers)
+                    for post in range(WARM_UP_POSTS)]
+            post_all(port, warm, concurrency=2, seconds=args.seconds, ok=(207,))
+            warmed = count(dsn, "source = 'api'")
             result = post_all(port, [("POST", "/api/v1/orders", body, headers) for body in bodies],
                               concurrency=args.post_concurrency, seconds=args.seconds, ok=(207,))
-        stored = count(dsn, "source = 'api'")
+        stored = count(dsn, "source = 'api'") - warmed
         raw = raw_insert_rate(dsn, source="api", columns=RAW_COLUMNS)
     finally:
         with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
@@ -78,11 +86,11 @@ def main() -> None:
                       "errors": result["errors"][:3]}))
 
 
-def order_body(post: int) -> bytes:
-    rng = random.Random(post)
-    orders = [{"email": f"user{rng.randrange(SUBSCRIBERS)}@bench.example", "order_id": f"p{post}-{n}",
+def order_body(post: int, *, size: int = ORDERS_PER_POST, prefix: str = "p") -> bytes:
+    rng = random.Random(f"{prefix}{post}")
+    orders = [{"email": f"user{rng.randrange(SUBSCRIBERS)}@bench.example", "order_id": f"{prefix}{post}-{n}",
                "amount": round(rng.uniform(5, 300), 2), "occurred_at": f"2026-0{1 + n % 9}-1{n % 10}T10:{n % 60:02d}:00Z",
-               "status": "refunded" if n % 40 == 0 else "paid"} for n in range(ORDERS_PER_POST)]
+               "status": "refunded" if n % 40 == 0 else "paid"} for n in range(size)]
     return json.dumps({"orders": orders}).encode()
 
 

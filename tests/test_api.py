@@ -166,3 +166,30 @@ def test_tokens_cli_shows_the_token_once_and_revokes(cli, session):
     assert cli("tokens", "revoke", "shop").exit_code == 0
     assert "revoked" in cli("tokens", "list").output
     assert cli("tokens", "revoke", "nope").exit_code == 1
+
+
+def test_a_method_a_path_does_not_have_is_a_json_405_with_allow_everywhere(client, shop):
+    """Every path of the OpenAPI document answers each method it does not document with a JSON 405
+    naming the documented ones (the document and the routes agree); unknown paths stay 404s."""
+    from jsonschema import Draft202012Validator
+
+    from mailseg.api.openapi import document
+
+    _, tokens = shop
+    spec = document()
+    error_schema = spec["components"]["schemas"]["Error"]
+    examples = {"{email}": "anna@example.com", "{name}": "x"}
+    for path, operations in spec["paths"].items():
+        url = "/api/v1" + path
+        for placeholder, value in examples.items():
+            url = url.replace(placeholder, value)
+        documented = {method.upper() for method in operations}
+        for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - documented:
+            response = client.open(url, method=method, headers=auth(tokens["shop"]))
+            assert response.status_code == 405, (method, path, response.status_code)
+            assert response.mimetype == "application/json"
+            Draft202012Validator(error_schema).validate(response.get_json())
+            assert response.get_json()["error"]["code"] == "method_not_allowed"
+            allow = {m.strip() for m in response.headers["Allow"].split(",")}
+            assert allow - {"HEAD", "OPTIONS"} == documented, (path, allow)
+    assert client.delete("/api/v1/nowhere").status_code == 404

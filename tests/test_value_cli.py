@@ -68,6 +68,26 @@ def test_export_value_model_before_and_after_a_fit(cli, session):
     assert document["customers"] == 80 and document["as_of"].startswith("2026-08-31T12:00:00")
 
 
+def test_explain_as_of_shows_the_value_at_that_moment_not_the_stored_one(cli, session):
+    audience = small_audience(session)
+    cli("value", "--as-of", AS_OF)
+    make_order(session, audience, "anna@example.com", utc(2026, 9, 10), 500, order_id="A3")
+    session.commit()
+    cli("value", "--as-of", "2026-09-30T12:00:00Z")  # stored values now count three orders
+    now = cli("explain", "anna@example.com").output
+    assert "orders in the lookback: 3, revenue 700.00" in now
+    then = cli("explain", "anna@example.com", "--as-of", AS_OF).output
+    assert "value as of 2026-08-31T12:00:00" in then
+    assert "orders in the lookback: 2, revenue 200.00, last 11 day(s) before" in then
+    assert "R score 3: 11 (customers scoring 3 have 11 to 11)" in then
+    assert "RFM segment: loyal (rule loyal R3-5 F3-5 M3-5)" in then
+    assert "ABC class A: customers before hold 0.0% of the revenue, 87.0% with this one" in then
+    assert "x=1 repeat day(s), t_x=2.71 weeks, T=4.29 weeks" in then
+    assert "A3" not in then and "500" not in then
+    before_any = cli("explain", "anna@example.com", "--as-of", "2026-07-01T00:00:00Z").output
+    assert "orders in the lookback: 0" in before_any and "RFM segment: prospect" in before_any
+
+
 def test_explain_shows_the_value_evidence(cli, session):
     small_audience(session)
     before = cli("explain", "anna@example.com")

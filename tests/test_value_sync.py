@@ -57,3 +57,14 @@ def test_only_the_configured_families_and_a_segment_left_is_emptied(session, mai
     value_audience(session, audience.id, config.value, as_of=utc(2028, 3, 1))
     sync_engagement(session, audience, config, fast_factory(config))
     assert fake_mailchimp.segment_emails(LIST_ID, "mailseg:abc:A") == set()
+
+
+def test_a_family_taken_out_of_value_sync_has_its_tags_emptied(session, mailchimp_config, fake_mailchimp):
+    audience = valued_audience(session, fake_mailchimp, mailchimp_config)
+    sync_engagement(session, audience, mailchimp_config, fast_factory(mailchimp_config))
+    rfm_tags = {f"mailseg:rfm:{name}" for name in set(session.scalars(select(SubscriberValue.rfm_segment))) - {"prospect"}}
+    assert rfm_tags and all(fake_mailchimp.segment_emails(LIST_ID, tag) for tag in rfm_tags)
+    only_abc = mailchimp_config.replace(value={"sync": ["abc"]})
+    sync_engagement(session, audience, only_abc, fast_factory(only_abc))
+    assert all(fake_mailchimp.segment_emails(LIST_ID, tag) == set() for tag in rfm_tags)
+    assert fake_mailchimp.segment_emails(LIST_ID, "mailseg:abc:A")

@@ -6,7 +6,7 @@ import functools
 import logging
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..audiences import AudienceNotFound, find_audience
@@ -58,12 +58,40 @@ def _unexpected(exc: Exception):
     return response
 
 
+API_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
 def api_not_found(path: str):
-    """A JSON 404 for unknown paths under /api/v1 (Flask matches no blueprint view there)."""
+    """What the catch-all below answers: a JSON 405 with the Allow header when an API view has the
+    path with other methods (the catch-all matching first would otherwise make it a 404), else a
+    JSON 404 for an unknown path."""
+    allowed = allowed_methods()
+    if allowed:
+        response = _api_error(ApiError(405, "method_not_allowed", f"{request.method} is not allowed on "
+                                       f"/api/v1/{path}; allowed: {', '.join(allowed)}"))
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
     return _api_error(ApiError(404, "not_found", f"no API endpoint {request.method} /api/v1/{path}"))
 
 
-blueprint.add_url_rule("/<path:path>", "not_found", api_not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def allowed_methods() -> list[str]:
+    """The methods the API's views answer on the request's path (HEAD with GET, OPTIONS always)."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in API_METHODS:
+        try:
+            endpoint, _ = adapter.match(method=method)
+        except HTTPException:
+            continue
+        if endpoint != "api.not_found":
+            allowed.append(method)
+    if "GET" in allowed:
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
+    return allowed + ["OPTIONS"] if allowed else []
+
+
+# Every path under /api/v1 no view has: answered by api_not_found (Flask's own 404/405 are HTML pages).
+blueprint.add_url_rule("/<path:path>", "not_found", api_not_found, methods=list(API_METHODS))
 
 
 def requires(scope: str):

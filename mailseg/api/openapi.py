@@ -54,7 +54,9 @@ def document(server_url: str = "/api/v1") -> dict:
         "info": {"title": "mailseg API", "version": "1.0.0",
                  "description": "Orders in, subscribers with their engagement class, value and segments out. "
                                 "Authenticate with `Authorization: Bearer <token>` (`mailseg tokens add NAME "
-                                "--scope ...`). Errors are JSON objects naming the field at fault."},
+                                "--scope ...`). Errors are JSON objects naming the field at fault (the Error "
+                                "schema); a path answers a method it does not list here with 405 and an Allow "
+                                "header, an unknown path with 404."},
         "servers": [{"url": server_url}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",

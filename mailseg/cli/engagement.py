@@ -110,7 +110,7 @@ def explain(rt: Runtime, email: str, audience: str | None, as_of: datetime | Non
             sys.exit(1)
         settings = rt.settings(session)
         ex = explain_subscriber(session, subscriber_id, settings.engagement, as_of=as_of)
-        value_ex = explain_value(session, subscriber_id, settings.value)
+        value_ex = explain_value(session, subscriber_id, settings.value, as_of=as_of)
     from .value import value_explanation_lines  # cli/value.py imports this module's options
 
     for line in explanation_lines(ex) + value_explanation_lines(value_ex):

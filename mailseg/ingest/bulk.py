@@ -22,8 +22,8 @@ TIME_COLUMNS = ("occurred_at", "created_at")
 MIN_COPY_ROWS = 50
 
 
-def copy_insert_events(session: Session, rows: list[dict]) -> set[str]:
-    columns = list(rows[0])
+def copy_insert_events(session: Session, rows: list[dict], columns: list[str]) -> set[str]:
+    """COPY the rows' `columns` (the rows may carry more keys) and insert the new ones."""
     names = ", ".join(columns)
     cursor = session.connection().connection.driver_connection.cursor()
     try:

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from ..config import FlaggingConfig
 from ..models import normalise_email
 from ..timeutil import parse_datetime
-from .events import EventIn, dedupe_key, store_events, subscriber_ids_by_email
+from .events import EventIn, store_events, subscriber_ids_by_email
 from .importing import EMAIL_PATTERN, check_order_fields
 
 MAX_BATCH = 1000
-ORDER_FIELDS = ("email", "order_id", "amount", "occurred_at", "margin", "status")
+ORDER_FIELDS = frozenset(("email", "order_id", "amount", "occurred_at", "margin", "status"))
 
 
 @dataclass
@@ -109,8 +109,7 @@ def store_orders(session: Session, audience_id: int, items: Sequence[Any], *, so
     storable = [(index, event) for index, event in good if event.subscriber_id is not None]
     if storable:
         result = store_events(session, audience_id, [event for _, event in storable], flagging=flagging)
-        for index, event in storable:
-            key = dedupe_key(audience_id, event.subscriber_id, event, None)
+        for (index, _), key in zip(storable, result.event_keys):
             outcomes[index].status = "created" if key in result.inserted_keys else "duplicate"
     # The same order twice in one batch: the first copy is "created", the others "duplicate".
     seen: set[str] = set()

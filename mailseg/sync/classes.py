@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.orm import Session
 
 from ..config import Config
@@ -31,9 +31,10 @@ def value_specs(session: Session, audience_id: int, config: Config) -> list[Segm
     """One segment per value segment of the families in value.sync (mailseg:rfm:champions,
     mailseg:abc:A, mailseg:value:profitable_loyal, ...): the mailable subscribers holding it now.
     Only segments someone holds, or mirrored before (to empty them), so an audience without orders
-    gets no empty value tags."""
+    gets no empty value tags. The tags of a family taken out of value.sync are emptied like a
+    retired segment's: an empty spec for each of them mirrored before."""
     from ..models import SubscriberValue, SyncSegment
-    from ..value.segments import value_tag
+    from ..value.segments import TAG_FAMILIES, value_tag
 
     columns = {"rfm": SubscriberValue.rfm_segment, "abc": SubscriberValue.abc_class, "quadrant": SubscriberValue.quadrant}
     mirrored = set(session.scalars(select(SyncSegment.name).where(SyncSegment.audience_id == audience_id)))
@@ -50,6 +51,11 @@ def value_specs(session: Session, audience_id: int, config: Config) -> list[Segm
                                  .where(Subscriber.audience_id == audience_id, column == name,
                                         Subscriber.status.not_in(SUPPRESSED_STATUSES)))
                      for name in sorted(held))
+    for family in TAG_FAMILIES:
+        if family not in config.value.sync:
+            prefix = value_tag(config.sync.tag_prefix, family, "")
+            specs.extend(SegmentSpec(name, select(Subscriber.id).where(false()))
+                         for name in sorted(mirrored) if name.startswith(prefix))
     return specs
 
 

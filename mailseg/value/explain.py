@@ -82,8 +82,12 @@ class ValueExplanation:
         return out
 
 
-def explain_value(session: Session, subscriber_id: int, settings: ValueConfig) -> ValueExplanation:
-    """The stored value of a subscriber with its evidence; empty when no value run covered them yet."""
+def explain_value(session: Session, subscriber_id: int, settings: ValueConfig, *,
+                  as_of: datetime | None = None) -> ValueExplanation:
+    """The stored value of a subscriber with its evidence; empty when no value run covered them yet.
+    With `as_of`: the value as of that moment, computed as a run at that moment would (asof.py)."""
+    if as_of is not None:
+        return _explain_as_of(session, subscriber_id, settings, as_of)
     ex = ValueExplanation(subscriber_id)
     stored = session.get(SubscriberValue, subscriber_id)
     if stored is None:
@@ -105,6 +109,28 @@ def explain_value(session: Session, subscriber_id: int, settings: ValueConfig) -
     model = latest_model(session, stored.audience_id)
     ex.model = model_parameters(model) if model is not None and stored.clv is not None else None
     ex.orders = _orders(session, subscriber_id, ex.lookback_start, stored.as_of)
+    return ex
+
+
+def _explain_as_of(session: Session, subscriber_id: int, settings: ValueConfig, as_of: datetime) -> ValueExplanation:
+    from .asof import value_as_of
+
+    fields = value_as_of(session, subscriber_id, settings, as_of)
+    ex = ValueExplanation(subscriber_id)
+    for name, value in fields.items():
+        if name not in ("scores", "model"):
+            setattr(ex, name, value)
+    ex.lookback_start, ex.as_of = window_bounds(fields["as_of"], settings.lookback_months)
+    ex.scores = [ScoreEvidence(letter, score, float(value), float(low), float(high))
+                 for letter, (score, value, low, high) in fields["scores"].items()]
+    if ex.scores:
+        scores = {s.letter: s.score for s in ex.scores}
+        ex.rfm_segment, rule = segment_of(parse_rfm_segments(settings.rfm_segments), scores["R"], scores["F"], scores["M"])
+        ex.segment_rule = f"{rule.name} {rule.describe()}" if rule else None
+    ex.segment_action = SEGMENT_ACTIONS.get(ex.rfm_segment or "")
+    ex.quadrant_action = QUADRANT_ACTIONS.get(ex.quadrant or "")
+    ex.model = fields["model"] if ex.clv is not None else None
+    ex.orders = _orders(session, subscriber_id, ex.lookback_start, ex.as_of)
     return ex
 
 

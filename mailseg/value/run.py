@@ -1,14 +1,17 @@
 """A value run (`mailseg value`, the scheduled chain after classify): one recorded run per audience.
 
-Order of a run, all in one transaction (a crash leaves the previous values and a failed run):
-1. "value staging" (sql.py): every subscriber's lookback figures, RFM scores, ABC position, and the
-   purchase days behind the lifetime value, into a temporary table;
-2. the BG/NBD and Gamma-Gamma fits on every subscriber with a counted order up to as_of (clv.py),
-   their predictions into a second temporary table; too little data or no convergence: no new
+Order of a run, all in one transaction (a crash leaves the previous values and a failed run), every
+step set-based (profile and figures: docs/BENCHMARKS.md, issue 13):
+1. "value totals" (sql.py): one aggregate pass over the counted orders into a temporary table, one
+   row per subscriber with an order up to as_of (prospects without orders get no row);
+2. "value scores" (sql.py): RANK() scores and the ABC running sum over the customers only;
+3. the BG/NBD and Gamma-Gamma fits on the totals read as numpy arrays (clv.py), vectorised
+   predictions COPYed into a third temporary table; too little data or no convergence: no new
    model, the stored predictions of the last good model stay, and the summary says why;
-3. the segment rules, ABC classes and quadrants into the final staging table;
-4. history rows for the subscribers whose RFM segment, ABC class or quadrant changed;
-5. the current values, rewriting only the rows whose values changed.
+4. "value changed": every subscriber's new row (segment rules, ABC classes, quadrants) compared with
+   the stored one in one join, keeping only the rows that differ;
+5. history rows for the changed rows whose RFM segment, ABC class or quadrant moved, and the
+   changed rows upserted in one INSERT ... SELECT (a run without new orders writes nothing).
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import (Column, Float, Integer, MetaData, Numeric, String, Table, case, cast, func, insert, literal,
-                        or_, select, text, true)
+from sqlalchemy import (BigInteger, Column, Float, Integer, MetaData, Numeric, Table, case, cast, func, insert,
+                        literal, null, or_, select, text, true)
 from sqlalchemy.orm import Session
 
 from ..config import ValueConfig
@@ -31,11 +34,11 @@ from ..sqlutil import CreateTemporaryTableAs, upsert
 from . import clv
 from .columns import read_columns, write_columns
 from .segments import parse_rfm_segments, segment_case
-from .sql import abc_case, quadrant_case, staged_values
+from .sql import CLASSES, ENGAGEMENT_CLASS, SUBSCRIBERS, abc_case, customer_scores, customer_totals, quadrant_case
 
 JOB = "value"
 VALUE_STEPS = 6
-STAGING, PREDICTIONS, FINAL = "value_staging", "value_predictions", "value_final"
+TOTALS, SCORES, PREDICTIONS, CHANGED = "value_totals", "value_scores", "value_predictions", "value_changed"
 VALUES = SubscriberValue.__table__
 # Columns compared to decide whether a stored row changed (as_of and run_id follow the change).
 VALUE_COLUMNS = ("frequency", "monetary", "recency_days", "r_score", "f_score", "m_score", "rfm_segment",
@@ -80,19 +83,25 @@ def value_audience(session: Session, audience_id: int, settings: ValueConfig, *,
         result = ValueResult(run.id, audience_id, as_of, window_start)
         session.execute(select(Audience.id).where(Audience.id == audience_id).with_for_update())
         _drop_temporary(session)
+        _sort_memory(session)
         session.execute(CreateTemporaryTableAs(
-            STAGING, staged_values(session, audience_id, window_start, as_of, settings.margin_rate)))
+            TOTALS, customer_totals(session, audience_id, window_start, as_of, settings.margin_rate)))
+        customers, cents_total = session.execute(
+            select(func.count(), func.coalesce(func.sum(TOTALED.c.monetary_cents), 0))
+            .where(TOTALED.c.frequency > 0)).one()
+        session.execute(CreateTemporaryTableAs(SCORES, customer_scores(TOTALED, customers)))
         _advance(progress)
-        _fit_and_predict(session, audience_id, settings, as_of, run.id, result)
+        customer_clv = _fit_and_predict(session, audience_id, settings, as_of, run.id, result)
         _advance(progress)
-        result.profitable_clv = _profitable_threshold(session, settings, result.model_fitted)
-        session.execute(CreateTemporaryTableAs(FINAL, _final_values(rules, settings, result)))
+        result.profitable_clv = _profitable_threshold(session, settings, result.model_fitted, customer_clv)
+        session.execute(CreateTemporaryTableAs(
+            CHANGED, _changed_values(session, audience_id, rules, settings, result, int(cents_total))))
         _advance(progress)
         result.changes = _write_history(session, audience_id, as_of, run.id)
         _advance(progress)
         result.rows_written = _store_values(session, audience_id, as_of, run.id)
         _advance(progress)
-        _count(session, result)
+        _count(session, audience_id, result)
         _drop_temporary(session)
         _advance(progress)
         finish_run(session, run, result.summary())  # commits the work and the run's success together
@@ -112,42 +121,52 @@ def _advance(progress: Progress | None) -> None:
 
 
 def _drop_temporary(session: Session) -> None:
-    for name in (FINAL, PREDICTIONS, STAGING):
+    for name in (CHANGED, PREDICTIONS, SCORES, TOTALS):
         session.execute(text(f"DROP TABLE IF EXISTS {name}"))
 
 
+# Sorts of the run (the per-day aggregate, the RANK() windows, the joins) in memory instead of
+# temporary files: PostgreSQL's default work_mem (4 MB) spilled each of them to disk. For this
+# transaction only; a database server's memory, not the process's (the 400 MB budget).
+SORT_MEMORY = "256MB"
+
+
+def _sort_memory(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL work_mem = '{SORT_MEMORY}'"))
+
+
 _META = MetaData()
-STAGED = Table(STAGING, _META, *(Column(name, Integer) for name in (
-    "subscriber_id", "frequency", "monetary_cents", "recency_days", "is_customer", "days", "first_day", "last_day",
-    "r_score", "f_score", "m_score", "cents_before", "cents_total")),
-    Column("email", String), Column("engagement_class", String),
+TOTALED = Table(TOTALS, _META, *(Column(name, Integer) for name in (
+    "subscriber_id", "frequency", "monetary_cents", "recency_days", "days", "first_day", "last_day")),
     *(Column(name, Float) for name in ("total_amount", "total_margin", "first_day_amount")))
+SCORED = Table(SCORES, _META, *(Column(name, Integer) for name in (
+    "subscriber_id", "r_score", "f_score", "m_score", "cents_before")))
 PREDICTED = Table(PREDICTIONS, _META, Column("subscriber_id", Integer), Column("repeat_days", Integer),
                   *(Column(name, Float) for name in ("t_x_weeks", "t_weeks", "margin_rate", "p_alive",
                                                      "expected_orders", "expected_order_value", "clv")),
                   prefixes=["TEMPORARY"])
-FINAL_TABLE = Table(FINAL, _META, *(Column(name) for name in ("subscriber_id",) + VALUE_COLUMNS))
+OLD = {family: f"old_{column}" for family, column in FAMILY_COLUMNS.items()}
+CHANGED_TABLE = Table(CHANGED, _META, *(Column(name) for name in ("subscriber_id",) + VALUE_COLUMNS),
+                      *(Column(name) for name in OLD.values()))
 
 
 def _fit_and_predict(session: Session, audience_id: int, settings: ValueConfig, as_of: datetime, run_id: int,
-                     result: ValueResult) -> None:
+                     result: ValueResult) -> np.ndarray | None:
     """Fit both models on every subscriber with a counted order up to as_of; store the fit and the
-    predictions, or keep the last good model and say why."""
-    data = read_columns(session, select(
-        STAGED.c.subscriber_id, STAGED.c.days, STAGED.c.first_day, STAGED.c.last_day, STAGED.c.total_amount,
-        STAGED.c.total_margin, STAGED.c.first_day_amount).where(STAGED.c.days >= 1))
+    predictions, or keep the last good model and say why. Returns the customers' CLVs when fitted."""
+    t = TOTALED.c
+    data = read_columns(session, select(t.subscriber_id, t.days, t.first_day, t.last_day, t.total_amount,
+                                        t.total_margin, t.first_day_amount, t.frequency))
     PREDICTED.create(session.connection())
     if not len(data):
         result.model_reason = "no orders"
         result.model = _last_model(session, audience_id)
-        return
+        return None
+    data = data[np.argsort(data[:, 0], kind="stable")]  # the same order every run: the same sums, the same fit
     ids, days, first, last = data[:, 0].astype(np.int64), data[:, 1], data[:, 2], data[:, 3]
-    total, margin, first_amount = data[:, 4], data[:, 5], data[:, 6]
-    as_of_day = (as_of.date() - datetime(1970, 1, 1).date()).days
-    x, t_x, T = days - 1, (last - first) / 7, (as_of_day - first) / 7
-    with np.errstate(invalid="ignore", divide="ignore"):
-        spend = np.where(x > 0, (total - first_amount) / np.maximum(x, 1), np.nan)
-        rate = np.where(total > 0, margin / np.where(total > 0, total, 1), settings.margin_rate)
+    total, margin, first_amount, frequency = data[:, 4], data[:, 5], data[:, 6], data[:, 7]
+    x, t_x, T, spend, rate = model_inputs(as_of, settings, days, first, last, total, margin, first_amount)
     repeat = int(np.sum(x > 0))
     fit = None
     if repeat < settings.min_repeat_customers:
@@ -159,12 +178,11 @@ def _fit_and_predict(session: Session, audience_id: int, settings: ValueConfig, 
         except clv.FitError as exc:
             result.model_reason = str(exc)
     predictions: dict[str, np.ndarray] = {"p_alive": np.full(len(x), np.nan)}
+    customer_clv = None
     if fit is not None:
         bgnbd, gg = fit
-        weeks = [(months_before(as_of, -i) - as_of).total_seconds() / 604800 for i in range(1, settings.horizon_months + 1)]
-        expected, order_value, value = clv.clv(bgnbd, gg, weeks, x, t_x, T, spend, rate, settings.discount_rate_monthly)
-        predictions = {"p_alive": clv.p_alive(bgnbd, x, t_x, T), "expected_orders": expected,
-                       "expected_order_value": order_value, "clv": value}
+        predictions = predict(bgnbd, gg, settings, as_of, x, t_x, T, spend, rate)
+        customer_clv = predictions["clv"][frequency > 0]
         model = ValueModel(audience_id=audience_id, run_id=run_id, as_of=as_of, customers=len(x), repeat_customers=repeat,
                            bgnbd_r=bgnbd.r, bgnbd_alpha=bgnbd.alpha, bgnbd_a=bgnbd.a, bgnbd_b=bgnbd.b,
                            bgnbd_log_likelihood=bgnbd.log_likelihood, gg_p=gg.p, gg_q=gg.q, gg_gamma=gg.gamma,
@@ -178,6 +196,32 @@ def _fit_and_predict(session: Session, audience_id: int, settings: ValueConfig, 
     columns = {"subscriber_id": ids, "repeat_days": x.astype(np.int64), "t_x_weeks": t_x, "t_weeks": T,
                "margin_rate": rate, **predictions}
     write_columns(session, PREDICTIONS, columns)
+    return customer_clv
+
+
+def model_inputs(as_of: datetime, settings: ValueConfig, days, first, last, total, margin, first_amount):
+    """(x, t_x, T, spend, margin rate) from the per-subscriber totals (arrays): x repeat purchase days,
+    t_x and T in weeks from the first purchase day, the mean spend of the repeat days (NaN without)."""
+    as_of_day = (as_of.date() - datetime(1970, 1, 1).date()).days
+    x, t_x, T = days - 1, (last - first) / 7, (as_of_day - first) / 7
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spend = np.where(x > 0, (total - first_amount) / np.maximum(x, 1), np.nan)
+        rate = np.where(total > 0, margin / np.where(total > 0, total, 1), settings.margin_rate)
+    return x, t_x, T, spend, rate
+
+
+def predict(bgnbd: clv.BgNbd, gg: clv.GammaGamma, settings: ValueConfig, as_of: datetime, x, t_x, T, spend,
+            rate) -> dict[str, np.ndarray]:
+    """p_alive, expected orders over the horizon, expected order value and CLV, vectorised."""
+    weeks = [(months_before(as_of, -i) - as_of).total_seconds() / 604800 for i in range(1, settings.horizon_months + 1)]
+    expected, order_value, value = clv.clv(bgnbd, gg, weeks, x, t_x, T, spend, rate, settings.discount_rate_monthly)
+    return {"p_alive": clv.p_alive(bgnbd, x, t_x, T), "expected_orders": expected,
+            "expected_order_value": order_value, "clv": value}
+
+
+def fitted_models(model: ValueModel) -> tuple[clv.BgNbd, clv.GammaGamma]:
+    return (clv.BgNbd(model.bgnbd_r, model.bgnbd_alpha, model.bgnbd_a, model.bgnbd_b, model.bgnbd_log_likelihood),
+            clv.GammaGamma(model.gg_p, model.gg_q, model.gg_gamma, model.gg_log_likelihood))
 
 
 def model_parameters(model: ValueModel) -> dict[str, Any]:
@@ -190,9 +234,12 @@ def model_parameters(model: ValueModel) -> dict[str, Any]:
             "as_of": model.as_of.isoformat(), "run_id": model.run_id}
 
 
-def latest_model(session: Session, audience_id: int) -> ValueModel | None:
-    return session.scalars(select(ValueModel).where(ValueModel.audience_id == audience_id)
-                           .order_by(ValueModel.as_of.desc(), ValueModel.id.desc()).limit(1)).first()
+def latest_model(session: Session, audience_id: int, *, as_of: datetime | None = None) -> ValueModel | None:
+    """The last good model (of those fitted as of `as_of` or earlier, when given)."""
+    stmt = select(ValueModel).where(ValueModel.audience_id == audience_id)
+    if as_of is not None:
+        stmt = stmt.where(ValueModel.as_of <= as_of)
+    return session.scalars(stmt.order_by(ValueModel.as_of.desc(), ValueModel.id.desc()).limit(1)).first()
 
 
 def _last_model(session: Session, audience_id: int) -> dict[str, Any] | None:
@@ -202,56 +249,69 @@ def _last_model(session: Session, audience_id: int) -> dict[str, Any] | None:
 
 def _prediction_source(fitted: bool):
     """This run's predictions, or (no new model) the stored ones of the last good model."""
-    if fitted:
-        return PREDICTED.c
-    return VALUES.c
+    return PREDICTED.c if fitted else VALUES.c
 
 
-def _from_clause(fitted: bool):
-    joined = STAGED.outerjoin(PREDICTED, PREDICTED.c.subscriber_id == STAGED.c.subscriber_id)
-    if not fitted:
-        joined = joined.outerjoin(VALUES, VALUES.c.subscriber_id == STAGED.c.subscriber_id)
-    return joined
-
-
-def _profitable_threshold(session: Session, settings: ValueConfig, fitted: bool) -> float | None:
+def _profitable_threshold(session: Session, settings: ValueConfig, fitted: bool,
+                          customer_clv: np.ndarray | None) -> float | None:
     """value.profitable_clv, or the median CLV of the audience's customers that have one."""
     if settings.profitable_clv != "median":
         return float(settings.profitable_clv)
-    source = _prediction_source(fitted)
-    values = session.scalars(select(source.clv).select_from(_from_clause(fitted))
-                             .where(STAGED.c.is_customer == 1, source.clv.is_not(None))).all()
-    return float(np.median(values)) if values else None
+    if fitted:
+        values = customer_clv[~np.isnan(customer_clv)] if customer_clv is not None else np.zeros(0)
+    else:
+        values = np.array(session.scalars(
+            select(VALUES.c.clv).select_from(TOTALED.join(VALUES, VALUES.c.subscriber_id == TOTALED.c.subscriber_id))
+            .where(TOTALED.c.frequency > 0, VALUES.c.clv.is_not(None))).all(), dtype=float)
+    return float(np.median(values)) if len(values) else None
 
 
-def _final_values(rules, settings: ValueConfig, result: ValueResult):
-    """Named statement "value final": the row each subscriber will have, segment rules applied."""
-    s, p = STAGED.c, _prediction_source(result.model_fitted)
-    segment = segment_case(rules, s.r_score, s.f_score, s.m_score)
-    share = cast(s.cents_before, Float) / func.nullif(s.cents_total, 0)
-    return (select(s.subscriber_id, s.frequency, (cast(s.monetary_cents, Numeric(14, 2)) / 100).label("monetary"),
-                   s.recency_days, s.r_score, s.f_score, s.m_score,
-                   case((s.is_customer == 1, segment), else_=literal(PROSPECT)).label("rfm_segment"),
-                   abc_case(s.cents_before, s.cents_total, settings.abc_a, settings.abc_b).label("abc_class"),
-                   share.label("abc_share_before"),
-                   PREDICTED.c.repeat_days, PREDICTED.c.t_x_weeks, PREDICTED.c.t_weeks, PREDICTED.c.margin_rate,
-                   p.p_alive, p.expected_orders, p.expected_order_value, p.clv,
-                   quadrant_case(s.frequency, s.engagement_class, p.clv, result.profitable_clv).label("quadrant"))
-            .select_from(_from_clause(result.model_fitted)))
+def _changed_values(session: Session, audience_id: int, rules, settings: ValueConfig, result: ValueResult,
+                    cents_total: int):
+    """Named statement "value changed": the row each subscriber of the audience will have (segment
+    rules, ABC classes and quadrants applied to the totals, scores and predictions), kept only where
+    it differs from the stored row, with the stored RFM segment, ABC class and quadrant beside it."""
+    t, c, v = TOTALED.c, SCORED.c, VALUES.c
+    p = _prediction_source(result.model_fitted)
+    frequency = func.coalesce(t.frequency, 0)
+    share = cast(c.cents_before, Float) / literal(float(cents_total), Float) if cents_total else cast(null(), Float)
+    new = {
+        "frequency": frequency,
+        "monetary": cast(func.coalesce(t.monetary_cents, 0), Numeric(14, 2)) / 100,
+        "recency_days": t.recency_days,
+        "r_score": c.r_score, "f_score": c.f_score, "m_score": c.m_score,
+        "rfm_segment": case((c.subscriber_id.is_not(None), segment_case(rules, c.r_score, c.f_score, c.m_score)),
+                            else_=literal(PROSPECT)),
+        "abc_class": abc_case(c.cents_before, literal(cents_total, BigInteger), settings.abc_a, settings.abc_b),
+        "abc_share_before": share,
+        "repeat_days": PREDICTED.c.repeat_days, "t_x_weeks": PREDICTED.c.t_x_weeks, "t_weeks": PREDICTED.c.t_weeks,
+        "margin_rate": PREDICTED.c.margin_rate,
+        "p_alive": p.p_alive, "expected_orders": p.expected_orders, "expected_order_value": p.expected_order_value,
+        "clv": p.clv,
+        "quadrant": quadrant_case(frequency, ENGAGEMENT_CLASS, p.clv, result.profitable_clv),
+    }
+    differs = or_(v.subscriber_id.is_(None), *(v[name].is_distinct_from(new[name]) for name in VALUE_COLUMNS))
+    joined = (SUBSCRIBERS.outerjoin(TOTALED, t.subscriber_id == SUBSCRIBERS.c.id)
+              .outerjoin(SCORED, c.subscriber_id == SUBSCRIBERS.c.id)
+              .outerjoin(PREDICTED, PREDICTED.c.subscriber_id == SUBSCRIBERS.c.id)
+              .outerjoin(VALUES, v.subscriber_id == SUBSCRIBERS.c.id)
+              .outerjoin(CLASSES, CLASSES.c.subscriber_id == SUBSCRIBERS.c.id))
+    return (select(SUBSCRIBERS.c.id.label("subscriber_id"), *(new[name].label(name) for name in VALUE_COLUMNS),
+                   *(v[column].label(OLD[family]) for family, column in FAMILY_COLUMNS.items()))
+            .select_from(joined).where(SUBSCRIBERS.c.audience_id == audience_id, differs))
 
 
 def _write_history(session: Session, audience_id: int, as_of: datetime, run_id: int) -> dict[str, int]:
-    """Named statements "value history": one row per subscriber and family whose value changed. A
-    subscriber never valued before enters the RFM history only when they are a customer."""
-    f = FINAL_TABLE.c
+    """Named statements "value history": one row per changed subscriber and family whose value
+    moved. A subscriber never valued before enters the RFM history only when they are a customer."""
+    f = CHANGED_TABLE.c
     changes: dict[str, int] = {}
-    joined = FINAL_TABLE.outerjoin(VALUES, VALUES.c.subscriber_id == f.subscriber_id)
     for family, column in FAMILY_COLUMNS.items():
-        old, new = VALUES.c[column], f[column]
+        old, new = f[OLD[family]], f[column]
         stored = func.coalesce(old, literal(PROSPECT)) if family == "rfm" else old
         rows = (select(literal(audience_id), f.subscriber_id, literal(family), old, new,
                        literal(as_of, UTCDateTime), literal(run_id))
-                .select_from(joined).where(stored.is_distinct_from(new)))
+                .where(stored.is_distinct_from(new)))
         columns = ["audience_id", "subscriber_id", "family", "from_value", "to_value", "changed_at", "run_id"]
         stmt = insert(ValueChange.__table__).from_select(columns, rows).execution_options(preserve_rowcount=True)
         changes[family] = session.execute(stmt).rowcount
@@ -259,24 +319,28 @@ def _write_history(session: Session, audience_id: int, as_of: datetime, run_id: 
 
 
 def _store_values(session: Session, audience_id: int, as_of: datetime, run_id: int) -> int:
-    """Named statement "store values": upsert every subscriber's row, touching only changed rows."""
-    f = FINAL_TABLE.c
+    """Named statement "store values": upsert the changed rows (the only ones in the changed table)."""
+    f = CHANGED_TABLE.c
     rows = select(f.subscriber_id, literal(audience_id), literal(as_of, UTCDateTime), literal(run_id),
                   *(f[name] for name in VALUE_COLUMNS)).where(true())
     columns = ["subscriber_id", "audience_id", "as_of", "run_id", *VALUE_COLUMNS]
     stmt = upsert(session, VALUES).from_select(columns, rows)
-    changed = or_(*(VALUES.c[name].is_distinct_from(stmt.excluded[name]) for name in VALUE_COLUMNS))
     stmt = stmt.on_conflict_do_update(
-        index_elements=["subscriber_id"],
-        set_={name: stmt.excluded[name] for name in ("as_of", "run_id", *VALUE_COLUMNS)}, where=changed)
+        index_elements=["subscriber_id"], set_={name: stmt.excluded[name] for name in ("as_of", "run_id", *VALUE_COLUMNS)})
     return session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
 
 
-def _count(session: Session, result: ValueResult) -> None:
-    f = FINAL_TABLE.c
-    for column, target in ((f.rfm_segment, result.segments), (f.abc_class, result.abc), (f.quadrant, result.quadrants)):
-        target.update((name, count) for name, count in session.execute(
-            select(column, func.count()).where(column.is_not(None)).group_by(column).order_by(column)).all())
+def _count(session: Session, audience_id: int, result: ValueResult) -> None:
+    """The summary's counts from the stored values, in one pass."""
+    v = VALUES.c
+    for segment, abc, quadrant, count in session.execute(
+            select(v.rfm_segment, v.abc_class, v.quadrant, func.count()).where(v.audience_id == audience_id)
+            .group_by(v.rfm_segment, v.abc_class, v.quadrant)).all():
+        for name, target in ((segment, result.segments), (abc, result.abc), (quadrant, result.quadrants)):
+            if name is not None:
+                target[name] = target.get(name, 0) + count
+    for target in (result.segments, result.abc, result.quadrants):
+        ordered = dict(sorted(target.items()))
+        target.clear()
+        target.update(ordered)
     result.customers = sum(n for name, n in result.segments.items() if name != PROSPECT)
-
-

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from fractions import Fraction
 
-from sqlalchemy import Date, Integer, and_, case, cast, extract, func, literal, or_, select, text
+from sqlalchemy import Date, Integer, String, and_, case, cast, extract, func, literal, null, or_, select, text
 from sqlalchemy.orm import Session
 
 from ..models import UNCOUNTED_ORDER_STATUSES, Event, Subscriber, SubscriberClass, UTCDateTime
@@ -34,6 +34,14 @@ def day_number(session: Session, moment):
     return cast(moment, Date()) - text("DATE '1970-01-01'")
 
 
+def day_key(session: Session, moment):
+    """A key equal for the moments of one UTC calendar day, cheaper than day_number row by row:
+    SQLite the date part of the stored text, PostgreSQL the date."""
+    if _sqlite(session):
+        return func.substr(moment, 1, 10)
+    return cast(moment, Date())
+
+
 def whole_days(session: Session, later: datetime, earlier):
     """Whole days from `earlier` (a column) to the moment `later`, exact to the microsecond.
 
@@ -53,85 +61,74 @@ def counted_order():
                 or_(EVENTS.c.order_status.is_(None), EVENTS.c.order_status.not_in(UNCOUNTED_ORDER_STATUSES)))
 
 
-def order_totals(session: Session, audience_id: int, window_start: datetime, as_of: datetime, margin_rate: float):
-    """Named statement "order totals": one row per subscriber with a counted order up to as_of.
+def customer_totals(session: Session, audience_id: int, window_start: datetime, as_of: datetime, margin_rate: float):
+    """Named statement "value totals": one row per subscriber of the audience with a counted order up
+    to as_of (everyone else is a prospect without orders and needs no row here), in one pass.
 
-    Inner query: the counted orders grouped per subscriber and UTC day (the models count purchase
-    days): the day's amount and contribution (margin, else margin_rate x amount), and the day's
-    orders, amount and last order inside the lookback (window_start < occurred_at <= as_of).
-    Outer query: per subscriber, frequency / monetary / last order of the lookback, and for the
-    lifetime-value models the purchase days, first and last day, all-time amount and contribution,
-    and the amount of the first day (the Gamma-Gamma spend is the mean of the days after it)."""
+    Inner query: the counted orders with their UTC day (the models count purchase days; a day key,
+    turned into a day number only for the first and last order) and the subscriber's first purchase day (first_value in order of time: PostgreSQL reads the orders in
+    that order from the (subscriber_id, type, occurred_at) index, so it costs no sort). Outer query,
+    per subscriber: frequency / monetary in whole cents / recency_days of the lookback
+    (window_start < occurred_at <= as_of), and for the lifetime-value models the distinct purchase
+    days, first and last day, all-time amount and contribution (margin, else margin_rate x amount),
+    and the amount of the first day (the Gamma-Gamma spend is the mean of the days after it).
+    An earlier form grouped per subscriber and day first and then per subscriber: twice the
+    aggregation work for the same figures (docs/BENCHMARKS.md, issue 13)."""
     in_lookback = EVENTS.c.occurred_at > literal(window_start, UTCDateTime)
     amount = func.coalesce(EVENTS.c.amount, 0)
-    day = day_number(session, EVENTS.c.occurred_at).label("day")
-    per_day = (
-        select(EVENTS.c.subscriber_id, day,
-               func.sum(amount).label("day_amount"),
-               func.sum(func.coalesce(EVENTS.c.margin, amount * margin_rate)).label("day_margin"),
-               func.sum(case((in_lookback, 1), else_=0)).label("orders"),
-               func.sum(case((in_lookback, amount), else_=0)).label("revenue"),
-               func.max(case((in_lookback, EVENTS.c.occurred_at))).label("last_at"),
-               func.row_number().over(partition_by=EVENTS.c.subscriber_id, order_by=day).label("day_index"))
+    day = day_key(session, EVENTS.c.occurred_at)
+    orders = (
+        select(EVENTS.c.subscriber_id, EVENTS.c.occurred_at, day.label("day"), amount.label("amount"),
+               func.coalesce(EVENTS.c.margin, amount * margin_rate).label("margin"),
+               case((in_lookback, 1), else_=0).label("in_lookback"),
+               func.first_value(day).over(partition_by=EVENTS.c.subscriber_id, order_by=EVENTS.c.occurred_at,
+                                          rows=(None, 0)).label("first_day"))
         .join(SUBSCRIBERS, SUBSCRIBERS.c.id == EVENTS.c.subscriber_id)
         .where(SUBSCRIBERS.c.audience_id == audience_id, counted_order(),
                EVENTS.c.occurred_at <= literal(as_of, UTCDateTime))
-        .group_by(EVENTS.c.subscriber_id, day)
-    ).subquery("per_day")
+    ).subquery("orders")
+    o = orders.c
+    frequency = func.sum(o.in_lookback)
     return (
-        select(per_day.c.subscriber_id,
-               func.sum(per_day.c.orders).label("frequency"),
-               func.sum(per_day.c.revenue).label("monetary"),
-               func.max(per_day.c.last_at).label("last_at"),
-               func.count().label("days"),
-               func.min(per_day.c.day).label("first_day"),
-               func.max(per_day.c.day).label("last_day"),
-               func.sum(per_day.c.day_amount).label("total_amount"),
-               func.sum(per_day.c.day_margin).label("total_margin"),
-               func.sum(case((per_day.c.day_index == 1, per_day.c.day_amount), else_=0)).label("first_day_amount"))
-        .group_by(per_day.c.subscriber_id)
-    ).subquery("totals")
+        select(o.subscriber_id,
+               frequency.label("frequency"),
+               cast(func.round(func.sum(case((o.in_lookback == 1, o.amount), else_=0)) * 100), Integer)
+               .label("monetary_cents"),
+               case((frequency > 0, whole_days(session, as_of, func.max(case((o.in_lookback == 1, o.occurred_at))))))
+               .label("recency_days"),
+               func.count(o.day.distinct()).label("days"),
+               day_number(session, func.min(o.occurred_at)).label("first_day"),
+               day_number(session, func.max(o.occurred_at)).label("last_day"),
+               func.sum(o.amount).label("total_amount"),
+               func.sum(o.margin).label("total_margin"),
+               func.sum(case((o.day == o.first_day, o.amount), else_=0)).label("first_day_amount"))
+        .group_by(o.subscriber_id)
+    )
 
 
-def staged_values(session: Session, audience_id: int, window_start: datetime, as_of: datetime, margin_rate: float):
-    """Named statement "value staging": every subscriber of the audience with its lookback figures,
-    RFM scores and ABC position, ready for the segment rules.
+def customer_scores(totals, customers: int):
+    """Named statement "value scores": the RFM scores and the ABC position of the customers (a
+    counted order in the lookback), from the totals table.
 
-    Scores: with n customers (frequency > 0), score = 1 + floor(5 (rank - 1) / n), rank = RANK()
-    (ties share the lowest rank) ascending by frequency and by monetary, descending by recency_days.
-    Monetary is compared in whole cents so that ties are exact on both databases.
-    ABC: the customer's revenue share before it, in descending monetary order, ties by email."""
-    totals = order_totals(session, audience_id, window_start, as_of, margin_rate)
-    frequency = func.coalesce(totals.c.frequency, 0)
-    cents = cast(func.round(func.coalesce(totals.c.monetary, 0) * 100), Integer)
-    is_customer = case((frequency > 0, 1), else_=0)
-    recency = case((frequency > 0, whole_days(session, as_of, totals.c.last_at)))
-    base = (
-        select(SUBSCRIBERS.c.id.label("subscriber_id"), SUBSCRIBERS.c.email, ENGAGEMENT_CLASS.label("engagement_class"),
-               frequency.label("frequency"), cents.label("monetary_cents"), recency.label("recency_days"),
-               is_customer.label("is_customer"), totals.c.days, totals.c.first_day, totals.c.last_day,
-               totals.c.total_amount, totals.c.total_margin, totals.c.first_day_amount)
-        .select_from(SUBSCRIBERS.outerjoin(totals, totals.c.subscriber_id == SUBSCRIBERS.c.id)
-                     .outerjoin(CLASSES, CLASSES.c.subscriber_id == SUBSCRIBERS.c.id))
-        .where(SUBSCRIBERS.c.audience_id == audience_id)
-    ).subquery("base")
-    group = base.c.is_customer
-    n = func.count().over(partition_by=group)
+    Scores: with n customers, score = 1 + floor(5 (rank - 1) / n), rank = RANK() (ties share the
+    lowest rank) ascending by frequency and by monetary, descending by recency_days. Monetary is
+    compared in whole cents so that ties are exact on both databases. n is a number the run counted
+    first: a whole-partition count(*) OVER () would make the database buffer every row again.
+    ABC: the cents of the customers before this one in descending monetary order, ties by email."""
+    t = totals.c
 
     def score(order_by):
-        rank = func.rank().over(partition_by=group, order_by=order_by)
-        return case((group == 1, 1 + (5 * (rank - 1)) // n))
+        return 1 + (5 * (func.rank().over(order_by=order_by) - 1)) // literal(max(customers, 1), Integer)
 
-    s_before = func.sum(base.c.monetary_cents).over(
-        partition_by=group, order_by=(base.c.monetary_cents.desc(), base.c.email), rows=(None, -1))
-    return select(
-        base,
-        score(base.c.recency_days.desc()).label("r_score"),
-        score(base.c.frequency).label("f_score"),
-        score(base.c.monetary_cents).label("m_score"),
-        case((group == 1, func.coalesce(s_before, 0))).label("cents_before"),
-        case((group == 1, func.sum(base.c.monetary_cents).over(partition_by=group))).label("cents_total"),
-    )
+    before = func.sum(t.monetary_cents).over(order_by=(t.monetary_cents.desc(), SUBSCRIBERS.c.email),
+                                             rows=(None, -1))
+    return (select(t.subscriber_id,
+                   score(t.recency_days.desc()).label("r_score"),
+                   score(t.frequency).label("f_score"),
+                   score(t.monetary_cents).label("m_score"),
+                   func.coalesce(before, 0).label("cents_before"))
+            .select_from(totals.join(SUBSCRIBERS, SUBSCRIBERS.c.id == t.subscriber_id))
+            .where(t.frequency > 0))
 
 
 def abc_case(cents_before, cents_total, abc_a: float, abc_b: float):
@@ -141,14 +138,14 @@ def abc_case(cents_before, cents_total, abc_a: float, abc_b: float):
         fraction = Fraction(share).limit_denominator(10_000)
         return cents_before * fraction.denominator < cents_total * fraction.numerator
 
-    return case((cents_total.is_(None), None), (under(abc_a), "A"), (under(abc_b), "B"), else_="C")
+    return case((cents_before.is_(None), None), (under(abc_a), "A"), (under(abc_b), "B"), else_="C")
 
 
 def quadrant_case(frequency, engagement_class, clv, threshold: float | None):
     """profitable = clv >= threshold; loyal = at least 2 counted orders in the lookback and an
     engaged class (active or semi_active). NULL without a clv or a threshold."""
     if threshold is None:
-        return literal(None)
+        return cast(null(), String(40))
     profitable = clv >= threshold
     loyal = and_(frequency >= LOYAL_MIN_ORDERS, engagement_class.in_(LOYAL_CLASSES))
     return case((or_(clv.is_(None), frequency == 0), None),

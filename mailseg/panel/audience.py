@@ -20,7 +20,8 @@ blueprint = panel_blueprint("audience", __name__)
 MAX_PAGE_SIZE = 500
 SORT_LABELS = {"email": L_("Email A→Z"), "-email": L_("Email Z→A"), "subscribed": L_("Oldest sign-up"),
                "-subscribed": L_("Newest sign-up"), "class": L_("Class (active first)"),
-               "-since": L_("Newest class change"), "since": L_("Oldest class change")}
+               "-since": L_("Newest class change"), "since": L_("Oldest class change"),
+               "-activity": L_("Latest activity first"), "activity": L_("Longest without activity")}
 
 
 def _filter() -> SubscriberFilter:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator
 
-from sqlalchemy import Select, and_, case, func, literal, literal_column, or_, select, text
+from sqlalchemy import Select, and_, case, func, literal, literal_column, null, or_, select, text, true
 from sqlalchemy.orm import Session
 
-from ..models import Event, Subscriber, UTCDateTime
+from ..models import Event, Subscriber, SubscriberActivity, UTCDateTime
 from ..search import SEARCH_TEXT_SQL, fold
 from ..timeutil import isoformat_utc, parse_datetime
 from ..values import is_id
@@ -36,6 +36,8 @@ SORTS = {
     "class": (CLASS_RANK, False),
     "since": (Subscriber.class_since, False),
     "-since": (Subscriber.class_since, True),
+    "activity": (SubscriberActivity.last_activity_at, False),  # bucketed: stored after each classification
+    "-activity": (SubscriberActivity.last_activity_at, True),
 }
 # Queries shorter than this search the email prefix (a trigram index needs three characters).
 MIN_SUBSTRING = 3
@@ -97,6 +99,12 @@ def filtered(audience_id: int, f: SubscriberFilter, dialect: str, narrowed=None)
         return stmt.order_by(text(f"subscribers.email USING {'~>~' if descending else '~<~'}"))
     if column is Subscriber.email:  # unique within the audience: no tie-breaker needed
         return stmt.order_by(column.desc() if descending else column)
+    if column is SubscriberActivity.last_activity_at:  # the whole set (an export): never active last
+        stmt = stmt.outerjoin(ACTIVITY, ACTIVITY.c.subscriber_id == Subscriber.id)
+        never = case((ACTIVITY.c.last_activity_at.is_(None), 1), else_=0)
+        if descending:
+            return stmt.order_by(never, ACTIVITY.c.last_activity_at.desc(), Subscriber.id.desc())
+        return stmt.order_by(never, ACTIVITY.c.last_activity_at, Subscriber.id)
     column = _sort_expression(column)
     if descending:
         return stmt.order_by(column.desc(), Subscriber.id.desc())
@@ -177,63 +185,88 @@ def _narrowed(session: Session, audience_id: int, f: SubscriberFilter, dialect: 
 
 # Sorts read bucket by bucket, each bucket an index range: by class, one class after the other on
 # (audience_id, engagement_class, id); by class since, the classified on (audience_id, class_since,
-# id), then the never classified by id. A sort over an expression (CASE, COALESCE) would sort the
-# whole audience for every page.
-BUCKETED = ("class", "since", "-since")
+# id), then the never classified by id; by last activity, the subscribers with a stored last
+# activity on subscriber_activity (audience_id, last_activity_at, subscriber_id), then those with
+# none by id. A sort over an expression (CASE, COALESCE) or an aggregate would sort the whole
+# audience for every page.
+BUCKETED = ("class", "since", "-since", "activity", "-activity")
+ACTIVITY = SubscriberActivity.__table__
 
 
-def _buckets(sort: str) -> list[tuple]:
-    """(condition, order) of each bucket in display order."""
+@dataclass(frozen=True)
+class Bucket:
+    where: object  # which subscribers (a condition on the subscriber row, or True)
+    key: object  # the sort value the cursor carries besides the id (None: the id alone)
+    ident: object  # the id column ordered by (the last column of the index walked)
+    descending: bool = False
+    activity: bool = False  # joined to subscriber_activity (the key is its last_activity_at)
+
+    def order(self) -> list:
+        columns = [c for c in (self.key, self.ident) if c is not None]
+        return [c.desc() for c in columns] if self.descending else columns
+
+    def after(self, value, last_id: int):
+        """Rows after (value, last_id) in this bucket's order."""
+        later_id = self.ident < last_id if self.descending else self.ident > last_id
+        if self.key is None or value is None:
+            return later_id
+        beyond = self.key < value if self.descending else self.key > value
+        return or_(beyond, and_(self.key == value, later_id))
+
+
+def _buckets(sort: str) -> list[Bucket]:
+    """The buckets of a sort, in display order."""
+    descending = sort.startswith("-")
     if sort == "class":
         rest = or_(Subscriber.engagement_class.is_(None), Subscriber.engagement_class.not_in(CLASS_ORDER))
-        return [*((Subscriber.engagement_class == name, (Subscriber.id,)) for name in CLASS_ORDER),
-                (rest, (Subscriber.id,))]
+        return [*(Bucket(Subscriber.engagement_class == name, None, Subscriber.id) for name in CLASS_ORDER),
+                Bucket(rest, None, Subscriber.id)]
+    if sort in ("activity", "-activity"):
+        none_stored = ~select(ACTIVITY.c.subscriber_id).where(ACTIVITY.c.subscriber_id == Subscriber.id).exists()
+        return [Bucket(true(), ACTIVITY.c.last_activity_at, ACTIVITY.c.subscriber_id, descending, activity=True),
+                Bucket(none_stored, None, Subscriber.id, descending)]
     since = Subscriber.class_since
-    if sort == "-since":
-        return [(since.is_not(None), (since.desc(), Subscriber.id.desc())), (since.is_(None), (Subscriber.id.desc(),))]
-    return [(since.is_not(None), (since, Subscriber.id)), (since.is_(None), (Subscriber.id,))]
+    return [Bucket(since.is_not(None), since, Subscriber.id, descending),
+            Bucket(since.is_(None), None, Subscriber.id, descending)]
 
 
-def _bucket_of(sort: str, row: Subscriber) -> int:
-    if sort == "class":
-        return CLASS_ORDER.index(row.engagement_class) if row.engagement_class in CLASS_ORDER else len(CLASS_ORDER)
-    return 0 if row.class_since is not None else 1
+def _bucket_cursor(cursor: str) -> tuple[int, datetime | None, int]:
+    """(bucket index, key value or None, last id) of a bucketed sort's page link."""
+    try:
+        start, value, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not is_id(last_id) or not isinstance(start, int) or isinstance(start, bool) or start < 0:
+            raise ValueError("not a cursor")
+        if value is not None and (not isinstance(value, str) or "\x00" in value):
+            raise ValueError("not a cursor")
+        return start, parse_datetime(value) if value else None, int(last_id)
+    except (ValueError, TypeError, RecursionError, json.JSONDecodeError) as exc:
+        raise BadCursor("the page link is damaged; start again from the first page") from exc
 
 
 def _bucketed_page(session: Session, audience_id: int, f: SubscriberFilter, dialect: str, cursor: str | None,
                    limit: int, narrowed=None) -> Page:
-    start, after = 0, None
-    if cursor:
-        try:
-            start, value, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-            start, last_id = int(start), int(last_id)
-            value = parse_datetime(value) if value else None
-        except (ValueError, TypeError, json.JSONDecodeError) as exc:
-            raise BadCursor("the page link is damaged; start again from the first page") from exc
-        descending = f.sort.startswith("-")
-        later_id = Subscriber.id < last_id if descending else Subscriber.id > last_id
-        after = later_id
-        if value is not None:  # inside the classified bucket of a sort by class since
-            since = Subscriber.class_since
-            after = (or_(since < value, and_(since == value, later_id)) if descending
-                     else or_(since > value, and_(since == value, later_id)))
-    rows: list[Subscriber] = []
-    for index, (condition, order) in enumerate(_buckets(f.sort)):
+    start, value, last_id = _bucket_cursor(cursor) if cursor else (0, None, None)
+    rows: list[tuple[int, Subscriber, datetime | None]] = []  # (bucket, subscriber, key value)
+    for index, bucket in enumerate(_buckets(f.sort)):
         if index < start:
             continue
-        stmt = _where(select(Subscriber), audience_id, f, dialect, narrowed).where(condition)
-        if index == start and after is not None:
-            stmt = stmt.where(after)
-        rows += session.scalars(stmt.order_by(*order).limit(limit + 1 - len(rows)))
+        stmt = _where(select(Subscriber, bucket.key if bucket.key is not None else null()), audience_id, f, dialect,
+                      narrowed).where(bucket.where)
+        if bucket.activity:
+            stmt = stmt.join(ACTIVITY, ACTIVITY.c.subscriber_id == Subscriber.id).where(
+                ACTIVITY.c.audience_id == audience_id)
+        if index == start and last_id is not None:
+            stmt = stmt.where(bucket.after(value, last_id))
+        rows += [(index, sub, key) for sub, key in
+                 session.execute(stmt.order_by(*bucket.order()).limit(limit + 1 - len(rows)))]
         if len(rows) > limit:
             break
     next_cursor = None
     if len(rows) > limit:
-        last = rows[limit - 1]
-        bucket = _bucket_of(f.sort, last)
-        value = isoformat_utc(last.class_since) if f.sort != "class" and bucket == 0 else None
-        next_cursor = base64.urlsafe_b64encode(json.dumps([bucket, value, last.id]).encode()).decode().rstrip("=")
-    return Page(_with_activity(session, rows[:limit]), next_cursor)
+        index, last, key = rows[limit - 1]
+        payload = [index, isoformat_utc(key) if key is not None else None, last.id]
+        next_cursor = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+    return Page(_with_activity(session, [sub for _, sub, _ in rows[:limit]]), next_cursor)
 
 
 def _with_activity(session: Session, subscribers: list[Subscriber]) -> list[AudienceRow]:

@@ -78,6 +78,18 @@ def classify_step(db: Database, config: Config, audience_id: int, *, as_of: date
     return _guarded(db, "classification", audience_id, work)
 
 
+def activity_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
+    """Each subscriber's last human open and click, stored for the audience list's sort by last activity."""
+    from ..subscribers.activity import refresh_activity
+
+    def work(session: Session) -> str:
+        active = refresh_activity(session, audience_id, as_of=as_of)
+        session.commit()
+        return f"last activity stored for {active} subscribers"
+
+    return _guarded(db, "last activity", audience_id, work)
+
+
 def segments_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
     """Evaluate every rule segment of the audience as of the chain's as_of (after classify and value),
     recorded as a job run "segments" (none while the audience has no segment)."""
@@ -209,7 +221,7 @@ def classify_all(db: Database, base: Config) -> None:
 
 def run_chain(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
     """classify -> follow-ups for one audience with the given snapshot; False at the first failed step."""
-    for step in [classify_step, *follow_ups(config)]:
+    for step in [classify_step, activity_step, *follow_ups(config)]:
         if not step(db, config, audience_id, as_of=as_of):
             return False
     outlook_step(db, config, audience_id, as_of=as_of)  # what the next run will do, for the dashboard

@@ -12,6 +12,7 @@ from ..export import csv_lines
 from ..models import SUBSCRIBER_STATUSES
 from ..reports.audience import (EXPORT_COLUMNS, PAGE_SIZE, BadCursor, SubscriberFilter, export_rows, result_count,
                                 subscriber_page)
+from ..reports.audience_search import SEARCH_CAP
 from ..reports.dashboard import CLASS_ORDER, UNCLASSIFIED
 from ..web import database, db_session
 from .common import current_audience, panel_blueprint
@@ -55,7 +56,7 @@ def index():
                            first_url=url_for("audience.index", **_filter_args(f)),
                            export_url=url_for("audience.export", **_filter_args(f)),
                            classes=[*CLASS_ORDER, UNCLASSIFIED], statuses=SUBSCRIBER_STATUSES, sorts=SORT_LABELS,
-                           paged=bool(request.args.get("after")), count=count)
+                           paged=bool(request.args.get("after")), count=count, cap=SEARCH_CAP)
 
 
 @blueprint.get("/audience/export.csv")

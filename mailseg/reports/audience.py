@@ -1,13 +1,13 @@
-"""The audience table: search by email or name, class and status filters, sorting and keyset
-pagination that stay indexed at millions of subscribers, a result count that never scans a million
-rows (exact up to COUNT_CAP, else the planner's estimate, marked as such), and CSV export."""
+"""The audience table: search by email or name (bounded: mailseg.reports.audience_search), class and
+status filters, sorting and keyset pagination that stay indexed at millions of subscribers, a result
+count that never scans a million rows (exact up to a cap, else "more than" or the planner's estimate,
+marked as such), and CSV export."""
 
 from __future__ import annotations
 
 import base64
 import json
-import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, case, func, literal, literal_column, null, 
 from sqlalchemy.orm import Session
 
 from ..models import Event, Subscriber, SubscriberActivity, UTCDateTime
-from ..search import SEARCH_TEXT_SQL, fold
+from .audience_search import SEARCH_CAP, WALK_TIMEOUT_MS, is_substring_search, matches, within_time
 from ..timeutil import isoformat_utc, parse_datetime
 from ..values import is_id
 from .dashboard import CLASS_ORDER, UNCLASSIFIED
@@ -39,8 +39,6 @@ SORTS = {
     "activity": (SubscriberActivity.last_activity_at, False),  # bucketed: stored after each classification
     "-activity": (SubscriberActivity.last_activity_at, True),
 }
-# Queries shorter than this search the email prefix (a trigram index needs three characters).
-MIN_SUBSTRING = 3
 # Up to this many matches the count is exact (counting them reads at most this many index entries).
 COUNT_CAP = 10_000
 DEFAULT_SORT = "email"
@@ -82,12 +80,15 @@ class AudienceRow:
 class Page:
     rows: list[AudienceRow]
     next_cursor: str | None
+    # True: too many matches spread too far to walk in order; the page sorts the first ones found.
+    partial: bool = False
 
 
 @dataclass(frozen=True)
 class ResultCount:
     value: int
-    exact: bool  # False: the database's estimate (more than COUNT_CAP matches)
+    exact: bool  # False: more than `value` (at_least), or the database's estimate
+    at_least: bool = False
 
 
 def filtered(audience_id: int, f: SubscriberFilter, dialect: str, narrowed=None) -> Select:
@@ -130,35 +131,36 @@ def _where(stmt: Select, audience_id: int, f: SubscriberFilter, dialect: str, na
     return stmt
 
 
-def matches(query: str, dialect: str):
-    """Subscribers whose email or name contains the query, ignoring case and accents (the folded
-    text, mailseg/search.py; a GIN trigram index on PostgreSQL). Shorter queries than MIN_SUBSTRING
-    match the start of the email (an index range on both databases)."""
-    folded = fold(query)
-    if len(folded) < MIN_SUBSTRING:
-        return email_prefix(folded, dialect)
-    escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return literal_column(SEARCH_TEXT_SQL).like(f"%{escaped}%", escape="\\")
-
-
-def email_prefix(prefix: str, dialect: str):
-    """Emails starting with the prefix, in a form the database answers from an index:
-    LIKE on PostgreSQL (text_pattern_ops index), a byte range on SQLite (binary collation)."""
-    if dialect == "postgresql":
-        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return Subscriber.email.like(escaped + "%", escape="\\")
-    if ord(prefix[-1]) == sys.maxunicode:  # no character sorts after U+10FFFF: drop it and use LIKE-free >=
-        return and_(Subscriber.email >= prefix, Subscriber.email.startswith(prefix, autoescape=True))
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return and_(Subscriber.email >= prefix, Subscriber.email < upper)
-
-
 def subscriber_page(session: Session, audience_id: int, f: SubscriberFilter, *, cursor: str | None = None,
                     limit: int = PAGE_SIZE) -> Page:
     """One page after `cursor` (the last row of the previous page); fetches limit+1 rows to know
-    whether there is a next page."""
+    whether there is a next page. A substring search on PostgreSQL stays bounded (audience_search)."""
     dialect = session.get_bind().dialect.name
-    narrowed = _narrowed(session, audience_id, f, dialect)
+    if dialect != "postgresql" or not is_substring_search(f.q):
+        return _page(session, audience_id, f, dialect, cursor, limit)
+    found = _found(audience_id, f, dialect)
+    matched = found.cte("matched").prefix_with("MATERIALIZED")
+    if _count(session, found) <= SEARCH_CAP:
+        # Few matches: found once on the trigram index and materialized, so the page sorts those few
+        # rows. Left alone, the planner walks the sort's index testing every row, expecting matches early.
+        return _page(session, audience_id, f, dialect, cursor, limit, matched)
+    walked = within_time(session, WALK_TIMEOUT_MS, lambda: _page(session, audience_id, f, dialect, cursor, limit))
+    if walked is not None:
+        return walked
+    return replace(_page(session, audience_id, f, dialect, cursor, limit, matched), partial=True)
+
+
+def _found(audience_id: int, f: SubscriberFilter, dialect: str) -> Select:
+    """The ids of the first SEARCH_CAP + 1 matches (every filter applied), as the trigram index yields them."""
+    return _where(select(Subscriber.id), audience_id, f, dialect).limit(SEARCH_CAP + 1)
+
+
+def _count(session: Session, capped: Select) -> int:
+    return session.scalar(select(func.count()).select_from(capped.subquery())) or 0
+
+
+def _page(session: Session, audience_id: int, f: SubscriberFilter, dialect: str, cursor: str | None, limit: int,
+          narrowed=None) -> Page:
     if f.sort in BUCKETED:
         return _bucketed_page(session, audience_id, f, dialect, cursor, limit, narrowed)
     stmt = filtered(audience_id, f, dialect, narrowed)
@@ -167,20 +169,6 @@ def subscriber_page(session: Session, audience_id: int, f: SubscriberFilter, *, 
     rows = list(session.scalars(stmt.limit(limit + 1)))
     next_cursor = _cursor(f.sort, rows[limit - 1]) if len(rows) > limit else None
     return Page(_with_activity(session, rows[:limit]), next_cursor)
-
-
-def _narrowed(session: Session, audience_id: int, f: SubscriberFilter, dialect: str):
-    """A substring search on PostgreSQL with at most COUNT_CAP matches: the matching ids, found once
-    on the trigram index and materialized, so the page sorts those few rows. Left alone, the planner
-    walks the email (or date) index testing every row, expecting matches early — wrong when they
-    cluster (every "mei.…" address sits in the middle of the email order: 2.3 s at 300,000). With
-    more matches they are dense enough for that walk; None then, and on SQLite (a scan either way)."""
-    if dialect != "postgresql" or not f.q or len(fold(f.q)) < MIN_SUBSTRING:
-        return None
-    found = _where(select(Subscriber.id), audience_id, f, dialect).limit(COUNT_CAP + 1)  # with every filter
-    if (session.scalar(select(func.count()).select_from(found.subquery())) or 0) > COUNT_CAP:
-        return None
-    return found.cte("matched").prefix_with("MATERIALIZED")
 
 
 # Sorts read bucket by bucket, each bucket an index range: by class, one class after the other on
@@ -285,15 +273,19 @@ def _with_activity(session: Session, subscribers: list[Subscriber]) -> list[Audi
 
 
 def result_count(session: Session, audience_id: int, f: SubscriberFilter) -> ResultCount:
-    """How many subscribers match: exact when at most COUNT_CAP do (the count stops reading there),
-    else PostgreSQL's planner estimate (EXPLAIN, no rows read) or, on SQLite, the cap as a floor."""
+    """How many subscribers match, never reading a million rows: a substring search counts at most
+    SEARCH_CAP + 1 matches ("more than SEARCH_CAP" beyond); other filters count exactly up to
+    COUNT_CAP on their index, beyond that PostgreSQL's planner estimate (EXPLAIN, no rows read) or,
+    on SQLite, the cap as a floor."""
     dialect = session.get_bind().dialect.name
-    capped = _where(select(Subscriber.id), audience_id, f, dialect).limit(COUNT_CAP + 1).subquery()
-    exact = session.scalar(select(func.count()).select_from(capped)) or 0
+    if is_substring_search(f.q):
+        found = _count(session, _found(audience_id, f, dialect))
+        return ResultCount(found, True) if found <= SEARCH_CAP else ResultCount(SEARCH_CAP, False, at_least=True)
+    exact = _count(session, _where(select(Subscriber.id), audience_id, f, dialect).limit(COUNT_CAP + 1))
     if exact <= COUNT_CAP:
         return ResultCount(exact, True)
     if dialect != "postgresql":
-        return ResultCount(COUNT_CAP, False)
+        return ResultCount(COUNT_CAP, False, at_least=True)
     stmt = _where(select(Subscriber.id), audience_id, f, dialect)
     compiled = stmt.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
     plan = session.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar()

@@ -58,3 +58,42 @@ def test_the_panel_offers_the_sort_and_pages_with_it(viewer, seeded, session):
                             ([0, "not a date", 1], 400), ([0, None, True], 400)):
         cursor = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
         assert viewer.get(f"/audience?sort=-activity&after={cursor}").status_code == status, payload
+
+
+def test_a_broad_search_is_counted_up_to_the_cap_and_its_page_stays_in_order(viewer, session, seeded, monkeypatch):
+    import mailseg.reports.audience as audience_report
+    from mailseg.reports.audience import result_count
+
+    monkeypatch.setattr(audience_report, "SEARCH_CAP", 2)  # "example" matches all 6: more than the cap
+    count = result_count(session, seeded.audience_id, SubscriberFilter(q="example"))
+    assert (count.value, count.exact, count.at_least) == (2, False, True)
+    assert "more than 2 subscribers" in viewer.get("/audience?q=example").data.decode()
+    rows = _every_page(session, seeded.audience_id, SubscriberFilter(q="example"))  # the walk in email order
+    assert [r.email for r in rows] == sorted(PEOPLE)
+    assert result_count(session, seeded.audience_id, SubscriberFilter(q="kovalenko")).exact  # 1 match: exact
+
+
+def test_a_walk_that_runs_out_of_time_sorts_the_first_matches_found(viewer, session, seeded, monkeypatch):
+    import mailseg.reports.audience as audience_report
+
+    if session.get_bind().dialect.name != "postgresql":
+        return  # the bounded walk is PostgreSQL's (SQLite scans)
+    monkeypatch.setattr(audience_report, "SEARCH_CAP", 2)
+    monkeypatch.setattr(audience_report, "within_time", lambda session, ms, work: None)  # the walk ran out
+    page = subscriber_page(session, seeded.audience_id, SubscriberFilter(q="example"))
+    assert page.partial and len(page.rows) == 3  # the first SEARCH_CAP + 1 found, sorted
+    assert [r.email for r in page.rows] == sorted(r.email for r in page.rows)
+    assert 'id="partial-page"' in viewer.get("/audience?q=example").data.decode()
+
+
+def test_within_time_stops_a_slow_statement_and_the_transaction_goes_on(session, seeded):
+    from sqlalchemy import text
+
+    from mailseg.reports.audience_search import within_time
+
+    if session.get_bind().dialect.name != "postgresql":
+        assert within_time(session, 10, lambda: 7) == 7
+        return
+    assert within_time(session, 20, lambda: session.execute(text("SELECT pg_sleep(2)"))) is None
+    assert within_time(session, 2000, lambda: session.scalar(text("SELECT 7"))) == 7
+    assert session.scalar(text("SELECT current_setting('statement_timeout')")) == "0"

@@ -238,6 +238,8 @@ def report(db: Database, url: str, repeat: int) -> int:
                         ("audience ?sort=-activity, next page", activity_next),
                         ("audience ?sort=activity", "/audience?sort=activity"),
                         ("audience ?sort=-activity&class=complained", "/audience?sort=-activity&class=complained"),
+                        ("audience ?sort=-activity&class=inactive", "/audience?sort=-activity&class=inactive"),
+                        ("audience ?sort=activity&class=active", "/audience?sort=activity&class=active"),
                         ("audience ?q=petrenko (name, 1 in 400)", "/audience?q=petrenko"),
                         ("audience ?q=PETRÉNKO (case, accent)", "/audience?q=PETR%C3%89NKO"),
                         ("audience ?q=kovalyshyn (name, accented)", "/audience?q=kovalyshyn"),

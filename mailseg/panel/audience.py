@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as L_
 from ..export import csv_lines
 from ..models import SUBSCRIBER_STATUSES
 from ..reports.audience import (EXPORT_COLUMNS, PAGE_SIZE, BadCursor, SubscriberFilter, export_rows, result_count,
-                                subscriber_page)
+                                search_matches, subscriber_page)
 from ..reports.audience_search import SEARCH_CAP
 from ..reports.dashboard import CLASS_ORDER, UNCLASSIFIED
 from ..web import database, db_session
@@ -45,10 +45,11 @@ def index():
     audience, f = current_audience(), _filter()
     page = count = None
     if audience is not None:
-        count = result_count(db_session(), audience.id, f)
+        found = search_matches(db_session(), audience.id, f)  # a substring search's matches, read once
+        count = result_count(db_session(), audience.id, f, found=found)
         try:
             page = subscriber_page(db_session(), audience.id, f, cursor=request.args.get("after") or None,
-                                   limit=_page_size())
+                                   limit=_page_size(), found=found)
         except BadCursor as exc:
             abort(400, description=_("The page link is damaged; start again from the first page."))
     next_url = url_for("audience.index", after=page.next_cursor, **_filter_args(f)) if page and page.next_cursor else None

@@ -11,13 +11,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Iterator
 
-from sqlalchemy import Select, and_, case, func, literal, literal_column, null, or_, select, text, true
+from sqlalchemy import ARRAY, Integer, Select, and_, case, func, literal, null, or_, select, text, true
 from sqlalchemy.orm import Session
 
 from ..models import Event, Subscriber, SubscriberActivity, UTCDateTime
-from .audience_search import SEARCH_CAP, WALK_TIMEOUT_MS, is_substring_search, matches, within_time
 from ..timeutil import isoformat_utc, parse_datetime
 from ..values import is_id
+from .audience_search import SEARCH_CAP, WALK_TIMEOUT_MS, is_substring_search, matches, within_time
 from .dashboard import CLASS_ORDER, UNCLASSIFIED
 
 # Classes in display order for the sort by class (unclassified last).
@@ -132,17 +132,18 @@ def _where(stmt: Select, audience_id: int, f: SubscriberFilter, dialect: str, na
 
 
 def subscriber_page(session: Session, audience_id: int, f: SubscriberFilter, *, cursor: str | None = None,
-                    limit: int = PAGE_SIZE) -> Page:
+                    limit: int = PAGE_SIZE, found: list[int] | None = None) -> Page:
     """One page after `cursor` (the last row of the previous page); fetches limit+1 rows to know
-    whether there is a next page. A substring search on PostgreSQL stays bounded (audience_search)."""
+    whether there is a next page. A substring search on PostgreSQL stays bounded (audience_search);
+    `found` is its search_matches, when the caller has them already (the count used them)."""
     dialect = session.get_bind().dialect.name
     if dialect != "postgresql" or not is_substring_search(f.q):
         return _page(session, audience_id, f, dialect, cursor, limit)
-    found = _found(audience_id, f, dialect)
-    matched = found.cte("matched").prefix_with("MATERIALIZED")
-    if _count(session, found) <= SEARCH_CAP:
-        # Few matches: found once on the trigram index and materialized, so the page sorts those few
-        # rows. Left alone, the planner walks the sort's index testing every row, expecting matches early.
+    found = search_matches(session, audience_id, f) if found is None else found
+    # The found ids as a materialized set: the page sorts just those rows (given as a plain IN list,
+    # the planner walks the sort's index instead, testing every row).
+    matched = select(func.unnest(literal(found, ARRAY(Integer))).label("id")).cte("matched").prefix_with("MATERIALIZED")
+    if len(found) <= SEARCH_CAP:  # every match
         return _page(session, audience_id, f, dialect, cursor, limit, matched)
     walked = within_time(session, WALK_TIMEOUT_MS, lambda: _page(session, audience_id, f, dialect, cursor, limit))
     if walked is not None:
@@ -150,9 +151,13 @@ def subscriber_page(session: Session, audience_id: int, f: SubscriberFilter, *, 
     return replace(_page(session, audience_id, f, dialect, cursor, limit, matched), partial=True)
 
 
-def _found(audience_id: int, f: SubscriberFilter, dialect: str) -> Select:
-    """The ids of the first SEARCH_CAP + 1 matches (every filter applied), as the trigram index yields them."""
-    return _where(select(Subscriber.id), audience_id, f, dialect).limit(SEARCH_CAP + 1)
+def search_matches(session: Session, audience_id: int, f: SubscriberFilter) -> list[int] | None:
+    """The ids of the first SEARCH_CAP + 1 matches of a substring search (every filter applied), as the
+    trigram index yields them; None when f is no substring search. One bounded read for the count and the page."""
+    if not is_substring_search(f.q):
+        return None
+    return list(session.scalars(_where(select(Subscriber.id), audience_id, f, session.get_bind().dialect.name)
+                                .limit(SEARCH_CAP + 1)))
 
 
 def _count(session: Session, capped: Select) -> int:
@@ -218,6 +223,18 @@ def _buckets(sort: str) -> list[Bucket]:
             Bucket(since.is_(None), None, Subscriber.id, descending)]
 
 
+def _join_activity(stmt: Select, audience_id: int, f: SubscriberFilter) -> Select:
+    """The subscribers with a stored last activity, walked on subscriber_activity's index: within the
+    filtered class when there is one (its copy of the class names the index range; the subscriber's
+    own class stays the filter, so a class changed since the last rebuild is never shown wrongly)."""
+    stmt = stmt.join(ACTIVITY, ACTIVITY.c.subscriber_id == Subscriber.id).where(ACTIVITY.c.audience_id == audience_id)
+    if f.engagement_class == UNCLASSIFIED:
+        return stmt.where(ACTIVITY.c.engagement_class.is_(None))
+    if f.engagement_class:
+        return stmt.where(ACTIVITY.c.engagement_class == f.engagement_class)
+    return stmt
+
+
 def _bucket_cursor(cursor: str) -> tuple[int, datetime | None, int]:
     """(bucket index, key value or None, last id) of a bucketed sort's page link."""
     try:
@@ -241,8 +258,7 @@ def _bucketed_page(session: Session, audience_id: int, f: SubscriberFilter, dial
         stmt = _where(select(Subscriber, bucket.key if bucket.key is not None else null()), audience_id, f, dialect,
                       narrowed).where(bucket.where)
         if bucket.activity:
-            stmt = stmt.join(ACTIVITY, ACTIVITY.c.subscriber_id == Subscriber.id).where(
-                ACTIVITY.c.audience_id == audience_id)
+            stmt = _join_activity(stmt, audience_id, f)
         if index == start and last_id is not None:
             stmt = stmt.where(bucket.after(value, last_id))
         rows += [(index, sub, key) for sub, key in
@@ -272,15 +288,15 @@ def _with_activity(session: Session, subscribers: list[Subscriber]) -> list[Audi
                         last.get((s.id, "click"))) for s in subscribers]
 
 
-def result_count(session: Session, audience_id: int, f: SubscriberFilter) -> ResultCount:
+def result_count(session: Session, audience_id: int, f: SubscriberFilter, *, found: list[int] | None = None) -> ResultCount:
     """How many subscribers match, never reading a million rows: a substring search counts at most
     SEARCH_CAP + 1 matches ("more than SEARCH_CAP" beyond); other filters count exactly up to
     COUNT_CAP on their index, beyond that PostgreSQL's planner estimate (EXPLAIN, no rows read) or,
     on SQLite, the cap as a floor."""
     dialect = session.get_bind().dialect.name
     if is_substring_search(f.q):
-        found = _count(session, _found(audience_id, f, dialect))
-        return ResultCount(found, True) if found <= SEARCH_CAP else ResultCount(SEARCH_CAP, False, at_least=True)
+        n = len(search_matches(session, audience_id, f) if found is None else found)
+        return ResultCount(n, True) if n <= SEARCH_CAP else ResultCount(SEARCH_CAP, False, at_least=True)
     exact = _count(session, _where(select(Subscriber.id), audience_id, f, dialect).limit(COUNT_CAP + 1))
     if exact <= COUNT_CAP:
         return ResultCount(exact, True)

@@ -4,9 +4,10 @@ A query of MIN_SUBSTRING characters or more matches a substring of the folded em
 trigram index on PostgreSQL, migration 0014b_audience_search); a shorter one matches the start of the
 email (an index range). What a substring search costs is bounded whatever it matches:
 
-- the count reads at most SEARCH_CAP + 1 matches from the trigram index: exact up to SEARCH_CAP,
-  else "more than SEARCH_CAP" (a trigram row estimate is too rough to show);
-- with at most SEARCH_CAP matches, the page sorts just those (found once, materialized);
+- the first SEARCH_CAP + 1 matches are read once from the trigram index (a surname is a few thousand
+  at a million subscribers): the count is exact up to SEARCH_CAP, else "more than SEARCH_CAP" (a
+  trigram row estimate is too rough to show);
+- with at most SEARCH_CAP matches, the page sorts just those (materialized);
 - with more, the page walks the sort's own index testing each row, which finds the page early when
   the matches are spread over the audience; when they cluster far along that order ("mei.0…" sits in
   the middle of the email order) the walk is stopped after WALK_TIMEOUT_MS and the page sorts the
@@ -29,9 +30,9 @@ from ..search import SEARCH_TEXT_SQL, fold
 # Queries shorter than this search the email prefix (a trigram index needs three characters).
 MIN_SUBSTRING = 3
 # A substring search counts (and sorts) at most this many matches exactly.
-SEARCH_CAP = 1_000
+SEARCH_CAP = 3_000
 # How long the page of a broad search may walk the sort order before it sorts the first matches found.
-WALK_TIMEOUT_MS = 150
+WALK_TIMEOUT_MS = 100
 
 T = TypeVar("T")
 

@@ -69,25 +69,18 @@ def _guarded(db: Database, what: str, audience_id: int, work: Callable[[Session]
 
 
 def classify_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
+    """The classification, then each subscriber's last human open and click with their new class
+    (stored for the audience list's sort by last activity)."""
     from ..engagement import classify_audience
-
-    def work(session: Session) -> str:
-        result = classify_audience(session, audience_id, config.engagement, as_of=as_of)
-        return f"classified, {result.changes} changes"
-
-    return _guarded(db, "classification", audience_id, work)
-
-
-def activity_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
-    """Each subscriber's last human open and click, stored for the audience list's sort by last activity."""
     from ..subscribers.activity import refresh_activity
 
     def work(session: Session) -> str:
+        result = classify_audience(session, audience_id, config.engagement, as_of=as_of)
         active = refresh_activity(session, audience_id, as_of=as_of)
         session.commit()
-        return f"last activity stored for {active} subscribers"
+        return f"classified, {result.changes} changes; last activity of {active} subscribers stored"
 
-    return _guarded(db, "last activity", audience_id, work)
+    return _guarded(db, "classification", audience_id, work)
 
 
 def segments_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
@@ -221,7 +214,7 @@ def classify_all(db: Database, base: Config) -> None:
 
 def run_chain(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
     """classify -> follow-ups for one audience with the given snapshot; False at the first failed step."""
-    for step in [classify_step, activity_step, *follow_ups(config)]:
+    for step in [classify_step, *follow_ups(config)]:
         if not step(db, config, audience_id, as_of=as_of):
             return False
     outlook_step(db, config, audience_id, as_of=as_of)  # what the next run will do, for the dashboard

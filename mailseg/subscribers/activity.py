@@ -1,42 +1,57 @@
 """Each subscriber's last human open, last human click and the later of the two (their last
 activity), stored in subscriber_activity for the audience list's sort by last activity: sorting a
 million subscribers by an aggregate over their events on every page view is not possible, a keyset
-walk of an index over a stored value is.
+walk of an index over a stored value is. The row also keeps the class the classification gave (the
+sort within one class walks its own index range).
 
-Rebuilt with one set-based statement after each classification (the scheduler's chain, `mailseg
-classify`, the demo), as of the classification's moment: an open flagged as a machine's after the
-fact, or events moved to another subscriber, are reflected at the next rebuild. The panel's last
-open / last click columns read the events themselves (always current)."""
+Rebuilt after each classification (the scheduler's classify step, `mailseg classify`, the demo), as of
+the classification's moment: an open flagged as a machine's after the fact, or events moved to
+another subscriber, are reflected at the next rebuild. Only rows that change are written. The
+panel's last open / last click columns read the events themselves (always current)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, and_, case, delete, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from ..engagement.rules import EVENTS, SUBSCRIBERS, counted_click, human
 from ..models import SubscriberActivity, utcnow
+from ..sqlutil import CreateTemporaryTableAs, upsert
 
 ACTIVITY = SubscriberActivity.__table__
+COLUMNS = ("subscriber_id", "audience_id", "last_human_open", "last_human_click", "last_activity_at", "engagement_class")
+# The temporary table of one rebuild (CREATE TABLE AS: PostgreSQL aggregates the events in parallel).
+STAGING = Table("activity_staging", MetaData(), Column("subscriber_id", Integer), Column("audience_id", Integer),
+                Column("last_human_open", DateTime), Column("last_human_click", DateTime),
+                Column("last_activity_at", DateTime), Column("engagement_class", String(20)))
 
 
 def refresh_activity(session: Session, audience_id: int, *, as_of: datetime | None = None) -> int:
-    """Replace the audience's rows with the human opens and clicks up to as_of (default now);
-    returns how many subscribers have any. Not committed: the caller's transaction."""
+    """Bring the audience's rows up to the human opens and clicks until as_of (default now) and the
+    current classes; returns how many subscribers have any. Not committed: the caller's transaction."""
     as_of = as_of or utcnow()
     human_open = and_(EVENTS.c.type == "open", human())
-    # Statement "last activity": one grouped pass over the audience's human opens and clicks
-    # (ix_events_subscriber_type_time serves the per-subscriber groups).
+    # Statement "last activity": one grouped pass over the audience's human opens and clicks.
     last = (select(EVENTS.c.subscriber_id, SUBSCRIBERS.c.audience_id,
-                   func.max(case((human_open, EVENTS.c.occurred_at))),
-                   func.max(case((counted_click(), EVENTS.c.occurred_at))),
-                   func.max(EVENTS.c.occurred_at))
+                   func.max(case((human_open, EVENTS.c.occurred_at))).label("last_human_open"),
+                   func.max(case((counted_click(), EVENTS.c.occurred_at))).label("last_human_click"),
+                   func.max(EVENTS.c.occurred_at).label("last_activity_at"), SUBSCRIBERS.c.engagement_class)
             .join(SUBSCRIBERS, SUBSCRIBERS.c.id == EVENTS.c.subscriber_id)
             .where(SUBSCRIBERS.c.audience_id == audience_id, or_(human_open, counted_click()),
                    EVENTS.c.occurred_at <= as_of)
-            .group_by(EVENTS.c.subscriber_id, SUBSCRIBERS.c.audience_id))
-    session.execute(delete(ACTIVITY).where(ACTIVITY.c.audience_id == audience_id))
-    session.execute(insert(ACTIVITY).from_select(
-        ["subscriber_id", "audience_id", "last_human_open", "last_human_click", "last_activity_at"], last))
-    return session.scalar(select(func.count()).select_from(ACTIVITY).where(ACTIVITY.c.audience_id == audience_id))
+            .group_by(EVENTS.c.subscriber_id, SUBSCRIBERS.c.audience_id, SUBSCRIBERS.c.engagement_class))
+    session.execute(text(f"DROP TABLE IF EXISTS {STAGING.name}"))
+    session.execute(CreateTemporaryTableAs(STAGING.name, last))
+    # Statement "write changes": new rows inserted, changed rows updated, unchanged rows left alone.
+    stmt = upsert(session, ACTIVITY).from_select(COLUMNS, select(*(STAGING.c[c] for c in COLUMNS)).where(text("true")))
+    changed = or_(*(ACTIVITY.c[c].is_distinct_from(stmt.excluded[c]) for c in COLUMNS[2:]))
+    session.execute(stmt.on_conflict_do_update(index_elements=["subscriber_id"],
+                                               set_={c: stmt.excluded[c] for c in COLUMNS[1:]}, where=changed))
+    # Subscribers with no human open or click any more (their events flagged or moved since).
+    session.execute(delete(ACTIVITY).where(ACTIVITY.c.audience_id == audience_id, ~exists(
+        select(STAGING.c.subscriber_id).where(STAGING.c.subscriber_id == ACTIVITY.c.subscriber_id))))
+    count = session.scalar(select(func.count()).select_from(STAGING))
+    session.execute(text(f"DROP TABLE IF EXISTS {STAGING.name}"))
+    return count

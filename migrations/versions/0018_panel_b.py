@@ -17,14 +17,15 @@ depends_on = None
 
 # Human opens and clicks (not flagged as a machine's), grouped per subscriber.
 FILL = """
-INSERT INTO subscriber_activity (subscriber_id, audience_id, last_human_open, last_human_click, last_activity_at)
+INSERT INTO subscriber_activity (subscriber_id, audience_id, last_human_open, last_human_click, last_activity_at,
+                                 engagement_class)
 SELECT e.subscriber_id, s.audience_id,
        max(CASE WHEN e.type = 'open' THEN e.occurred_at END),
        max(CASE WHEN e.type = 'click' THEN e.occurred_at END),
-       max(e.occurred_at)
+       max(e.occurred_at), s.engagement_class
 FROM events e JOIN subscribers s ON s.id = e.subscriber_id
 WHERE e.type IN ('open', 'click') AND e.is_machine = false
-GROUP BY e.subscriber_id, s.audience_id
+GROUP BY e.subscriber_id, s.audience_id, s.engagement_class
 """
 
 
@@ -36,15 +37,19 @@ def upgrade() -> None:
         sa.Column("last_human_open", sa.DateTime(), nullable=True),
         sa.Column("last_human_click", sa.DateTime(), nullable=True),
         sa.Column("last_activity_at", sa.DateTime(), nullable=False),
+        sa.Column("engagement_class", sa.String(length=20), nullable=True),
         sa.ForeignKeyConstraint(["subscriber_id"], ["subscribers.id"],
                                 name=op.f("fk_subscriber_activity_subscriber_id_subscribers"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("subscriber_id", name=op.f("pk_subscriber_activity")),
     )
     op.create_index("ix_subscriber_activity_audience_last", "subscriber_activity",
                     ["audience_id", "last_activity_at", "subscriber_id"])
+    op.create_index("ix_subscriber_activity_audience_class_last", "subscriber_activity",
+                    ["audience_id", "engagement_class", "last_activity_at", "subscriber_id"])
     op.execute(FILL)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_subscriber_activity_audience_class_last", table_name="subscriber_activity")
     op.drop_index("ix_subscriber_activity_audience_last", table_name="subscriber_activity")
     op.drop_table("subscriber_activity")

@@ -44,11 +44,18 @@ def refresh_activity(session: Session, audience_id: int, *, as_of: datetime | No
             .group_by(EVENTS.c.subscriber_id, SUBSCRIBERS.c.audience_id, SUBSCRIBERS.c.engagement_class))
     session.execute(text(f"DROP TABLE IF EXISTS {STAGING.name}"))
     session.execute(CreateTemporaryTableAs(STAGING.name, last))
-    # Statement "write changes": new rows inserted, changed rows updated, unchanged rows left alone.
-    stmt = upsert(session, ACTIVITY).from_select(COLUMNS, select(*(STAGING.c[c] for c in COLUMNS)).where(text("true")))
-    changed = or_(*(ACTIVITY.c[c].is_distinct_from(stmt.excluded[c]) for c in COLUMNS[2:]))
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"ANALYZE {STAGING.name}"))  # row counts for the joins below (hash joins, not probes)
+    # Statement "write changes": the staged rows that are new or differ (one join, no probe per row),
+    # inserted or updated; unchanged rows are not written.
+    differs = or_(ACTIVITY.c.subscriber_id.is_(None),
+                  *(ACTIVITY.c[c].is_distinct_from(STAGING.c[c]) for c in COLUMNS[2:]))
+    changed = (select(*(STAGING.c[c] for c in COLUMNS))
+               .select_from(STAGING.outerjoin(ACTIVITY, ACTIVITY.c.subscriber_id == STAGING.c.subscriber_id))
+               .where(differs))
+    stmt = upsert(session, ACTIVITY).from_select(COLUMNS, changed)
     session.execute(stmt.on_conflict_do_update(index_elements=["subscriber_id"],
-                                               set_={c: stmt.excluded[c] for c in COLUMNS[1:]}, where=changed))
+                                               set_={c: stmt.excluded[c] for c in COLUMNS[1:]}))
     # Subscribers with no human open or click any more (their events flagged or moved since).
     session.execute(delete(ACTIVITY).where(ACTIVITY.c.audience_id == audience_id, ~exists(
         select(STAGING.c.subscriber_id).where(STAGING.c.subscriber_id == ACTIVITY.c.subscriber_id))))

@@ -5,6 +5,7 @@ import json
 
 from tests.factories import PEOPLE
 
+from mailseg.models import Subscriber
 from mailseg.reports.audience import SubscriberFilter, export_rows, subscriber_page
 from mailseg.subscribers.activity import refresh_activity
 
@@ -97,3 +98,18 @@ def test_within_time_stops_a_slow_statement_and_the_transaction_goes_on(session,
     assert within_time(session, 20, lambda: session.execute(text("SELECT pg_sleep(2)"))) is None
     assert within_time(session, 2000, lambda: session.scalar(text("SELECT 7"))) == 7
     assert session.scalar(text("SELECT current_setting('statement_timeout')")) == "0"
+
+
+def test_the_scheduled_classification_stores_the_last_activity_with_the_new_class(database, session, seeded, config):
+    from sqlalchemy import select
+
+    from mailseg.models import SubscriberActivity, utcnow
+    from mailseg.scheduler.jobs import classify_step
+
+    assert classify_step(database, config, seeded.audience_id, as_of=utcnow())
+    session.expire_all()
+    stored = dict(session.execute(select(SubscriberActivity.subscriber_id, SubscriberActivity.engagement_class)))
+    current = {sid: session.get(Subscriber, sid).engagement_class for sid in stored}
+    assert set(stored) == {seeded.ids[e] for e in ("anna.kovalenko@example.com", "anna.smith@example.org",
+                                                   "olena.bondar@example.com")}
+    assert stored == current

@@ -108,7 +108,7 @@ def test_the_scheduled_classification_stores_the_last_activity_with_the_new_clas
 
     assert classify_step(database, config, seeded.audience_id, as_of=utcnow())
     session.expire_all()
-    stored = dict(session.execute(select(SubscriberActivity.subscriber_id, SubscriberActivity.engagement_class)))
+    stored = dict(session.execute(select(SubscriberActivity.subscriber_id, SubscriberActivity.engagement_class)).all())
     current = {sid: session.get(Subscriber, sid).engagement_class for sid in stored}
     assert set(stored) == {seeded.ids[e] for e in ("anna.kovalenko@example.com", "anna.smith@example.org",
                                                    "olena.bondar@example.com")}

@@ -20,6 +20,7 @@ CLASSES = {
     "active": N_("active"), "semi_active": N_("semi-active"), "new": N_("new"), "inactive": N_("inactive"),
     "unclassified": N_("unclassified"), "pending": N_("pending"), "subscribed": N_("subscribed"),
     "unsubscribed": N_("unsubscribed"), "cleaned": N_("cleaned"), "complained": N_("complained"),
+    "joined": N_("joined"),  # the source of a first class in the transitions (not a class)
 }
 EVENT_TYPES = {
     "send": N_("send"), "open": N_("open"), "click": N_("click"), "bounce": N_("bounce"),
@@ -53,8 +54,21 @@ FLAG_REASONS = {
     "honeypot_companion": N_("clicked together with the hidden link: a machine"),
 }
 ROLES = {"admin": N_("admin"), "viewer": N_("viewer")}
+# The default RFM segments (value.rfm_segments; a configured name of its own is shown as it is) and
+# the quadrants (mailseg.value.segments).
+RFM_SEGMENTS = {
+    "champions": N_("champions"), "low_value_frequent": N_("low value, frequent"), "cant_lose_them": N_("can't lose them"),
+    "loyal": N_("loyal"), "at_risk": N_("at risk"), "new_customers": N_("new customers"), "promising": N_("promising"),
+    "potential_loyalist": N_("potential loyalists"), "need_attention": N_("need attention"),
+    "about_to_sleep": N_("about to sleep"), "hibernating": N_("hibernating"), "lost": N_("lost"),
+    "other": N_("other"), "prospect": N_("prospect (no order)"),
+}
+QUADRANT_NAMES = {
+    "profitable_loyal": N_("profitable, loyal"), "profitable_disloyal": N_("profitable, disloyal"),
+    "unprofitable_loyal": N_("unprofitable, loyal"), "unprofitable_disloyal": N_("unprofitable, disloyal"),
+}
 KINDS = {"role": ROLES, "class": CLASSES, "status": CLASSES, "event": EVENT_TYPES, "source": EVENT_SOURCES, "run": RUN_STATUSES,
-         "job": JOBS, "kind": CAMPAIGN_KINDS, "flag": FLAG_REASONS}
+         "job": JOBS, "kind": CAMPAIGN_KINDS, "flag": FLAG_REASONS, "rfm": RFM_SEGMENTS, "quadrant": QUADRANT_NAMES}
 
 
 def word(kind: str, code: str | None) -> str:

@@ -15,19 +15,20 @@ from babel.messages.pofile import read_po
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "mailseg" / "translations"
 LANGUAGES = ("uk", "ru", "zh")
-KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "L_": None, "N_": None, "Np_": (1, 2)}
+KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "L_": None, "N_": None, "Np_": (1, 2),
+            "lazy_pgettext": ((1, "c"), 2)}
 METHODS = [("mailseg/**.py", "python"), ("templates/**.html", "jinja2")]
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|\{\w+\}")
 
 
-def source_messages() -> dict[str, tuple[str, ...]]:
-    """msgid -> (msgid[, msgid_plural]) for every marked string in the sources."""
+def source_messages() -> dict[tuple[str | None, str], tuple[str, ...]]:
+    """(context, msgid) -> (msgid[, msgid_plural]) for every marked string in the sources."""
     out = {}
-    for _file, _line, message, _comments, _context in extract_from_dir(str(ROOT), METHODS, KEYWORDS):
+    for _file, _line, message, _comments, context in extract_from_dir(str(ROOT), METHODS, KEYWORDS):
         forms = message if isinstance(message, tuple) else (message,)
         forms = tuple(f for f in forms if f)
         if forms:
-            out[forms[0]] = forms
+            out[(context, forms[0])] = forms
     return out
 
 
@@ -43,14 +44,14 @@ def test_every_message_has_a_translation_with_the_same_placeholders(messages, la
     with (TRANSLATIONS / language / "LC_MESSAGES" / "messages.po").open("rb") as source:
         catalogue = read_po(source, locale=language)
     problems = []
-    for msgid, forms in sorted(messages.items()):
-        entry = catalogue.get(forms if len(forms) > 1 else msgid)
+    for (context, msgid), forms in sorted(messages.items(), key=lambda item: (item[0][1], item[0][0] or "")):
+        entry = catalogue.get(forms if len(forms) > 1 else msgid, context=context)
         if entry is None:
-            entry = catalogue.get(msgid)
+            entry = catalogue.get(msgid, context=context)
         strings = entry.string if entry is not None else None
         strings = strings if isinstance(strings, tuple) else (strings,)
         if entry is None or entry.fuzzy or not all(strings):
-            problems.append(f"no translation: {msgid!r}")
+            problems.append(f"no translation: {msgid!r}" + (f" (context {context!r})" if context else ""))
             continue
         if len(forms) > 1 and not isinstance(entry.id, tuple):
             problems.append(f"not a plural entry: {msgid!r}")
@@ -75,4 +76,7 @@ def test_catalogues_compile_and_translate(tmp_path):
         uk = GNUTranslations(mo)
     assert uk.gettext("Dashboard") == "Панель"
     assert uk.ngettext("%(num)s subscriber", "%(num)s subscribers", 5) == "%(num)s підписників"
+    # one English word, two meanings: the Value page (a customer's worth) and a setting's value
+    assert (uk.pgettext("page", "Value"), uk.pgettext("setting", "Value")) == ("Цінність", "Значення")
+    assert (uk.pgettext("person", "Name"), uk.pgettext("title", "Name")) == ("Ім’я", "Назва")
     assert compile_catalogues(tmp_path / "translations") == []  # nothing stale: nothing rewritten

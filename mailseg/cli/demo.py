@@ -60,7 +60,9 @@ def demo(rt: Runtime, audience: str, subscribers: int, weeks: int, seed: int, if
         session.commit()
         runs = len(result.points)
         from ..policies.outlook import store_outlook
+        from ..subscribers.activity import refresh_activity
 
+        refresh_activity(session, summary.audience_id, as_of=now)  # the audience list's sort by last activity
         store_outlook(session, session.get(Audience, summary.audience_id), settings, as_of=now)  # the dashboard's "Next"
     ev = summary.events
     kinds = ", ".join(f"{n} {t}" for t, n in sorted(ev.by_type.items()))

@@ -50,8 +50,10 @@ def classify(rt: Runtime, audience: str | None, as_of: datetime | None, backfill
         with progress(f"classifying {audience_row.name}", CLASSIFY_STEPS, unit="SQL steps") as bar:
             result = classify_audience(session, audience_row.id, rt.settings(session).engagement, as_of=as_of, progress=bar)
         from ..policies.outlook import store_outlook
+        from ..subscribers.activity import refresh_activity
 
-        store_outlook(session, audience_row, rt.settings(session), as_of=result.as_of)  # the dashboard's "Next"
+        refresh_activity(session, audience_row.id, as_of=result.as_of)  # the audience list's sort by last activity
+        store_outlook(session, audience_row, rt.settings(session), as_of=result.as_of)  # the dashboard's "Next"; commits
     _print_counts(f"{audience_row.name} as of {isoformat_utc(result.as_of)} "
                   f"(window from {isoformat_utc(result.window_start)})", result.counts)
     click.echo(f"{result.changes} class change(s) recorded (run {result.run_id})")
@@ -75,6 +77,10 @@ def _backfill(rt: Runtime, audience: str | None, start: datetime, every_text: st
         with progress(f"backfilling {audience_row.name}", len(points)) as bar:
             result = backfill_audience(session, audience_row.id, rt.settings(session).engagement, start, every,
                                        now=points[-1], progress=bar)
+        from ..subscribers.activity import refresh_activity
+
+        refresh_activity(session, audience_row.id, as_of=points[-1])  # the audience list's sort by last activity
+        session.commit()
     last = result.points[-1]
     _print_counts(f"{audience_row.name}: {len(result.points)} points from {isoformat_utc(result.start)} "
                   f"to {isoformat_utc(last.as_of)} (now)", last.counts)

@@ -65,6 +65,8 @@ def render(phrase: Phrase, t: Translator = ENGLISH) -> str:
             value = t.number(value)
         elif isinstance(value, Code):
             value = t.word(value.kind, value.code)
+        elif isinstance(value, Phrase):  # a phrase inside a phrase (an action's segment in words)
+            value = render(value, t)
         values[key] = value
     if phrase.plural is not None:
         template = t.ngettext(phrase.text, phrase.plural, phrase.values[phrase.count])

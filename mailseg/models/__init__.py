@@ -4,7 +4,7 @@ from .audience import SUBSCRIBER_STATUSES, SUPPRESSED_STATUSES, Audience, Subscr
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .campaigns import CAMPAIGN_KINDS, Campaign
 from .api import API_SCOPES, ApiToken
-from .events import EVENT_SOURCES, EVENT_TYPES, UNCOUNTED_ORDER_STATUSES, Event, normalise_order_status
+from .events import EVENT_SOURCES, EVENT_TYPES, UNCOUNTED_ORDER_STATUSES, Event, SubscriberActivity, normalise_order_status
 from .history import RUN_STATUSES, ClassChange, JobRun, SubscriberStatusChange
 from .panel import USER_ROLES, JobRequest, LoginAttempt, LoginCounter, SecretFingerprint, SettingChange, SettingOverride, User, UserSession
 from .policies import ACTION_STEPS, POLICIES, REENGAGEMENT_STATES, CampaignPlan, PolicyAction, PolicyRecipient, ReengagementState
@@ -27,7 +27,7 @@ __all__ = [
     "RetiredTag", "Segment", "SegmentChange", "SegmentMember", "SegmentSize",
     "SURVEY_KINDS", "FormSubmission", "SignupForm", "Survey", "SurveyAnswer", "SurveyResponse",
     "API_SCOPES", "ApiToken", "UNCOUNTED_ORDER_STATUSES", "normalise_order_status", "PROSPECT", "QUADRANTS", "VALUE_FAMILIES",
-    "SubscriberClass", "SubscriberValue", "ValueChange", "ValueModel",
+    "SubscriberClass", "SubscriberValue", "ValueChange", "ValueModel", "SubscriberActivity",
     "EXPERIMENT_POLICIES", "Exposure", "Verdict", "SANDBOX_STATES", "SandboxActivity",
     "SandboxCampaign", "SandboxList", "SandboxMember", "SandboxRecipient", "SandboxSegment", "SandboxSegmentMember",
 ]

@@ -63,3 +63,26 @@ class Event(Base):
     # Hash of the event's identity: the same event arriving twice is stored once.
     dedupe_key: Mapped[str] = mapped_column(String(40), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SubscriberActivity(Base):
+    """One row per subscriber with a human open or click: the last of each and the later of the two
+    (the audience list's sort by last activity, on ix_subscriber_activity_audience_last), and the
+    class the classification gave them (the same sort within one class: the class decides where the
+    last activity lies, so a walk of the first index would pass every other class first). Rebuilt by
+    mailseg.subscribers.activity.refresh_activity after each classification; subscribers with no human
+    open or click have no row."""
+
+    __tablename__ = "subscriber_activity"
+    __table_args__ = (
+        Index("ix_subscriber_activity_audience_last", "audience_id", "last_activity_at", "subscriber_id"),
+        Index("ix_subscriber_activity_audience_class_last", "audience_id", "engagement_class", "last_activity_at",
+              "subscriber_id"),
+    )
+
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    audience_id: Mapped[int] = mapped_column()
+    last_human_open: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_human_click: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    engagement_class: Mapped[str | None] = mapped_column(String(20))  # a copy of subscriber_classes' (index only)

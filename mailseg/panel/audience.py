@@ -11,7 +11,8 @@ from flask_babel import lazy_gettext as L_
 from ..export import csv_lines
 from ..models import SUBSCRIBER_STATUSES
 from ..reports.audience import (EXPORT_COLUMNS, PAGE_SIZE, BadCursor, SubscriberFilter, export_rows, result_count,
-                                subscriber_page)
+                                search_matches, subscriber_page)
+from ..reports.audience_search import SEARCH_CAP
 from ..reports.dashboard import CLASS_ORDER, UNCLASSIFIED
 from ..web import database, db_session
 from .common import current_audience, panel_blueprint
@@ -20,7 +21,8 @@ blueprint = panel_blueprint("audience", __name__)
 MAX_PAGE_SIZE = 500
 SORT_LABELS = {"email": L_("Email A→Z"), "-email": L_("Email Z→A"), "subscribed": L_("Oldest sign-up"),
                "-subscribed": L_("Newest sign-up"), "class": L_("Class (active first)"),
-               "-since": L_("Newest class change"), "since": L_("Oldest class change")}
+               "-since": L_("Newest class change"), "since": L_("Oldest class change"),
+               "-activity": L_("Latest activity first"), "activity": L_("Longest without activity")}
 
 
 def _filter() -> SubscriberFilter:
@@ -43,10 +45,11 @@ def index():
     audience, f = current_audience(), _filter()
     page = count = None
     if audience is not None:
-        count = result_count(db_session(), audience.id, f)
+        found = search_matches(db_session(), audience.id, f)  # a substring search's matches, read once
+        count = result_count(db_session(), audience.id, f, found=found)
         try:
             page = subscriber_page(db_session(), audience.id, f, cursor=request.args.get("after") or None,
-                                   limit=_page_size())
+                                   limit=_page_size(), found=found)
         except BadCursor as exc:
             abort(400, description=_("The page link is damaged; start again from the first page."))
     next_url = url_for("audience.index", after=page.next_cursor, **_filter_args(f)) if page and page.next_cursor else None
@@ -54,7 +57,7 @@ def index():
                            first_url=url_for("audience.index", **_filter_args(f)),
                            export_url=url_for("audience.export", **_filter_args(f)),
                            classes=[*CLASS_ORDER, UNCLASSIFIED], statuses=SUBSCRIBER_STATUSES, sorts=SORT_LABELS,
-                           paged=bool(request.args.get("after")), count=count)
+                           paged=bool(request.args.get("after")), count=count, cap=SEARCH_CAP)
 
 
 @blueprint.get("/audience/export.csv")

@@ -10,7 +10,7 @@ from flask import render_template
 
 from ..i18n import label
 from ..models import utcnow
-from ..policies.outlook import ENABLED_BY, describe, latest_outlook
+from ..policies.outlook import ENABLED_BY, describe, latest_outlook, segment_words
 from ..reports.dashboard import class_counts, class_series, last_runs, next_runs, transitions
 from ..web import db_session
 from .common import current_audience, panel_blueprint
@@ -30,6 +30,7 @@ def index():
     outlook = latest_outlook(session, audience.id)
     series = class_series(session, audience.id)
     return render_template("dashboard.html", audience=audience, counts=class_counts(session, audience.id),
-                           cap=outlook.cap if outlook else None, outlook=outlook, describe=describe, enabled_by=ENABLED_BY,
+                           cap=outlook.cap if outlook else None, outlook=outlook, describe=describe, segment_words=segment_words,
+                           enabled_by=ENABLED_BY,
                            series=series, series_names={name: label(name) for name in series.datasets}, moves=moves,
                            runs=last_runs(session, audience.id), scheduled=next_runs(session), days=TRANSITION_DAYS)

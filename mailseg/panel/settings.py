@@ -44,17 +44,25 @@ LABELS = {
         "Class tags on Mailchimp are this prefix plus the class name. Changing it starts new tags; the old ones stay "
         "on Mailchimp until you delete them there.")),
 }
-_POLICY_NAMES = {"cap": "frequency cap", "reengagement": "re-engagement", "resend": "resend", "offer": "offer",
-                 "plan": "campaign plans"}
+_POLICY_NAMES = {"cap": L_("frequency cap"), "reengagement": L_("re-engagement"), "resend": L_("resend"),
+                 "offer": L_("offer"), "plan": L_("campaign plans")}
 for _policy, _name in _POLICY_NAMES.items():
     LABELS[("holdout", f"{_policy}_share")] = (
-        f"Holdout of the {_name}", "Share (0 to 0.5) of the subscribers it would act on that it leaves alone, to measure it.")
+        L_("Holdout: %(policy)s", policy=_name),
+        L_("Share (0 to 0.5) of the subscribers it would act on that it leaves alone, to measure it."))
     LABELS[("holdout", f"{_policy}_salt")] = (
-        f"Experiment salt of the {_name}", "Who is held out follows from this text; a new salt starts a new experiment.")
+        L_("Experiment salt: %(policy)s", policy=_name),
+        L_("Who is held out follows from this text; a new salt starts a new experiment."))
     LABELS[("uplift", f"{_policy}_horizon_days")] = (
-        f"Horizon of the {_name} (days)", "Days after a cohort's week before its verdict is taken, once.")
-LABELS[("uplift", "min_group_size")] = ("Smallest group for a verdict",
-                                        "Fewer subscribers in either group: not enough data yet.")
+        L_("Verdict horizon (days): %(policy)s", policy=_name),
+        L_("Days after a cohort's week before its verdict is taken, once."))
+for _section in ("frequency", "reengagement", "resend", "offer"):  # targeting by a rule segment (`mailseg segments`)
+    LABELS[(_section, "segment")] = (L_("Only the segment"), L_("The name of a rule segment: the policy acts on its "
+                                                                 "members only; empty: the whole audience."))
+    LABELS[(_section, "exclude_segment")] = (L_("Leave out the segment"), L_("The name of a rule segment whose members "
+                                                                          "the policy leaves alone; empty: nobody."))
+LABELS[("uplift", "min_group_size")] = (L_("Smallest group for a verdict"),
+                                        L_("Fewer subscribers in either group: not enough data yet."))
 SECTION_TITLES = {"engagement": L_("Engagement classes"), "frequency": L_("Frequency cap"), "reengagement": L_("Re-engagement"),
                   "sunset": L_("Sunset"), "resend": L_("Resend to non-openers"), "offer": L_("Offer for warmed-up subscribers"),
                   "sync": L_("Sync to Mailchimp"), "holdout": L_("Holdouts (experiments)"),

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..config import Config
-from ..engagement.plain import Code, Phrase, many
+from ..engagement.plain import Code, Phrase, many, render
 from ..engagement.window import window_bounds
 from ..models import Audience, Campaign, CampaignPlan, Event, JobRun, ReengagementState, Subscriber, apscheduler_jobs
 from ..runs import finish_run, recorded_run
@@ -36,35 +36,64 @@ class NextAction:
     policy: str  # reengagement, sunset, resend, offer, frequency, plan
     at: datetime | None  # None: at the next run of the policies, when the scheduler has no date
     audience: int  # subscribers it goes to
-    segment: str  # the tag or segment that holds them
+    segment: str  # who they are, in English (`mailseg plan`, the stored outlook): render(segment_phrase(...))
     campaign: str | None = None  # the campaign (subject, else id) it sends
     attempt: int | None = None
     configured: bool = True  # False: it would happen but its campaign id is not set
+    tag: str | None = None  # the platform tag that holds them (sunset, plan, frequency)
+    original: str | None = None  # resend: the campaign whose non-openers get the new version
+
+
+def segment_phrase(policy: str, *, attempt: int | None = None, tag: str | None = None,
+                   original: str | None = None) -> Phrase:
+    """Who an action goes to, as a phrase (the dashboard translates it; `segment` is its English)."""
+    if policy == "reengagement":
+        return Phrase(N_("re-engagement attempt %(attempt)s"), {"attempt": attempt or 1})
+    if policy == "resend":
+        return Phrase(N_("non-openers of “%(campaign)s”"), {"campaign": original or "—"})
+    if policy == "offer":
+        return Phrase(N_("moved from semi-active to active"))
+    if policy == "frequency":
+        return Phrase(N_("not in the %(tag)s tag"), {"tag": tag or "—"})
+    return Phrase(N_("the %(tag)s tag"), {"tag": tag or "—"})  # sunset, plan
+
+
+def segment_words(a: NextAction) -> Phrase:
+    """The segment of a stored action in words; an outlook stored before the tag and original were
+    recorded keeps its English text."""
+    if a.policy in ("sunset", "plan", "frequency") and a.tag is None or a.policy == "resend" and a.original is None:
+        return Phrase("%(segment)s", {"segment": a.segment})
+    return segment_phrase(a.policy, attempt=a.attempt, tag=a.tag, original=a.original)
+
+
+def _action(policy: str, at: datetime | None, audience: int, campaign: str | None = None, *, attempt: int | None = None,
+            configured: bool = True, tag: str | None = None, original: str | None = None) -> NextAction:
+    segment = render(segment_phrase(policy, attempt=attempt, tag=tag, original=original))
+    return NextAction(policy, at, audience, segment, campaign, attempt, configured, tag, original)
 
 
 def next_actions(session: Session, plan: PolicyPlan, config: Config, *, runs_at: datetime | None) -> list[NextAction]:
     """Each scheduled action in date order: the policies' run at `runs_at` (re-engagement attempts,
     sunset, resends, offers), the frequency cap's hold-back, and every campaign plan's next send."""
     re = plan.reengagement
+    template = config.reengagement.template_campaign_id or None
     out = []
     if re.entrants:
-        out.append(NextAction("reengagement", runs_at, re.entrants, "reengagement attempt 1",
-                              config.reengagement.template_campaign_id or None, 1, re.configured))
+        out.append(_action("reengagement", runs_at, re.entrants, template, attempt=1, configured=re.configured))
     for attempt, n in sorted(re.attempts.items()):
         if n:
-            out.append(NextAction("reengagement", runs_at, n, f"reengagement attempt {attempt}",
-                                  config.reengagement.template_campaign_id or None, attempt, re.configured))
+            out.append(_action("reengagement", runs_at, n, template, attempt=attempt, configured=re.configured))
     if re.sunset:
-        out.append(NextAction("sunset", runs_at, re.sunset, config.sunset.tag, None, None, re.configured))
+        out.append(_action("sunset", runs_at, re.sunset, configured=re.configured, tag=config.sunset.tag))
     for r in plan.resends:
-        out.append(NextAction("resend", runs_at, r.recipients, f"non-openers of {r.original}", r.subject))
+        out.append(_action("resend", runs_at, r.recipients, r.subject, original=r.original))
     if plan.offers:
-        out.append(NextAction("offer", runs_at, plan.offers, "semi-active → active",
-                              config.offer.campaign_id or None, None, plan.offer_configured))
+        out.append(_action("offer", runs_at, plan.offers, config.offer.campaign_id or None,
+                           configured=plan.offer_configured))
     for p, at in _plan_sends(session, plan.audience_id, plan.as_of):
-        out.append(NextAction("plan", at, plan.cap.eligible, config.frequency.eligible_tag, p.name))
+        out.append(_action("plan", at, plan.cap.eligible, p.name, tag=config.frequency.eligible_tag))
     if plan.cap.held_back:
-        out.append(NextAction("frequency", runs_at, plan.cap.held_back, f"not in {config.frequency.eligible_tag}"))
+        out.append(_action("frequency", runs_at, plan.cap.held_back, tag=config.frequency.eligible_tag))
     return sorted(out, key=lambda a: (a.at is None, a.at or plan.as_of))
 
 
@@ -214,7 +243,8 @@ ENABLED_BY = {"reengagement": "reengagement.template_campaign_id", "sunset": "re
 
 def describe(a: NextAction) -> Phrase:
     """One action as a sentence (the dashboard's "Next" and `mailseg plan`)."""
-    values = {"num": a.audience, "attempt": a.attempt or 1, "campaign": a.campaign or "—", "segment": a.segment}
+    values = {"num": a.audience, "attempt": a.attempt or 1, "campaign": a.campaign or "—",
+              "segment": segment_words(a)}
     forms = {
         "reengagement": Np_("Re-engagement attempt %(attempt)s to %(num)s inactive subscriber.",
                             "Re-engagement attempt %(attempt)s to %(num)s inactive subscribers."),

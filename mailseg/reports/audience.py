@@ -1,31 +1,32 @@
-"""The audience table: search by email or name, class and status filters, sorting and keyset
-pagination that stay indexed at millions of subscribers, a result count that never scans a million
-rows (exact up to COUNT_CAP, else the planner's estimate, marked as such), and CSV export."""
+"""The audience table: search by email or name (bounded: mailseg.reports.audience_search), class and
+status filters, sorting and keyset pagination that stay indexed at millions of subscribers, a result
+count that never scans a million rows (exact up to a cap, else "more than" or the planner's estimate,
+marked as such), and CSV export."""
 
 from __future__ import annotations
 
 import base64
 import json
-import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Iterator
 
-from sqlalchemy import Select, and_, case, func, literal, literal_column, or_, select, text
+from sqlalchemy import ARRAY, Integer, Select, and_, case, func, literal, null, or_, select, text, true
 from sqlalchemy.orm import Session, contains_eager
 
-from ..models import Event, Subscriber, SubscriberClass, UTCDateTime
-from ..search import SEARCH_TEXT_SQL, fold
+from ..models import Event, Subscriber, SubscriberActivity, SubscriberClass, UTCDateTime
 from ..timeutil import isoformat_utc, parse_datetime
 from ..values import is_id
+from .audience_search import SEARCH_CAP, WALK_TIMEOUT_MS, is_substring_search, matches, within_time
 from .dashboard import CLASS_ORDER, UNCLASSIFIED
 
+# Classes in display order for the sort by class (unclassified last).
 # The current class and since when: the narrow subscriber_classes table, outer-joined to every
 # statement of this module (_where); PostgreSQL drops the join where nothing reads it (unique key).
 CLASS = SubscriberClass.engagement_class
 SINCE = SubscriberClass.class_since
-# Classes in display order for the sort by class (unclassified last).
-CLASS_RANK = case({name: rank for rank, name in enumerate(CLASS_ORDER)}, value=CLASS, else_=len(CLASS_ORDER))
+CLASS_RANK = case({name: rank for rank, name in enumerate(CLASS_ORDER)}, value=CLASS,
+                  else_=len(CLASS_ORDER))
 # Never-classified rows sort as the oldest "class since".
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 CLASS_SINCE = func.coalesce(SINCE, literal(EPOCH, UTCDateTime))
@@ -39,9 +40,9 @@ SORTS = {
     "class": (CLASS_RANK, False),
     "since": (SINCE, False),
     "-since": (SINCE, True),
+    "activity": (SubscriberActivity.last_activity_at, False),  # bucketed: stored after each classification
+    "-activity": (SubscriberActivity.last_activity_at, True),
 }
-# Queries shorter than this search the email prefix (a trigram index needs three characters).
-MIN_SUBSTRING = 3
 # Up to this many matches the count is exact (counting them reads at most this many index entries).
 COUNT_CAP = 10_000
 DEFAULT_SORT = "email"
@@ -83,12 +84,15 @@ class AudienceRow:
 class Page:
     rows: list[AudienceRow]
     next_cursor: str | None
+    # True: too many matches spread too far to walk in order; the page sorts the first ones found.
+    partial: bool = False
 
 
 @dataclass(frozen=True)
 class ResultCount:
     value: int
-    exact: bool  # False: the database's estimate (more than COUNT_CAP matches)
+    exact: bool  # False: more than `value` (at_least), or the database's estimate
+    at_least: bool = False
 
 
 def filtered(audience_id: int, f: SubscriberFilter, dialect: str, narrowed=None) -> Select:
@@ -100,19 +104,25 @@ def filtered(audience_id: int, f: SubscriberFilter, dialect: str, narrowed=None)
         return stmt.order_by(text(f"subscribers.email USING {'~>~' if descending else '~<~'}"))
     if column is Subscriber.email:  # unique within the audience: no tie-breaker needed
         return stmt.order_by(column.desc() if descending else column)
+    if column is SubscriberActivity.last_activity_at:  # the whole set (an export): never active last
+        stmt = stmt.outerjoin(ACTIVITY, ACTIVITY.c.subscriber_id == Subscriber.id)
+        never = case((ACTIVITY.c.last_activity_at.is_(None), 1), else_=0)
+        if descending:
+            return stmt.order_by(never, ACTIVITY.c.last_activity_at.desc(), Subscriber.id.desc())
+        return stmt.order_by(never, ACTIVITY.c.last_activity_at, Subscriber.id)
     column = _sort_expression(column)
     if descending:
         return stmt.order_by(column.desc(), Subscriber.id.desc())
     return stmt.order_by(column, Subscriber.id)
 
 
-def _rows() -> Select:
-    """The subscribers with their current class loaded from the join in _where (no query per row)."""
-    return select(Subscriber).options(contains_eager(Subscriber.current_class))
-
-
 def _sort_expression(column):
     return CLASS_SINCE if column is SINCE else column
+
+
+def _rows(*extra) -> Select:
+    """The subscribers with their current class loaded from the join in _where (no query per row)."""
+    return select(Subscriber, *extra).options(contains_eager(Subscriber.current_class))
 
 
 def _where(stmt: Select, audience_id: int, f: SubscriberFilter, dialect: str, narrowed=None) -> Select:
@@ -134,35 +144,41 @@ def _where(stmt: Select, audience_id: int, f: SubscriberFilter, dialect: str, na
     return stmt
 
 
-def matches(query: str, dialect: str):
-    """Subscribers whose email or name contains the query, ignoring case and accents (the folded
-    text, mailseg/search.py; a GIN trigram index on PostgreSQL). Shorter queries than MIN_SUBSTRING
-    match the start of the email (an index range on both databases)."""
-    folded = fold(query)
-    if len(folded) < MIN_SUBSTRING:
-        return email_prefix(folded, dialect)
-    escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return literal_column(SEARCH_TEXT_SQL).like(f"%{escaped}%", escape="\\")
-
-
-def email_prefix(prefix: str, dialect: str):
-    """Emails starting with the prefix, in a form the database answers from an index:
-    LIKE on PostgreSQL (text_pattern_ops index), a byte range on SQLite (binary collation)."""
-    if dialect == "postgresql":
-        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return Subscriber.email.like(escaped + "%", escape="\\")
-    if ord(prefix[-1]) == sys.maxunicode:  # no character sorts after U+10FFFF: drop it and use LIKE-free >=
-        return and_(Subscriber.email >= prefix, Subscriber.email.startswith(prefix, autoescape=True))
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return and_(Subscriber.email >= prefix, Subscriber.email < upper)
-
-
 def subscriber_page(session: Session, audience_id: int, f: SubscriberFilter, *, cursor: str | None = None,
-                    limit: int = PAGE_SIZE) -> Page:
+                    limit: int = PAGE_SIZE, found: list[int] | None = None) -> Page:
     """One page after `cursor` (the last row of the previous page); fetches limit+1 rows to know
-    whether there is a next page."""
+    whether there is a next page. A substring search on PostgreSQL stays bounded (audience_search);
+    `found` is its search_matches, when the caller has them already (the count used them)."""
     dialect = session.get_bind().dialect.name
-    narrowed = _narrowed(session, audience_id, f, dialect)
+    if dialect != "postgresql" or not is_substring_search(f.q):
+        return _page(session, audience_id, f, dialect, cursor, limit)
+    found = search_matches(session, audience_id, f) if found is None else found
+    # The found ids as a materialized set: the page sorts just those rows (given as a plain IN list,
+    # the planner walks the sort's index instead, testing every row).
+    matched = select(func.unnest(literal(found, ARRAY(Integer))).label("id")).cte("matched").prefix_with("MATERIALIZED")
+    if len(found) <= SEARCH_CAP:  # every match
+        return _page(session, audience_id, f, dialect, cursor, limit, matched)
+    walked = within_time(session, WALK_TIMEOUT_MS, lambda: _page(session, audience_id, f, dialect, cursor, limit))
+    if walked is not None:
+        return walked
+    return replace(_page(session, audience_id, f, dialect, cursor, limit, matched), partial=True)
+
+
+def search_matches(session: Session, audience_id: int, f: SubscriberFilter) -> list[int] | None:
+    """The ids of the first SEARCH_CAP + 1 matches of a substring search (every filter applied), as the
+    trigram index yields them; None when f is no substring search. One bounded read for the count and the page."""
+    if not is_substring_search(f.q):
+        return None
+    return list(session.scalars(_where(select(Subscriber.id), audience_id, f, session.get_bind().dialect.name)
+                                .limit(SEARCH_CAP + 1)))
+
+
+def _count(session: Session, capped: Select) -> int:
+    return session.scalar(select(func.count()).select_from(capped.subquery())) or 0
+
+
+def _page(session: Session, audience_id: int, f: SubscriberFilter, dialect: str, cursor: str | None, limit: int,
+          narrowed=None) -> Page:
     if f.sort in BUCKETED:
         return _bucketed_page(session, audience_id, f, dialect, cursor, limit, narrowed)
     stmt = filtered(audience_id, f, dialect, narrowed)
@@ -173,78 +189,101 @@ def subscriber_page(session: Session, audience_id: int, f: SubscriberFilter, *, 
     return Page(_with_activity(session, rows[:limit]), next_cursor)
 
 
-def _narrowed(session: Session, audience_id: int, f: SubscriberFilter, dialect: str):
-    """A substring search on PostgreSQL with at most COUNT_CAP matches: the matching ids, found once
-    on the trigram index and materialized, so the page sorts those few rows. Left alone, the planner
-    walks the email (or date) index testing every row, expecting matches early — wrong when they
-    cluster (every "mei.…" address sits in the middle of the email order: 2.3 s at 300,000). With
-    more matches they are dense enough for that walk; None then, and on SQLite (a scan either way)."""
-    if dialect != "postgresql" or not f.q or len(fold(f.q)) < MIN_SUBSTRING:
-        return None
-    found = _where(select(Subscriber.id), audience_id, f, dialect).limit(COUNT_CAP + 1)  # with every filter
-    if (session.scalar(select(func.count()).select_from(found.subquery())) or 0) > COUNT_CAP:
-        return None
-    return found.cte("matched").prefix_with("MATERIALIZED")
-
-
 # Sorts read bucket by bucket, each bucket an index range: by class, one class after the other on
 # subscriber_classes (audience_id, engagement_class, subscriber_id); by class since, the classified on
-# (audience_id, class_since, subscriber_id), then the never classified by id. A sort over an expression (CASE, COALESCE) would sort the
-# whole audience for every page.
-BUCKETED = ("class", "since", "-since")
+# (audience_id, class_since, subscriber_id), then the never classified by id; by last activity, the subscribers with a stored last
+# activity on subscriber_activity (audience_id, last_activity_at, subscriber_id), then those with
+# none by id. A sort over an expression (CASE, COALESCE) or an aggregate would sort the whole
+# audience for every page.
+BUCKETED = ("class", "since", "-since", "activity", "-activity")
+ACTIVITY = SubscriberActivity.__table__
 
 
-def _buckets(sort: str) -> list[tuple]:
-    """(condition, order) of each bucket in display order."""
+@dataclass(frozen=True)
+class Bucket:
+    where: object  # which subscribers (a condition on the subscriber row, or True)
+    key: object  # the sort value the cursor carries besides the id (None: the id alone)
+    ident: object  # the id column ordered by (the last column of the index walked)
+    descending: bool = False
+    activity: bool = False  # joined to subscriber_activity (the key is its last_activity_at)
+
+    def order(self) -> list:
+        columns = [c for c in (self.key, self.ident) if c is not None]
+        return [c.desc() for c in columns] if self.descending else columns
+
+    def after(self, value, last_id: int):
+        """Rows after (value, last_id) in this bucket's order."""
+        later_id = self.ident < last_id if self.descending else self.ident > last_id
+        if self.key is None or value is None:
+            return later_id
+        beyond = self.key < value if self.descending else self.key > value
+        return or_(beyond, and_(self.key == value, later_id))
+
+
+def _buckets(sort: str) -> list[Bucket]:
+    """The buckets of a sort, in display order."""
+    descending = sort.startswith("-")
     if sort == "class":
         rest = or_(CLASS.is_(None), CLASS.not_in(CLASS_ORDER))
-        return [*((CLASS == name, (Subscriber.id,)) for name in CLASS_ORDER), (rest, (Subscriber.id,))]
+        return [*(Bucket(CLASS == name, None, Subscriber.id) for name in CLASS_ORDER),
+                Bucket(rest, None, Subscriber.id)]
+    if sort in ("activity", "-activity"):
+        none_stored = ~select(ACTIVITY.c.subscriber_id).where(ACTIVITY.c.subscriber_id == Subscriber.id).exists()
+        return [Bucket(true(), ACTIVITY.c.last_activity_at, ACTIVITY.c.subscriber_id, descending, activity=True),
+                Bucket(none_stored, None, Subscriber.id, descending)]
     since = SINCE
-    if sort == "-since":
-        return [(since.is_not(None), (since.desc(), Subscriber.id.desc())), (since.is_(None), (Subscriber.id.desc(),))]
-    return [(since.is_not(None), (since, Subscriber.id)), (since.is_(None), (Subscriber.id,))]
+    return [Bucket(since.is_not(None), since, Subscriber.id, descending),
+            Bucket(since.is_(None), None, Subscriber.id, descending)]
 
 
-def _bucket_of(sort: str, row: Subscriber) -> int:
-    if sort == "class":
-        return CLASS_ORDER.index(row.engagement_class) if row.engagement_class in CLASS_ORDER else len(CLASS_ORDER)
-    return 0 if row.class_since is not None else 1
+def _join_activity(stmt: Select, audience_id: int, f: SubscriberFilter) -> Select:
+    """The subscribers with a stored last activity, walked on subscriber_activity's index: within the
+    filtered class when there is one (its copy of the class names the index range; the subscriber's
+    own class stays the filter, so a class changed since the last rebuild is never shown wrongly)."""
+    stmt = stmt.join(ACTIVITY, ACTIVITY.c.subscriber_id == Subscriber.id).where(ACTIVITY.c.audience_id == audience_id)
+    if f.engagement_class == UNCLASSIFIED:
+        return stmt.where(ACTIVITY.c.engagement_class.is_(None))
+    if f.engagement_class:
+        return stmt.where(ACTIVITY.c.engagement_class == f.engagement_class)
+    return stmt
+
+
+def _bucket_cursor(cursor: str) -> tuple[int, datetime | None, int]:
+    """(bucket index, key value or None, last id) of a bucketed sort's page link."""
+    try:
+        start, value, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not is_id(last_id) or not isinstance(start, int) or isinstance(start, bool) or start < 0:
+            raise ValueError("not a cursor")
+        if value is not None and (not isinstance(value, str) or "\x00" in value):
+            raise ValueError("not a cursor")
+        return start, parse_datetime(value) if value else None, int(last_id)
+    except (ValueError, TypeError, RecursionError, json.JSONDecodeError) as exc:
+        raise BadCursor("the page link is damaged; start again from the first page") from exc
 
 
 def _bucketed_page(session: Session, audience_id: int, f: SubscriberFilter, dialect: str, cursor: str | None,
                    limit: int, narrowed=None) -> Page:
-    start, after = 0, None
-    if cursor:
-        try:
-            start, value, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-            start, last_id = int(start), int(last_id)
-            value = parse_datetime(value) if value else None
-        except (ValueError, TypeError, json.JSONDecodeError) as exc:
-            raise BadCursor("the page link is damaged; start again from the first page") from exc
-        descending = f.sort.startswith("-")
-        later_id = Subscriber.id < last_id if descending else Subscriber.id > last_id
-        after = later_id
-        if value is not None:  # inside the classified bucket of a sort by class since
-            since = SINCE
-            after = (or_(since < value, and_(since == value, later_id)) if descending
-                     else or_(since > value, and_(since == value, later_id)))
-    rows: list[Subscriber] = []
-    for index, (condition, order) in enumerate(_buckets(f.sort)):
+    start, value, last_id = _bucket_cursor(cursor) if cursor else (0, None, None)
+    rows: list[tuple[int, Subscriber, datetime | None]] = []  # (bucket, subscriber, key value)
+    for index, bucket in enumerate(_buckets(f.sort)):
         if index < start:
             continue
-        stmt = _where(_rows(), audience_id, f, dialect, narrowed).where(condition)
-        if index == start and after is not None:
-            stmt = stmt.where(after)
-        rows += session.scalars(stmt.order_by(*order).limit(limit + 1 - len(rows)))
+        stmt = _where(_rows(bucket.key if bucket.key is not None else null()), audience_id, f, dialect,
+                      narrowed).where(bucket.where)
+        if bucket.activity:
+            stmt = _join_activity(stmt, audience_id, f)
+        if index == start and last_id is not None:
+            stmt = stmt.where(bucket.after(value, last_id))
+        rows += [(index, sub, key) for sub, key in
+                 session.execute(stmt.order_by(*bucket.order()).limit(limit + 1 - len(rows)))]
         if len(rows) > limit:
             break
     next_cursor = None
     if len(rows) > limit:
-        last = rows[limit - 1]
-        bucket = _bucket_of(f.sort, last)
-        value = isoformat_utc(last.class_since) if f.sort != "class" and bucket == 0 else None
-        next_cursor = base64.urlsafe_b64encode(json.dumps([bucket, value, last.id]).encode()).decode().rstrip("=")
-    return Page(_with_activity(session, rows[:limit]), next_cursor)
+        index, last, key = rows[limit - 1]
+        payload = [index, isoformat_utc(key) if key is not None else None, last.id]
+        next_cursor = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+    return Page(_with_activity(session, [sub for _, sub, _ in rows[:limit]]), next_cursor)
 
 
 def _with_activity(session: Session, subscribers: list[Subscriber]) -> list[AudienceRow]:
@@ -262,16 +301,20 @@ def _with_activity(session: Session, subscribers: list[Subscriber]) -> list[Audi
                         last.get((s.id, "click"))) for s in subscribers]
 
 
-def result_count(session: Session, audience_id: int, f: SubscriberFilter) -> ResultCount:
-    """How many subscribers match: exact when at most COUNT_CAP do (the count stops reading there),
-    else PostgreSQL's planner estimate (EXPLAIN, no rows read) or, on SQLite, the cap as a floor."""
+def result_count(session: Session, audience_id: int, f: SubscriberFilter, *, found: list[int] | None = None) -> ResultCount:
+    """How many subscribers match, never reading a million rows: a substring search counts at most
+    SEARCH_CAP + 1 matches ("more than SEARCH_CAP" beyond); other filters count exactly up to
+    COUNT_CAP on their index, beyond that PostgreSQL's planner estimate (EXPLAIN, no rows read) or,
+    on SQLite, the cap as a floor."""
     dialect = session.get_bind().dialect.name
-    capped = _where(select(Subscriber.id), audience_id, f, dialect).limit(COUNT_CAP + 1).subquery()
-    exact = session.scalar(select(func.count()).select_from(capped)) or 0
+    if is_substring_search(f.q):
+        n = len(search_matches(session, audience_id, f) if found is None else found)
+        return ResultCount(n, True) if n <= SEARCH_CAP else ResultCount(SEARCH_CAP, False, at_least=True)
+    exact = _count(session, _where(select(Subscriber.id), audience_id, f, dialect).limit(COUNT_CAP + 1))
     if exact <= COUNT_CAP:
         return ResultCount(exact, True)
     if dialect != "postgresql":
-        return ResultCount(COUNT_CAP, False)
+        return ResultCount(COUNT_CAP, False, at_least=True)
     stmt = _where(select(Subscriber.id), audience_id, f, dialect)
     compiled = stmt.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
     plan = session.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar()

@@ -69,11 +69,16 @@ def _guarded(db: Database, what: str, audience_id: int, work: Callable[[Session]
 
 
 def classify_step(db: Database, config: Config, audience_id: int, *, as_of: datetime) -> bool:
+    """The classification, then each subscriber's last human open and click with their new class
+    (stored for the audience list's sort by last activity)."""
     from ..engagement import classify_audience
+    from ..subscribers.activity import refresh_activity
 
     def work(session: Session) -> str:
         result = classify_audience(session, audience_id, config.engagement, as_of=as_of)
-        return f"classified, {result.changes} changes"
+        active = refresh_activity(session, audience_id, as_of=as_of)
+        session.commit()
+        return f"classified, {result.changes} changes; last activity of {active} subscribers stored"
 
     return _guarded(db, "classification", audience_id, work)
 

@@ -7,31 +7,34 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, case, literal
 
+from ..words import N_
+
 OTHER_SEGMENT = "other"
 _RULE = re.compile(r"^([a-z][a-z0-9_]{0,39})((?:\s+[RFM][1-5](?:-[1-5])?){3})$")
 _RANGE = re.compile(r"([RFM])([1-5])(?:-([1-5]))?")
 
-# What the seeds recommend for each default segment (003) and quadrant (001); shown in the panel.
+# What the seeds recommend for each default segment (003) and quadrant (001); shown in the panel
+# (message ids: translated there).
 SEGMENT_ACTIONS = {
-    "champions": "Premium: reward them, ask for reviews, show new products first.",
-    "low_value_frequent": "Buy often but little: bundles and upsells to raise the basket.",
-    "cant_lose_them": "Brought a lot, long ago: win them back now, personally.",
-    "loyal": "Keep them close: loyalty programme, early access.",
-    "at_risk": "Used to buy often: reach out before they are gone.",
-    "new_customers": "First order just now: onboarding, a reason for the second order.",
-    "promising": "Recent first buyers: build the habit with relevant offers.",
-    "potential_loyalist": "Recent, a few orders: membership or loyalty offer.",
-    "need_attention": "Frequent but small and fading: a limited-time offer on what they buy.",
-    "about_to_sleep": "Slipping away: reminders and popular products.",
-    "hibernating": "Long quiet: a reactivation offer, then mail them less.",
-    "lost": "Gone: a last win-back attempt, otherwise let them go.",
-    OTHER_SEGMENT: "No segment rule matched.",
+    "champions": N_("Premium: reward them, ask for reviews, show new products first."),
+    "low_value_frequent": N_("Buy often but little: bundles and upsells to raise the basket."),
+    "cant_lose_them": N_("Brought a lot, long ago: win them back now, personally."),
+    "loyal": N_("Keep them close: loyalty programme, early access."),
+    "at_risk": N_("Used to buy often: reach out before they are gone."),
+    "new_customers": N_("First order just now: onboarding, a reason for the second order."),
+    "promising": N_("Recent first buyers: build the habit with relevant offers."),
+    "potential_loyalist": N_("Recent, a few orders: membership or loyalty offer."),
+    "need_attention": N_("Frequent but small and fading: a limited-time offer on what they buy."),
+    "about_to_sleep": N_("Slipping away: reminders and popular products."),
+    "hibernating": N_("Long quiet: a reactivation offer, then mail them less."),
+    "lost": N_("Gone: a last win-back attempt, otherwise let them go."),
+    OTHER_SEGMENT: N_("No segment rule matched."),
 }
 QUADRANT_ACTIONS = {
-    "profitable_loyal": "Gold fund: personal service, keep them delighted.",
-    "profitable_disloyal": "Profitable but disloyal: a loyalty programme to bind them.",
-    "unprofitable_loyal": "Loyal but unprofitable: help them grow (cross-sell, bigger baskets).",
-    "unprofitable_disloyal": "Neither: convert with an offer or let them go.",
+    "profitable_loyal": N_("Gold fund: personal service, keep them delighted."),
+    "profitable_disloyal": N_("Profitable but disloyal: a loyalty programme to bind them."),
+    "unprofitable_loyal": N_("Loyal but unprofitable: help them grow (cross-sell, bigger baskets)."),
+    "unprofitable_disloyal": N_("Neither: convert with an offer or let them go."),
 }
 
 

@@ -53,6 +53,7 @@ def pages(live_server, session):
     seeded = seed_audience(session)
     ivan = seeded.ids["ivan.petrenko@example.com"]
     return {"login": "/login", "dashboard": "/", "audience": "/audience", "search": "/audience?q=petrenko",
+            "by-activity": "/audience?sort=-activity&class=active",
             "subscriber": f"/subscribers/{ivan}", "campaigns": "/campaigns", "settings": "/settings",
             "sync": "/sync", "not-found": "/subscribers/999999", "value": "/value", "segments": "/segments",
             "surveys": "/surveys", "experiments": "/experiments"}

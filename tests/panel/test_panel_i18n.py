@@ -58,3 +58,28 @@ def test_explanation_in_ukrainian(viewer, seeded, session):
                       headers={"Accept-Language": "uk"}).data.decode()
     assert "Неактивний з " in page and "жодного кліку й жодного справжнього відкриття за останні 6 міс." in page
     assert "зробив проксі конфіденційності Apple Mail, а не читач" in page
+
+
+def test_one_word_two_meanings_and_the_next_list_in_ukrainian(app, viewer, seeded, session, config):
+    """"Value" the page is «Цінність», "Value" a setting's is «Значення»; the Next list's segments
+    (built in Python) come out translated."""
+    from datetime import timedelta
+
+    from mailseg.ingest.events import EventIn, store_events
+    from mailseg.models import Audience, utcnow
+    from mailseg.policies.outlook import store_outlook
+
+    uk = {"Accept-Language": "uk"}
+    menu = viewer.get("/audience", headers=uk).data.decode()
+    assert ">Цінність</a>" in menu and ">Значення</a>" not in menu
+    assert "<th scope=\"col\">Ім’я</th>" in menu
+    now = utcnow()
+    store_events(session, seeded.audience_id, [  # ivan is due for re-engagement at the next run
+        EventIn("send", now - timedelta(days=30 + 7 * week), "demo", email="ivan.petrenko@example.com")
+        for week in range(6)])
+    session.commit()
+    settings = config.replace(reengagement={"template_campaign_id": "c-reengage"})
+    app.extensions["mailseg.config"] = settings
+    store_outlook(session, session.get(Audience, seeded.audience_id), settings)
+    page = viewer.get("/", headers=uk).data.decode()
+    assert 'data-label="Сегмент">спроба повернення 1</td>' in page and "re-engagement attempt" not in page

@@ -295,7 +295,11 @@ def test_a_large_result_is_counted_as_a_marked_estimate(viewer, seeded, session,
     monkeypatch.setattr(audience_report, "COUNT_CAP", 2)  # more than 2 matches: no exact count
     count = audience_report.result_count(session, seeded.audience_id, SubscriberFilter())
     assert count.exact is False and count.value >= 2
-    assert "subscribers (estimate)" in viewer.get("/audience").data.decode()
+    page = viewer.get("/audience").data.decode()
+    if session.get_bind().dialect.name == "postgresql":
+        assert "subscribers (estimate)" in page
+    else:  # no planner estimate: the cap as a floor
+        assert count.at_least and "more than 2 subscribers" in page
     exact = audience_report.result_count(session, seeded.audience_id, SubscriberFilter(engagement_class="new"))
     assert (exact.value, exact.exact) == (1, True)
 
@@ -352,7 +356,7 @@ def test_next_on_the_dashboard_the_settings_and_the_subscriber_page(app, viewer,
     page = viewer.get("/").data.decode()
     assert '<tr data-policy="reengagement">' in page
     assert "Re-engagement attempt 1 to 1 inactive subscriber." in page
-    assert "<code>reengagement attempt 1</code>" in page
+    assert 'data-label="Segment">re-engagement attempt 1</td>' in page
     settings_page = viewer.get("/settings").data.decode()
     assert 'class="next-line" data-policy="reengagement"' in settings_page
     person = viewer.get(f"/subscribers/{seeded.ids['ivan.petrenko@example.com']}").data.decode()

@@ -83,6 +83,11 @@ def thousands(value: int | float | None) -> str:
     return format_decimal(value or 0)
 
 
+def decimal2(value: float | None) -> str:
+    """A figure with two decimals (money, expected orders) in the locale's digits and separators."""
+    return format_decimal(value or 0, "#,##0.00")
+
+
 def percent(value: float | None) -> str:
     return format_percent(value or 0, "#,##0.0%")
 
@@ -108,6 +113,6 @@ def init_i18n(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, label=label, run_error=run_error_sentence, why=explain_sentences,
                                   sentences=sentences, current_language=lambda: str(get_locale()))
-    for function in (thousands, percent, day, when):
+    for function in (thousands, decimal2, percent, day, when):
         app.add_template_filter(function)
     app.add_template_filter(label)

@@ -67,7 +67,14 @@ QUADRANT_NAMES = {
     "profitable_loyal": N_("profitable, loyal"), "profitable_disloyal": N_("profitable, disloyal"),
     "unprofitable_loyal": N_("unprofitable, loyal"), "unprofitable_disloyal": N_("unprofitable, disloyal"),
 }
-KINDS = {"role": ROLES, "class": CLASSES, "status": CLASSES, "event": EVENT_TYPES, "source": EVENT_SOURCES, "run": RUN_STATUSES,
+# Order states as shops commonly send them (normalised by models.normalise_order_status); any other
+# state is shown as stored.
+ORDER_STATES = {
+    "paid": N_("paid"), "pending": N_("pending"), "completed": N_("completed"), "fulfilled": N_("fulfilled"),
+    "shipped": N_("shipped"), "cancelled": N_("cancelled"), "refunded": N_("refunded"),
+    "partially_refunded": N_("partially refunded"),
+}
+KINDS = {"role": ROLES, "order": ORDER_STATES, "class": CLASSES, "status": CLASSES, "event": EVENT_TYPES, "source": EVENT_SOURCES, "run": RUN_STATUSES,
          "job": JOBS, "kind": CAMPAIGN_KINDS, "flag": FLAG_REASONS, "rfm": RFM_SEGMENTS, "quadrant": QUADRANT_NAMES}
 
 

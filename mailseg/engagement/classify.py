@@ -8,7 +8,7 @@ visible as failed. Re-running with the same as_of computes the same classes.
 The current classes live in the narrow subscriber_classes table (models.SubscriberClass), never in
 the wide subscribers rows: the changes are applied with one DELETE (no class any more), one UPDATE
 (a class changed) and one INSERT ... SELECT (a first class), each over the staged changes only. A
-first classification of an audience is thus the scan plus two set-based INSERTs of narrow rows.
+first classification of an audience is thus the scan plus two INSERT ... SELECTs (history, classes).
 """
 
 from __future__ import annotations
@@ -152,11 +152,11 @@ def _stage_changes(session: Session, audience_id: int, window_start: datetime, a
     session.execute(text(f"ANALYZE {STAGING.name}"))
 
 
-def _still_current(stored=CLASSES.c.engagement_class):
+def _still_current():
     """A staged change applies only if the stored class (NULL: no row) is still the one it was
     computed from: a concurrent run that committed first (possible on SQLite, which has no row
     locks) wins."""
-    return stored.is_not_distinct_from(STAGING.c.from_class)
+    return CLASSES.c.engagement_class.is_not_distinct_from(STAGING.c.from_class)
 
 
 def _write_history(session: Session, audience_id: int, as_of: datetime, run_id: int) -> int:

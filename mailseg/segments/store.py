@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, Table, delete, exists, func, insert, literal, select, text
+from sqlalchemy import Column, Integer, MetaData, Table, delete, exists, func, insert, literal, select, text, true
 from sqlalchemy.orm import Session
 
 from ..config import EngagementConfig
@@ -19,7 +19,7 @@ from ..engagement.window import as_utc
 from ..models import (RetiredTag, Segment, SegmentChange, SegmentMember, SegmentSize, Subscriber, Survey,
                       UTCDateTime, utcnow)
 from ..progress import Progress
-from ..sqlutil import CreateTemporaryTableAs
+from ..sqlutil import CreateTemporaryTableAs, upsert
 from .compiler import members_query
 from .grammar import Node, RuleError, check_name, parse_rule, referenced_segments
 
@@ -223,15 +223,20 @@ def _write_changes(session: Session, segment: Segment, as_of: datetime) -> tuple
 
 
 def _apply_membership(session: Session, segment_id: int, as_of: datetime, *, joined: int, left: int) -> None:
-    """Members in, members out, each only when needed, both as anti-joins (NOT EXISTS). The first
-    version deleted with NOT IN (SELECT id FROM staging) on every change; PostgreSQL may run that as a
-    per-row subplan over the unanalysed temporary table (the suspected cause of the slow first
-    evaluation in docs/BENCHMARKS.md)."""
+    """Members in, members out, each only when needed.
+
+    Named statement "members in": INSERT ... SELECT every staged id ON CONFLICT DO NOTHING (the primary
+    key skips those already members). It must not read segment_members itself: written as an anti-join
+    (NOT EXISTS over segment_members), PostgreSQL planned it, on a segment_members never analysed and
+    empty at plan time, as a nested loop re-scanning segment_members for every staged row, including
+    the rows the statement had just inserted: quadratic, 39.9 s of a 52.8 s first evaluation at
+    1,000,000 subscribers (docs/BENCHMARKS.md, issue 14). "members out": an anti-join on the staging
+    table (NOT EXISTS), which this DELETE does not write."""
     if joined:
-        member = exists().where(MEMBERS.c.segment_id == segment_id, MEMBERS.c.subscriber_id == STAGING.c.id)
-        session.execute(insert(MEMBERS).from_select(
-            ["segment_id", "subscriber_id", "joined_at"],
-            select(literal(segment_id), STAGING.c.id, literal(as_of, UTCDateTime)).where(~member)))
+        # WHERE true: SQLite needs it to parse INSERT ... SELECT ... ON CONFLICT
+        rows = select(literal(segment_id), STAGING.c.id, literal(as_of, UTCDateTime)).where(true())
+        stmt = upsert(session, MEMBERS).from_select(["segment_id", "subscriber_id", "joined_at"], rows)
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["segment_id", "subscriber_id"]))
     if left:
         staged = exists().where(STAGING.c.id == MEMBERS.c.subscriber_id)
         session.execute(delete(MEMBERS).where(MEMBERS.c.segment_id == segment_id, ~staged))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, Table, delete, exists, func, insert, literal, select, text
+from sqlalchemy import Column, Integer, MetaData, Table, delete, exists, func, insert, literal, select, text, true
 from sqlalchemy.orm import Session
 
 from ..config import EngagementConfig
@@ -19,7 +19,7 @@ from ..engagement.window import as_utc
 from ..models import (RetiredTag, Segment, SegmentChange, SegmentMember, SegmentSize, Subscriber, Survey,
                       UTCDateTime, utcnow)
 from ..progress import Progress
-from ..sqlutil import CreateTemporaryTableAs
+from ..sqlutil import CreateTemporaryTableAs, upsert
 from .compiler import members_query
 from .grammar import Node, RuleError, check_name, parse_rule, referenced_segments
 
@@ -68,13 +68,15 @@ def preview(session: Session, audience_id: int, rule: Any, settings: EngagementC
     """How many subscribers match `rule` now (or at as_of) and the first few; writes nothing."""
     as_of = as_utc(as_of or utcnow())
     query = members_query(parse_for(session, audience_id, rule), audience_id, as_of, settings)
-    # Named statement "preview": the rule's result materialised once (a MATERIALIZED CTE, so the
-    # LIMIT cannot tempt PostgreSQL into walking the email index and re-running an event aggregate per
-    # row), then the first emails in order, each carrying the count of all matches (a window count).
-    members = query.cte("preview_members").prefix_with("MATERIALIZED")
-    rows = session.execute(select(Subscriber.email, func.count().over())
-                           .join(members, members.c.id == Subscriber.id)
-                           .order_by(Subscriber.email).limit(sample)).all()
+    # Named statement "preview": the rule's result, with each match's email, materialised once (a
+    # MATERIALIZED CTE, so the LIMIT cannot tempt PostgreSQL into walking the email index and
+    # re-running an event aggregate per row), then the first emails in order, each carrying the count
+    # of all matches (a window count). The email is read in the rule's own scan: joining subscribers
+    # again to fetch it cost one index probe per match (1.4 s of a 1.8 s preview of 50,000 matches at
+    # 1,000,000 subscribers, docs/BENCHMARKS.md issue 14).
+    members = query.add_columns(Subscriber.email.label("email")).cte("preview_members").prefix_with("MATERIALIZED")
+    rows = session.execute(select(members.c.email, func.count().over())
+                           .order_by(members.c.email).limit(sample)).all()
     count, emails = (rows[0][1] if rows else 0), [row[0] for row in rows]
     return Preview(count or 0, list(emails), as_of)
 
@@ -223,15 +225,20 @@ def _write_changes(session: Session, segment: Segment, as_of: datetime) -> tuple
 
 
 def _apply_membership(session: Session, segment_id: int, as_of: datetime, *, joined: int, left: int) -> None:
-    """Members in, members out, each only when needed, both as anti-joins (NOT EXISTS). The first
-    version deleted with NOT IN (SELECT id FROM staging) on every change; PostgreSQL may run that as a
-    per-row subplan over the unanalysed temporary table (the suspected cause of the slow first
-    evaluation in docs/BENCHMARKS.md)."""
+    """Members in, members out, each only when needed.
+
+    Named statement "members in": INSERT ... SELECT every staged id ON CONFLICT DO NOTHING (the primary
+    key skips those already members). It must not read segment_members itself: written as an anti-join
+    (NOT EXISTS over segment_members), PostgreSQL planned it, on a segment_members never analysed and
+    empty at plan time, as a nested loop re-scanning segment_members for every staged row, including
+    the rows the statement had just inserted: quadratic, 39.9 s of a 52.8 s first evaluation at
+    1,000,000 subscribers (docs/BENCHMARKS.md, issue 14). "members out": an anti-join on the staging
+    table (NOT EXISTS), which this DELETE does not write."""
     if joined:
-        member = exists().where(MEMBERS.c.segment_id == segment_id, MEMBERS.c.subscriber_id == STAGING.c.id)
-        session.execute(insert(MEMBERS).from_select(
-            ["segment_id", "subscriber_id", "joined_at"],
-            select(literal(segment_id), STAGING.c.id, literal(as_of, UTCDateTime)).where(~member)))
+        # WHERE true: SQLite needs it to parse INSERT ... SELECT ... ON CONFLICT
+        rows = select(literal(segment_id), STAGING.c.id, literal(as_of, UTCDateTime)).where(true())
+        stmt = upsert(session, MEMBERS).from_select(["segment_id", "subscriber_id", "joined_at"], rows)
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["segment_id", "subscriber_id"]))
     if left:
         staged = exists().where(STAGING.c.id == MEMBERS.c.subscriber_id)
         session.execute(delete(MEMBERS).where(MEMBERS.c.segment_id == segment_id, ~staged))

@@ -156,3 +156,13 @@ def test_confirmation_is_recorded_in_the_status_history(client, session, form):
                                      SubscriberStatusChange.source)
                               .where(SubscriberStatusChange.subscriber_id == submission.subscriber_id)).all()
     assert ("pending", "subscribed", "form") in changes
+
+
+def test_a_form_name_no_form_can_have_is_a_404(config, database):
+    """Found by the panel fuzz test on PostgreSQL: a NUL in /f/<name> reached the database (500)."""
+    from tests.factories import client_for
+
+    client = client_for(config, database)
+    for name in ("a%00b", "x" * 101):
+        assert client.get(f"/f/{name}").status_code == 404
+        assert client.get(f"/f/{name}/confirm/token").status_code == 404

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..models import Audience, SignupForm, utcnow
+from ..values import column_length, text_problem
 from ..web import config, db_session
 from ..web.client_ip import client_ip
 from .submit import confirm_submission, form_token, read_confirmation_token, submit_signup
@@ -35,6 +36,10 @@ MESSAGES = {
 
 
 def _form(name: str) -> SignupForm | None:
+    """The form of that name; None also for a name no form can have (a NUL, too long), which must
+    not reach the database (PostgreSQL refuses NUL in text: a 500 instead of the 404)."""
+    if text_problem(name) or len(name) > column_length(SignupForm.name):
+        return None
     return db_session().scalar(select(SignupForm).where(SignupForm.name == name))
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ..models import Event, Subscriber, UTCDateTime
 from ..search import SEARCH_TEXT_SQL, fold
 from ..timeutil import isoformat_utc, parse_datetime
-from ..values import is_id
+from ..values import is_subscriber_id
 from .dashboard import CLASS_ORDER, UNCLASSIFIED
 
 # Classes in display order for the sort by class (unclassified last).
@@ -290,7 +290,7 @@ def _after(sort: str, cursor: str, dialect: str):
                 raise ValueError("not a cursor")
         elif not isinstance(value, str) or "\x00" in value:
             raise ValueError("not a cursor")
-        if not is_id(last_id):
+        if not is_subscriber_id(last_id):
             raise ValueError("not a cursor")
         if column in (Subscriber.subscribed_at, Subscriber.class_since):
             value = parse_datetime(value)

@@ -7,6 +7,14 @@ without moving rows between nodes. Every other table (audiences, campaigns, sett
 segment and survey definitions...) is a reference table: small, copied whole to every node, joinable
 from any shard. alembic_version stays a plain table of the coordinator.
 
+Foreign keys to reference tables are dropped. Citus refuses to modify a reference table that a
+foreign key points at once the transaction has run a parallel query on a distributed table, and
+mailseg's jobs do exactly that (a classification ends by finishing its job_runs row; an evaluation
+updates segments.member_count after writing the members). On Citus the references to audiences,
+campaigns, segments, runs... are kept by mailseg itself: the deletes that relied on a cascade delete
+the rows explicitly (remove_segment). The keys between co-located tables (subscriber_id ->
+subscribers.id) stay and are checked per shard.
+
 Idempotent: tables already distributed are left alone, so the same call after `mailseg db upgrade`
 distributes the tables a migration added.
 """
@@ -36,6 +44,7 @@ class DistributeResult:
     distributed: list[str] = field(default_factory=list)
     reference: list[str] = field(default_factory=list)
     already: list[str] = field(default_factory=list)
+    dropped_keys: list[str] = field(default_factory=list)
     workers: int = 0
     shard_count: int = 0
 
@@ -136,7 +145,18 @@ def distribute(db: Database, *, shard_count: int | None = None,
             _drop_local_copy(conn, name)
             result.distributed.append(name)
         _restore_subscriber_keys(conn, [name for name in distributed if name != "subscribers"])
+        result.dropped_keys = _drop_keys_to_reference_tables(conn)
     return result
+
+
+def _drop_keys_to_reference_tables(conn: Connection) -> list[str]:
+    rows = conn.execute(text(
+        "SELECT c.conrelid::regclass::text, c.conname FROM pg_constraint c JOIN citus_tables t "
+        "ON t.table_name = c.confrelid::regclass WHERE c.contype = 'f' AND t.citus_table_type = 'reference' "
+        "ORDER BY 1, 2")).all()
+    for table, name in rows:
+        conn.execute(text(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"'))
+    return [name for _, name in rows]
 
 
 def _subscriber_fk(table: str) -> str:

@@ -52,4 +52,5 @@ def distribute_command(rt: Runtime, shard_count: int | None) -> None:
         raise SystemExit(1) from None
     click.echo(f"{result.workers} workers, {result.shard_count} shards per distributed table: "
                f"{len(result.distributed)} tables distributed, {len(result.reference)} reference tables, "
-               f"{len(result.already)} already done")
+               f"{len(result.already)} already done"
+               + (f"; {len(result.dropped_keys)} foreign keys to reference tables dropped" if result.dropped_keys else ""))

@@ -145,6 +145,11 @@ def remove_segment(session: Session, audience_id: int, name: str, *, tag_prefix:
         raise RuleError([f"segment {name!r} is used by segment(s) {', '.join(users)}: change them first"])
     if segment.sync:
         _retire(session, audience_id, mirrored_tag(segment, tag_prefix))
+    # Explicitly, not by the foreign keys' cascade: a distributed database has none to segments
+    # (mailseg.distribute).
+    session.execute(delete(SegmentMember).where(SegmentMember.segment_id == segment.id))
+    session.execute(delete(SegmentChange).where(SegmentChange.segment_id == segment.id))
+    session.execute(delete(SegmentSize).where(SegmentSize.segment_id == segment.id))
     session.delete(segment)
     session.flush()
 

@@ -126,9 +126,16 @@ def _drop_staging(session: Session) -> None:
 
 def _stage_changes(session: Session, audience_id: int, window_start: datetime, as_of: datetime,
                    settings: EngagementConfig, window: Select) -> None:
+    session.execute(CreateTemporaryTableAs(STAGING.name, stage_changes_query(audience_id, window_start, as_of,
+                                                                             settings, window)))
+
+
+def stage_changes_query(audience_id: int, window_start: datetime, as_of: datetime, settings: EngagementConfig,
+                        window: Select) -> Select:
     """Named statement "stage changes", the one pass over the events: every subscriber whose class at
     as_of (NULL when not subscribed yet) differs from the stored one, with the status at as_of taken
-    from the status history (the first change after as_of says what it was)."""
+    from the status history (the first change after as_of says what it was). Every join is on the
+    subscriber key, so on Citus it runs on each shard (tests/test_citus.py reads the plan)."""
     counts = window.subquery("counts")
     status_then = first_change_after(audience_id, as_of)
     new_class = class_at_expression(counts.c.clicks, counts.c.opens, status_at_expression(status_then),
@@ -139,7 +146,7 @@ def _stage_changes(session: Session, audience_id: int, window_start: datetime, a
                             .outerjoin(status_then, status_then.c.subscriber_id == SUBSCRIBERS.c.id))
                .where(SUBSCRIBERS.c.audience_id == audience_id,
                       SUBSCRIBERS.c.engagement_class.is_distinct_from(new_class)))
-    session.execute(CreateTemporaryTableAs(STAGING.name, changed))
+    return changed
 
 
 def _still_current():

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from ..config import ValueConfig
 from ..engagement.window import months_before, window_bounds
 from ..models import PROSPECT, Audience, SubscriberValue, UTCDateTime, ValueChange, ValueModel, utcnow
+from ..models.audience import SUBSCRIBER_KEY
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
 from ..sqlutil import CreateTemporaryTableAs, upsert
@@ -122,7 +123,7 @@ STAGED = Table(STAGING, _META, *(Column(name, Integer) for name in (
     "r_score", "f_score", "m_score", "cents_before", "cents_total")),
     Column("email", String), Column("engagement_class", String),
     *(Column(name, Float) for name in ("total_amount", "total_margin", "first_day_amount")))
-PREDICTED = Table(PREDICTIONS, _META, Column("subscriber_id", Integer), Column("repeat_days", Integer),
+PREDICTED = Table(PREDICTIONS, _META, Column("subscriber_id", SUBSCRIBER_KEY), Column("repeat_days", Integer),
                   *(Column(name, Float) for name in ("t_x_weeks", "t_weeks", "margin_rate", "p_alive",
                                                      "expected_orders", "expected_order_value", "clv")),
                   prefixes=["TEMPORARY"])
@@ -133,15 +134,19 @@ def _fit_and_predict(session: Session, audience_id: int, settings: ValueConfig, 
                      result: ValueResult) -> None:
     """Fit both models on every subscriber with a counted order up to as_of; store the fit and the
     predictions, or keep the last good model and say why."""
-    data = read_columns(session, select(
-        STAGED.c.subscriber_id, STAGED.c.days, STAGED.c.first_day, STAGED.c.last_day, STAGED.c.total_amount,
-        STAGED.c.total_margin, STAGED.c.first_day_amount).where(STAGED.c.days >= 1))
+    # The figures as floats; the subscriber keys (63-bit: a float would round them) read on their own,
+    # in the same order.
+    customers = select(STAGED.c.subscriber_id).where(STAGED.c.days >= 1).order_by(STAGED.c.subscriber_id)
+    data = read_columns(session, customers.add_columns(
+        STAGED.c.days, STAGED.c.first_day, STAGED.c.last_day, STAGED.c.total_amount, STAGED.c.total_margin,
+        STAGED.c.first_day_amount))
     PREDICTED.create(session.connection())
     if not len(data):
         result.model_reason = "no orders"
         result.model = _last_model(session, audience_id)
         return
-    ids, days, first, last = data[:, 0].astype(np.int64), data[:, 1], data[:, 2], data[:, 3]
+    ids = np.fromiter(session.scalars(customers), dtype=np.int64, count=len(data))
+    days, first, last = data[:, 1], data[:, 2], data[:, 3]
     total, margin, first_amount = data[:, 4], data[:, 5], data[:, 6]
     as_of_day = (as_of.date() - datetime(1970, 1, 1).date()).days
     x, t_x, T = days - 1, (last - first) / 7, (as_of_day - first) / 7

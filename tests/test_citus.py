@@ -31,7 +31,7 @@ from .factories import AS_OF, make_audience, make_event, make_order, make_subscr
 
 SIX_CONDITIONS = {"all": [
     {"field": "engagement_class", "op": "in", "value": ["active", "semi_active"]},
-    {"field": "rfm_segment", "op": "in", "value": ["champions", "loyal", "prospect"]},
+    {"field": "rfm_segment", "op": "in", "value": ["at_risk", "cant_lose_them", "lost"]},
     {"field": "merge.city", "op": "=", "value": "kyiv"},
     {"event": "click", "url_contains": "pricing", "within_days": 90, "count": {"op": ">=", "value": 1}},
     {"not": {"field": "tags", "op": "contains", "value": "vip"}},

@@ -207,15 +207,30 @@ def _drop_staging(session: Session) -> None:
     session.execute(text(f"DROP TABLE IF EXISTS {STAGING.name}"))
 
 
+def _anti_joins(session: Session, segment_id: int):
+    """(not yet a member, no longer staged): the staged ids that are not members, the members that are
+    not staged. NOT EXISTS on one database. On Citus the staging table is the coordinator's and the
+    members are sharded, and Citus cannot correlate the two: there each side is an uncorrelated
+    NOT IN subquery, which Citus computes once and ships (mailseg.distribute)."""
+    if session.info.get("citus") is None:
+        session.info["citus"] = session.get_bind().dialect.name == "postgresql" and bool(session.scalar(
+            text("SELECT count(*) FROM pg_extension WHERE extname = 'citus'")))
+    if session.info["citus"]:
+        members = select(MEMBERS.c.subscriber_id).where(MEMBERS.c.segment_id == segment_id)
+        return STAGING.c.id.not_in(members), MEMBERS.c.subscriber_id.not_in(select(STAGING.c.id))
+    member = exists().where(MEMBERS.c.segment_id == segment_id, MEMBERS.c.subscriber_id == STAGING.c.id)
+    staged = exists().where(STAGING.c.id == MEMBERS.c.subscriber_id)
+    return ~member, ~staged
+
+
 def _write_changes(session: Session, segment: Segment, as_of: datetime) -> tuple[int, int]:
     """Segment history: one row per subscriber who joins (in the result, not a member) or leaves."""
-    member = exists().where(MEMBERS.c.segment_id == segment.id, MEMBERS.c.subscriber_id == STAGING.c.id)
-    staged = exists().where(STAGING.c.id == MEMBERS.c.subscriber_id)
+    not_member, not_staged = _anti_joins(session, segment.id)
     columns = ["audience_id", "segment_id", "subscriber_id", "joined", "changed_at"]
     at = literal(as_of, UTCDateTime)
-    joins = select(literal(segment.audience_id), literal(segment.id), STAGING.c.id, literal(True), at).where(~member)
+    joins = select(literal(segment.audience_id), literal(segment.id), STAGING.c.id, literal(True), at).where(not_member)
     leaves = (select(literal(segment.audience_id), literal(segment.id), MEMBERS.c.subscriber_id, literal(False), at)
-              .where(MEMBERS.c.segment_id == segment.id, ~staged))
+              .where(MEMBERS.c.segment_id == segment.id, not_staged))
     table = SegmentChange.__table__
     counts = []
     for rows in (joins, leaves):
@@ -229,11 +244,10 @@ def _apply_membership(session: Session, segment_id: int, as_of: datetime, *, joi
     version deleted with NOT IN (SELECT id FROM staging) on every change; PostgreSQL may run that as a
     per-row subplan over the unanalysed temporary table (the suspected cause of the slow first
     evaluation in docs/BENCHMARKS.md)."""
+    not_member, not_staged = _anti_joins(session, segment_id)
     if joined:
-        member = exists().where(MEMBERS.c.segment_id == segment_id, MEMBERS.c.subscriber_id == STAGING.c.id)
         session.execute(insert(MEMBERS).from_select(
             ["segment_id", "subscriber_id", "joined_at"],
-            select(literal(segment_id), STAGING.c.id, literal(as_of, UTCDateTime)).where(~member)))
+            select(literal(segment_id), STAGING.c.id, literal(as_of, UTCDateTime)).where(not_member)))
     if left:
-        staged = exists().where(STAGING.c.id == MEMBERS.c.subscriber_id)
-        session.execute(delete(MEMBERS).where(MEMBERS.c.segment_id == segment_id, ~staged))
+        session.execute(delete(MEMBERS).where(MEMBERS.c.segment_id == segment_id, not_staged))

@@ -24,7 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.engine import make_url
 
 from .db import Database
 from .models import Base
@@ -178,3 +179,45 @@ def _drop_local_copy(conn: Connection, name: str) -> None:
     """create_distributed_table copies existing rows into the shards and leaves the coordinator's
     original rows hidden behind the table: free their space."""
     conn.execute(text("SELECT truncate_local_data_after_distributing_table(:t)"), {"t": name})
+
+
+def create_citus_database(coordinator_url: str, name: str) -> str:
+    """A new database `name` on the coordinator of `coordinator_url` and on each of its active workers
+    (Citus does not propagate CREATE DATABASE), citus created in each and the workers registered in
+    it; returns its URL. For scratch databases of the tests and bench/citus.py."""
+    coordinator = make_url(coordinator_url)
+    port = coordinator.port or 5432
+    with _autocommit(coordinator) as conn:
+        workers = conn.execute(text("SELECT node_name, node_port FROM citus_get_active_worker_nodes()")).all()
+    for host, node_port in [(coordinator.host, port), *workers]:
+        with _autocommit(coordinator.set(host=host, port=node_port)) as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        with _autocommit(coordinator.set(host=host, port=node_port, database=name)) as conn:
+            conn.execute(text("CREATE EXTENSION citus"))
+    with _autocommit(coordinator.set(database=name)) as conn:
+        conn.execute(text("SELECT citus_set_coordinator_host(:h, :p)"), {"h": coordinator.host, "p": port})
+        for host, node_port in workers:
+            conn.execute(text("SELECT citus_add_node(:h, :p)"), {"h": host, "p": node_port})
+    return coordinator.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_citus_database(coordinator_url: str, name: str) -> None:
+    coordinator = make_url(coordinator_url)
+    with _autocommit(coordinator.set(database=name)) as conn:
+        workers = conn.execute(text("SELECT node_name, node_port FROM citus_get_active_worker_nodes()")).all()
+    for host, node_port in [(coordinator.host, coordinator.port or 5432), *workers]:
+        with _autocommit(coordinator.set(host=host, port=node_port)) as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+class _autocommit:
+    def __init__(self, url) -> None:
+        self.engine = create_engine(url, isolation_level="AUTOCOMMIT")
+
+    def __enter__(self) -> Connection:
+        self.conn = self.engine.connect()
+        return self.conn
+
+    def __exit__(self, *exc) -> None:
+        self.conn.close()
+        self.engine.dispose()

@@ -80,40 +80,19 @@ def postgres_url() -> str:
 def citus_url() -> str:
     """A scratch database on the coordinator and on every worker, citus in each, the workers
     registered, migrated and distributed (`mailseg db distribute`)."""
-    from mailseg.distribute import distribute
+    from mailseg.distribute import create_citus_database, distribute, drop_citus_database
 
     base = os.environ.get(CITUS_ENV)
     if not base:
         pytest.skip(f"{CITUS_ENV} is not set: Citus tests cannot run")
-    coordinator = make_url(base)
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        workers = conn.execute(text("SELECT node_name, node_port FROM citus_get_active_worker_nodes()")).all()
-    admin.dispose()
     name = f"mailseg_citus_{_worker()}_{uuid.uuid4().hex[:8]}"
-    nodes = [(coordinator.host, coordinator.port or 5432)] + [(host, port) for host, port in workers]
-
-    def on_node(host: str, port: int, database: str, *statements: str) -> None:
-        engine = create_engine(coordinator.set(host=host, port=port, database=database), isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            for statement in statements:
-                conn.execute(text(statement))
-        engine.dispose()
-
-    for host, port in nodes:
-        on_node(host, port, coordinator.database, f'CREATE DATABASE "{name}"')
-        on_node(host, port, name, "CREATE EXTENSION citus")
-    on_node(coordinator.host, coordinator.port or 5432, name,
-            f"SELECT citus_set_coordinator_host('{coordinator.host}', {coordinator.port or 5432})",
-            *(f"SELECT citus_add_node('{host}', {port})" for host, port in workers))
-    url = coordinator.set(database=name).render_as_string(hide_password=False)
+    url = create_citus_database(base, name)
     db = Database(url)
     db.upgrade()
     distribute(db)
     db.dispose()
     yield url
-    for host, port in nodes:
-        on_node(host, port, coordinator.database, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_citus_database(base, name)
 
 
 def _truncate_postgres(db: Database) -> None:

@@ -150,3 +150,30 @@ def test_citus_gives_what_one_postgresql_gives(citus, postgres_url):
     got = _results(citus)
     assert got == expected
     assert {c for c, *_ in expected["subscribers"].values()} >= {"active", "inactive"} and expected["members"]
+
+
+def test_distribute_without_workers_says_how_to_register_them(citus_url):
+    """A database with citus on the coordinator alone: no worker registered in it."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"mailseg_citus_lone_{uuid.uuid4().hex[:8]}"
+    server = make_url(citus_url)
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    lone = create_engine(server.set(database=name), isolation_level="AUTOCOMMIT")
+    with lone.connect() as conn:
+        conn.execute(text("CREATE EXTENSION citus"))
+    lone.dispose()
+    db = Database(server.set(database=name).render_as_string(hide_password=False))
+    try:
+        with pytest.raises(DistributeError, match="no active workers: register them .*citus_add_node"):
+            distribute(db)
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -20,7 +20,7 @@ from ..config import EngagementConfig
 from ..models import Audience, ClassChange, JobRun, UTCDateTime, utcnow
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import CreateTemporaryTableAs
+from ..sqlutil import CreateTemporaryTableAs, written_rows
 from ..subscribers.status import first_change_after, status_at_expression
 from .rules import SUBSCRIBERS, class_at_expression, window_counts
 from .window import CLASS_NAMES, window_bounds
@@ -162,8 +162,7 @@ def _write_history(session: Session, audience_id: int, as_of: datetime, run_id: 
             .select_from(STAGING).join(SUBSCRIBERS, _still_current())
             .where(STAGING.c.to_class.is_not(None)))  # no class, no history row: not subscribed yet
     columns = ["audience_id", "subscriber_id", "from_class", "to_class", "changed_at", "run_id"]
-    stmt = insert(ClassChange.__table__).from_select(columns, rows).execution_options(preserve_rowcount=True)
-    return session.execute(stmt).rowcount
+    return written_rows(session, insert(ClassChange.__table__).from_select(columns, rows))
 
 
 def _apply_classes(session: Session, as_of: datetime) -> None:

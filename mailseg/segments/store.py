@@ -19,7 +19,7 @@ from ..engagement.window import as_utc
 from ..models import (RetiredTag, Segment, SegmentChange, SegmentMember, SegmentSize, Subscriber, Survey,
                       UTCDateTime, utcnow)
 from ..progress import Progress
-from ..sqlutil import CreateTemporaryTableAs
+from ..sqlutil import CreateTemporaryTableAs, on_citus, written_rows
 from .compiler import members_query
 from .grammar import Node, RuleError, check_name, parse_rule, referenced_segments
 
@@ -212,10 +212,7 @@ def _anti_joins(session: Session, segment_id: int):
     not staged. NOT EXISTS on one database. On Citus the staging table is the coordinator's and the
     members are sharded, and Citus cannot correlate the two: there each side is an uncorrelated
     NOT IN subquery, which Citus computes once and ships (mailseg.distribute)."""
-    if session.info.get("citus") is None:
-        session.info["citus"] = session.get_bind().dialect.name == "postgresql" and bool(session.scalar(
-            text("SELECT count(*) FROM pg_extension WHERE extname = 'citus'")))
-    if session.info["citus"]:
+    if on_citus(session):
         members = select(MEMBERS.c.subscriber_id).where(MEMBERS.c.segment_id == segment_id)
         return STAGING.c.id.not_in(members), MEMBERS.c.subscriber_id.not_in(select(STAGING.c.id))
     member = exists().where(MEMBERS.c.segment_id == segment_id, MEMBERS.c.subscriber_id == STAGING.c.id)
@@ -234,8 +231,7 @@ def _write_changes(session: Session, segment: Segment, as_of: datetime) -> tuple
     table = SegmentChange.__table__
     counts = []
     for rows in (joins, leaves):
-        stmt = insert(table).from_select(columns, rows).execution_options(preserve_rowcount=True)
-        counts.append(session.execute(stmt).rowcount)
+        counts.append(written_rows(session, insert(table).from_select(columns, rows)))
     return counts[0], counts[1]
 
 

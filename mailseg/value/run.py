@@ -28,7 +28,7 @@ from ..models import PROSPECT, Audience, SubscriberValue, UTCDateTime, ValueChan
 from ..models.audience import SUBSCRIBER_KEY
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import CreateTemporaryTableAs, upsert
+from ..sqlutil import CreateTemporaryTableAs, upsert, written_rows
 from . import clv
 from .columns import read_columns, write_columns
 from .segments import parse_rfm_segments, segment_case
@@ -258,8 +258,7 @@ def _write_history(session: Session, audience_id: int, as_of: datetime, run_id: 
                        literal(as_of, UTCDateTime), literal(run_id))
                 .select_from(joined).where(stored.is_distinct_from(new)))
         columns = ["audience_id", "subscriber_id", "family", "from_value", "to_value", "changed_at", "run_id"]
-        stmt = insert(ValueChange.__table__).from_select(columns, rows).execution_options(preserve_rowcount=True)
-        changes[family] = session.execute(stmt).rowcount
+        changes[family] = written_rows(session, insert(ValueChange.__table__).from_select(columns, rows))
     return changes
 
 
@@ -274,7 +273,7 @@ def _store_values(session: Session, audience_id: int, as_of: datetime, run_id: i
     stmt = stmt.on_conflict_do_update(
         index_elements=["subscriber_id"],
         set_={name: stmt.excluded[name] for name in ("as_of", "run_id", *VALUE_COLUMNS)}, where=changed)
-    return session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
+    return written_rows(session, stmt)
 
 
 def _count(session: Session, result: ValueResult) -> None:

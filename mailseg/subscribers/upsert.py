@@ -74,7 +74,8 @@ def _upsert_group(session: Session, audience_id: int, columns: tuple[str, ...], 
         merged = {**DEFAULTS, **row.on_insert, **values}
         if merged["subscribed_at"] is None:
             merged["subscribed_at"] = now
-        params.append({"id": subscriber_key(audience_id, row.email), "audience_id": audience_id, "email": row.email, "created_at": now, "updated_at": now,
+        params.append({"id": subscriber_key(audience_id, row.email), "audience_id": audience_id, "email": row.email,
+                       "created_at": now, "updated_at": now,
                        "status": creation_status(row.values.get("status")), "status_changed_at": None, **merged})
     # The conflict target is the id (subscriber_key of audience and email): on a sharded database the
     # statement routes each row to its shard. An id already held by another address (a key collision)
@@ -99,11 +100,11 @@ def _check_keys(audience_id: int, rows: list[SubscriberRow], ids: dict[str, int]
     """Every address upserted is stored under its own key: e-mail uniqueness per audience rests on the
     primary key (subscriber_key), so two addresses sharing a key would otherwise be one subscriber."""
     for row in rows:
-        if ids.get(row.email) != subscriber_key(audience_id, row.email):
-            held = ids.get(row.email)
+        key, held = subscriber_key(audience_id, row.email), ids.get(row.email)
+        if held != key:
             raise SubscriberKeyCollision(
-                f"audience {audience_id}: {row.email!r} cannot be stored: its key {subscriber_key(audience_id, row.email)} "
-                f"is held by another address" + ("" if held is None else f" (stored under {held})"))
+                f"audience {audience_id}: {row.email!r} cannot be stored: its key {key} is held by another "
+                "address" + ("" if held is None else f" (stored under {held})"))
 
 
 def _status_changes(session: Session, rows: list[SubscriberRow], before: dict[str, tuple[int, str]],

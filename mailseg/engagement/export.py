@@ -38,7 +38,7 @@ def class_rows(session: Session, audience_id: int) -> Iterator[dict]:
     stmt = (select(SUBSCRIBERS.c.email, SUBSCRIBERS.c.engagement_class, SUBSCRIBERS.c.class_since,
                    _last_human("open"), _last_human("click"))
             .where(SUBSCRIBERS.c.audience_id == audience_id)
-            .order_by(SUBSCRIBERS.c.id)
+            .order_by(SUBSCRIBERS.c.email)  # by address: ids are keys, not the order of creation
             .execution_options(yield_per=STREAM_BATCH))
     as_of = classified_as_of(session, audience_id)
     if as_of is not None:

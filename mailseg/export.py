@@ -38,7 +38,8 @@ def subscriber_columns(session: Session, audience_id: int, fmt: str) -> list[str
 
 def subscriber_rows(session: Session, audience_id: int) -> Iterator[dict]:
     stmt = (select(Subscriber).where(Subscriber.audience_id == audience_id)
-            .order_by(Subscriber.id).execution_options(yield_per=STREAM_BATCH))
+            # by address (ids are keys, not the order of creation), along ix_subscribers_audience_email_prefix
+            .order_by(Subscriber.email).execution_options(yield_per=STREAM_BATCH))
     for sub in session.scalars(stmt):
         yield {**(sub.merge_fields or {}), "email": sub.email, "status": sub.status,
                "subscribed_at": sub.subscribed_at, "first_name": sub.first_name, "last_name": sub.last_name,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator, Sequence, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Table, any_, literal
+from sqlalchemy import ColumnElement, Select, Table, any_, literal, literal_column, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import ARRAY
 from sqlalchemy.ext.compiler import compiles
@@ -12,6 +12,23 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
+
+
+def on_citus(session: Session) -> bool:
+    """True when the session's database has the citus extension (docs/SCALING.md); asked once per session."""
+    if "citus" not in session.info:
+        session.info["citus"] = session.get_bind().dialect.name == "postgresql" and bool(session.scalar(
+            text("SELECT count(*) FROM pg_extension WHERE extname = 'citus'")))
+    return session.info["citus"]
+
+
+def written_rows(session: Session, stmt) -> int:
+    """The rows an INSERT ... SELECT wrote. Its rowcount, except on Citus: an INSERT ... SELECT that
+    Citus runs through the coordinator reports the rows it sent to the shards, not those written (ON
+    CONFLICT ... DO NOTHING or WHERE skip some), so there they are counted from RETURNING."""
+    if on_citus(session):
+        return len(session.execute(stmt.returning(literal_column("1"))).all())
+    return session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount or 0
 
 
 def upsert(session: Session, table: Table):

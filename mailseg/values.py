@@ -16,6 +16,8 @@ from sqlalchemy import Column
 # The largest id an INTEGER primary key holds on PostgreSQL (ids in URLs and tokens are checked
 # against it: a larger one is "not found", never an out-of-range error from the database).
 MAX_ID = 2**31 - 1
+# Subscriber ids are 63-bit keys (mailseg.models.audience.subscriber_key), BIGINT on PostgreSQL.
+MAX_SUBSCRIBER_ID = 2**63 - 1
 from sqlalchemy.orm import InstrumentedAttribute
 
 
@@ -36,6 +38,11 @@ def check_text(value: str, *, max_length: int | None = None) -> str:
 def is_id(value: object) -> bool:
     """An int (not a bool) that can be a row id: 1..MAX_ID."""
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
+def is_subscriber_id(value: object) -> bool:
+    """An int (not a bool) that can be a subscriber's id: 1..MAX_SUBSCRIBER_ID."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_SUBSCRIBER_ID
 
 
 def text_problem(value: str) -> str | None:

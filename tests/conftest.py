@@ -1,7 +1,9 @@
-"""Fixtures: every database test runs on SQLite and PostgreSQL.
+"""Fixtures: every database test runs on SQLite and PostgreSQL, and on Citus when it is there.
 
 PostgreSQL tests run when MAILSEG_TEST_POSTGRES_URL is set (scripts/test sets it when a local
 server answers); under CI=true a missing or unreachable PostgreSQL is a failure, not a skip.
+Citus tests run when MAILSEG_TEST_CITUS_URL names a database on a Citus coordinator with its workers
+registered (docs/SCALING.md); they are skipped when it is unset (CI has no Citus).
 Each test gets an empty, fully migrated database: a copied SQLite file, or a per-worker
 PostgreSQL database truncated between tests.
 """
@@ -29,6 +31,7 @@ hypothesis_settings.register_profile("mailseg", deadline=None)
 hypothesis_settings.load_profile("mailseg")
 
 POSTGRES_ENV = "MAILSEG_TEST_POSTGRES_URL"
+CITUS_ENV = "MAILSEG_TEST_CITUS_URL"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -73,18 +76,39 @@ def postgres_url() -> str:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def citus_url() -> str:
+    """A scratch database on the coordinator and on every worker, citus in each, the workers
+    registered, migrated and distributed (`mailseg db distribute`)."""
+    from mailseg.distribute import create_citus_database, distribute, drop_citus_database
+
+    base = os.environ.get(CITUS_ENV)
+    if not base:
+        pytest.skip(f"{CITUS_ENV} is not set: Citus tests cannot run")
+    name = f"mailseg_citus_{_worker()}_{uuid.uuid4().hex[:8]}"
+    url = create_citus_database(base, name)
+    db = Database(url)
+    db.upgrade()
+    distribute(db)
+    db.dispose()
+    yield url
+    drop_citus_database(base, name)
+
+
 def _truncate_postgres(db: Database) -> None:
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with db.engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "citus"])
 def db_url(request, tmp_path, sqlite_template) -> str:
     if request.param == "sqlite":
         path = tmp_path / "mailseg.sqlite3"
         shutil.copy(sqlite_template, path)
         return f"sqlite:///{path}"
+    if request.param == "citus":
+        return request.getfixturevalue("citus_url")
     return request.getfixturevalue("postgres_url")
 
 

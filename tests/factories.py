@@ -484,13 +484,13 @@ def make_exposures(session, audience_id: int, policy: str, key: str, at: datetim
 
 
 def make_event(session, subscriber_id: int, type_: str, at: datetime, *, machine: bool = False,
-               amount: float | None = None, campaign_id: int | None = None) -> None:
+               amount: float | None = None, campaign_id: int | None = None, url: str | None = None) -> None:
     import uuid
 
     from mailseg.models import Event
 
     session.add(Event(subscriber_id=subscriber_id, type=type_, occurred_at=at, is_machine=machine, amount=amount,
-                      campaign_id=campaign_id, source="import", dedupe_key=uuid.uuid4().hex))
+                      campaign_id=campaign_id, source="import", dedupe_key=uuid.uuid4().hex, url=url))
     session.flush()
 
 

@@ -12,6 +12,7 @@ from ..segments.members import member_page
 from ..segments.store import mirrored_tag
 from ..settings import effective_config
 from ..timeutil import isoformat_utc
+from ..values import is_subscriber_id
 from ..web import config, db_session
 from .common import ApiError, audience_id_for, blueprint, json_body, requires
 from .openapi import COMMON_ERRORS, NULLABLE_INTEGER, NULLABLE_STRING, add_path, add_schema, error_response
@@ -48,7 +49,7 @@ add_schema("SegmentMembers", {
                    "members": {"type": "array", "items": {
                        "type": "object", "additionalProperties": False,
                        "required": ["id", "email", "status", "engagement_class", "joined_at"],
-                       "properties": {"id": {"type": "integer"}, "email": {"type": "string"},
+                       "properties": {"id": {"type": "integer", "format": "int64"}, "email": {"type": "string"},
                                       "status": {"type": "string"}, "engagement_class": NULLABLE_STRING,
                                       "joined_at": {"type": "string"}}}}}})
 add_path("/segments", "get", {
@@ -158,7 +159,7 @@ def segment_members(name: str):
     if not 1 <= limit <= PAGE_MAX:
         raise ApiError(400, "invalid_field", f"limit: 1 to {PAGE_MAX}", field="limit")
     after = request.args.get("after") or None
-    if after is not None and not after.isdigit():
+    if after is not None and not (after.isascii() and after.isdigit() and is_subscriber_id(int(after))):
         raise ApiError(400, "invalid_field", "after: the `next` value of the previous page", field="after")
     segment = _segment(audience_id_for(request.args.get("audience")), name)
     rows = member_page(db_session(), segment.id, after=int(after) if after else None, limit=limit)

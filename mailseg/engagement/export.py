@@ -39,7 +39,7 @@ def class_rows(session: Session, audience_id: int) -> Iterator[dict]:
                    _last_human("open"), _last_human("click"))
             .select_from(SUBSCRIBERS.outerjoin(CLASSES, CLASSES.c.subscriber_id == SUBSCRIBERS.c.id))
             .where(SUBSCRIBERS.c.audience_id == audience_id)
-            .order_by(SUBSCRIBERS.c.id)
+            .order_by(SUBSCRIBERS.c.email)  # by address: ids are keys, not the order of creation
             .execution_options(yield_per=STREAM_BATCH))
     as_of = classified_as_of(session, audience_id)
     if as_of is not None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Config
 from ..models import Exposure, PolicyRecipient, UTCDateTime
+from ..sqlutil import written_rows
 from .assignment import held_out, settings
 
 EXPOSURES = Exposure.__table__
@@ -49,10 +50,9 @@ def record(session: Session, audience_id: int, config: Config, policy: str, key:
     rows = select(literal(audience_id), literal(policy), literal(key), wanted.c.id, true() if held else false(),
                   literal(as_of, UTCDateTime), literal(cohort_of(as_of), Date), literal(salt), literal(share, Float),
                   literal(variant, Integer), literal(campaign_id, Integer)).where(~already).distinct()
-    result = session.execute(insert(Exposure).from_select(
+    return written_rows(session, insert(Exposure).from_select(
         ["audience_id", "policy", "key", "subscriber_id", "held_out", "exposed_at", "cohort", "salt", "share",
          "variant", "campaign_id"], rows))
-    return result.rowcount or 0
 
 
 def record_action(session: Session, audience_id: int, config: Config, policy: str, action, *,

@@ -1,5 +1,5 @@
 """Fast paths for storing event batches, one per database; both keep the semantics of
-INSERT ... ON CONFLICT (dedupe_key) DO NOTHING and return the dedupe keys actually stored.
+INSERT ... ON CONFLICT (subscriber_id, dedupe_key) DO NOTHING and return the dedupe keys actually stored.
 
 PostgreSQL: COPY the rows into a session-local temporary table, then one INSERT ... SELECT ...
 ON CONFLICT DO NOTHING RETURNING dedupe_key — without building and parsing a 13-parameters-per-row
@@ -37,7 +37,7 @@ def copy_insert_events(session: Session, rows: list[dict], columns: list[str]) -
                     values[index] = _naive_utc(values[index])
                 copy.write_row(values)
         cursor.execute(f"INSERT INTO events ({names}) SELECT {names} FROM {STAGING} "
-                       "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key")
+                       "ON CONFLICT (subscriber_id, dedupe_key) DO NOTHING RETURNING dedupe_key")
         stored = {key for (key,) in cursor.fetchall()}
         cursor.execute(f"DELETE FROM {STAGING}")
         return stored
@@ -73,7 +73,7 @@ def insert_events_sqlite(session: Session, rows: list[dict]) -> set[str]:
                          f"VALUES ({', '.join('?' * len(_SQLITE_COLUMNS))})", params)
     # "WHERE true" lets SQLite parse ON CONFLICT after INSERT ... SELECT
     stored = conn.exec_driver_sql(f"INSERT INTO events ({_SQLITE_NAMES}) SELECT {_SQLITE_NAMES} "
-                                  f"FROM {_SQLITE_STAGING} WHERE true ON CONFLICT (dedupe_key) DO NOTHING "
+                                  f"FROM {_SQLITE_STAGING} WHERE true ON CONFLICT (subscriber_id, dedupe_key) DO NOTHING "
                                   "RETURNING dedupe_key").scalars().all()
     conn.exec_driver_sql(f"DELETE FROM {_SQLITE_STAGING}")
     return set(stored)

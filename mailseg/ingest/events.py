@@ -86,6 +86,9 @@ class StoreResult:
         self.by_type.update(other.by_type)
 
 
+ORDER_KEY_PREFIX = "order-"
+
+
 def dedupe_key(audience_id: int, subscriber_id: int, event: EventIn, campaign_id: int | None) -> str:
     """The event's identity: its UTC day (YYYYMMDD) then a 128-bit hash of what identifies it.
 
@@ -98,7 +101,7 @@ def dedupe_key(audience_id: int, subscriber_id: int, event: EventIn, campaign_id
     the unique index stores each order once per audience."""
     if event.type == "purchase" and event.order_id:
         identity = f"{audience_id}|order|{event.order_id}"
-        return "order-" + hashlib.blake2b(identity.encode(), digest_size=17).hexdigest()
+        return ORDER_KEY_PREFIX + hashlib.blake2b(identity.encode(), digest_size=17).hexdigest()
     at = isoformat_utc(event.occurred_at)
     if event.external_id:
         identity = f"{audience_id}|x|{event.external_id}|{event.type}|{at}"
@@ -221,6 +224,11 @@ def _existing_campaigns(session: Session, audience_id: int, keys: Sequence[str])
 
 def _insert_new(session: Session, rows: list[dict]) -> set[str]:
     """Insert the rows whose dedupe key is not stored yet; returns the keys actually stored."""
+    stored_orders = _stored_order_keys(session, [row["dedupe_key"] for row in rows
+                                                 if row["dedupe_key"].startswith(ORDER_KEY_PREFIX)])
+    rows = [row for row in rows if row["dedupe_key"] not in stored_orders]
+    if not rows:
+        return set()
     if session.get_bind().dialect.name == "sqlite":
         return insert_events_sqlite(session, rows)
     columns = [name for name in rows[0] if not name.startswith("_")]
@@ -229,9 +237,19 @@ def _insert_new(session: Session, rows: list[dict]) -> set[str]:
     params = [{name: row[name] for name in columns} for row in rows]
     table = Event.__table__
     stmt = (upsert(session, table)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .on_conflict_do_nothing(index_elements=["subscriber_id", "dedupe_key"])
             .returning(table.c.dedupe_key))
     return set(session.execute(stmt, params).scalars())
+
+
+def _stored_order_keys(session: Session, keys: list[str]) -> set[str]:
+    """The orders already stored, for any subscriber of the audience (the key hashes the audience and
+    the order id). The unique key is per subscriber (sharding: docs/SCALING.md), so the same order
+    arriving under another address is caught here, through ix_events_dedupe_key."""
+    found: set[str] = set()
+    for chunk in in_chunks(keys):
+        found.update(session.scalars(select(Event.dedupe_key).where(Event.dedupe_key.in_(chunk))))
+    return found
 
 
 def _merge_repeated_order(row: dict, event: EventIn) -> None:

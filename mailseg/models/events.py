@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, Numeric, PrimaryKeyConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .audience import SUBSCRIBER_KEY
 from .base import Base, UTCDateTime, utcnow
 
 EVENT_TYPES = ("send", "open", "click", "bounce", "unsubscribe", "complaint", "purchase", "reject")
@@ -31,6 +32,7 @@ def normalise_order_status(raw: str | None) -> str | None:
 class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
+        PrimaryKeyConstraint("subscriber_id", "id"),
         CheckConstraint(
             "type IN ('send', 'open', 'click', 'bounce', 'unsubscribe', 'complaint', 'purchase', 'reject')",
             name="type",
@@ -39,10 +41,15 @@ class Event(Base):
         Index("ix_events_subscriber_type_time", "subscriber_id", "type", "occurred_at"),
         # Per-campaign reports and resend-to-non-openers.
         Index("ix_events_campaign_type", "campaign_id", "type", "subscriber_id"),
+        # The event's identity is unique per subscriber (a unique constraint of a sharded table holds
+        # its distribution column); an order's key names no subscriber, so ingest checks an order id
+        # against the whole audience through ix_events_dedupe_key (mailseg/ingest/events.py).
+        UniqueConstraint("subscriber_id", "dedupe_key"),
+        Index("ix_events_dedupe_key", "dedupe_key"),
     )
 
-    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BIG_ID, autoincrement=True)
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY, ForeignKey("subscribers.id", ondelete="CASCADE"))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
     type: Mapped[str] = mapped_column(String(20))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -61,7 +68,7 @@ class Event(Base):
     machine_reason: Mapped[str | None] = mapped_column(String(100))
     source: Mapped[str] = mapped_column(String(20))
     # Hash of the event's identity: the same event arriving twice is stored once.
-    dedupe_key: Mapped[str] = mapped_column(String(40), unique=True)
+    dedupe_key: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -80,7 +87,8 @@ class SubscriberActivity(Base):
               "subscriber_id"),
     )
 
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY, ForeignKey("subscribers.id", ondelete="CASCADE"),
+                                               primary_key=True)
     audience_id: Mapped[int] = mapped_column()
     last_human_open: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_human_click: Mapped[datetime | None] = mapped_column(UTCDateTime)

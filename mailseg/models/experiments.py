@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, PrimaryKeyConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .audience import SUBSCRIBER_KEY
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .events import BIG_ID
 
@@ -21,18 +22,19 @@ class Exposure(Base):
 
     __tablename__ = "experiment_exposures"
     __table_args__ = (
+        PrimaryKeyConstraint("subscriber_id", "id"),
         UniqueConstraint("audience_id", "policy", "key", "subscriber_id"),
         CheckConstraint("policy IN ('cap', 'reengagement', 'resend', 'offer', 'plan')", name="policy"),
         Index("ix_experiment_exposures_cohort", "audience_id", "policy", "cohort", "variant"),
         Index("ix_experiment_exposures_subscriber", "subscriber_id", "policy", "exposed_at"),
     )
 
-    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    id: Mapped[int] = mapped_column(BIG_ID, autoincrement=True)
     audience_id: Mapped[int] = mapped_column(ForeignKey("audiences.id", ondelete="CASCADE"))
     policy: Mapped[str] = mapped_column(String(20))
     # The action's key (the same for both groups), e.g. reengage:2026-08-31:a1 or resend:c123:v2.
     key: Mapped[str] = mapped_column(String(120))
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY, ForeignKey("subscribers.id", ondelete="CASCADE"))
     held_out: Mapped[bool] = mapped_column()
     exposed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Monday of the exposure's week (UTC): the cohort.

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, PrimaryKeyConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .audience import SUBSCRIBER_KEY
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .events import BIG_ID
 
@@ -45,11 +46,12 @@ class ClassChange(Base):
 
     __tablename__ = "class_changes"
     __table_args__ = (
+        PrimaryKeyConstraint("subscriber_id", "id"),
         Index("ix_class_changes_subscriber", "subscriber_id", "changed_at"),
         Index("ix_class_changes_audience_time", "audience_id", "changed_at"),
     )
 
-    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    id: Mapped[int] = mapped_column(BIG_ID, autoincrement=True)
     # audience_id (the subscriber's, copied for the per-audience indexes) and run_id carry no foreign
     # key on purpose: a classification writes up to one row per subscriber, and checking each row
     # against the same audience and run rows (a key-share lock on one hot row per insert) cost more
@@ -59,7 +61,7 @@ class ClassChange(Base):
     # written by INSERT ... SELECT over the subscribers; audiences, runs and subscribers are never
     # deleted by mailseg (a manual DELETE of subscribers must delete their class rows too).
     audience_id: Mapped[int] = mapped_column()
-    subscriber_id: Mapped[int] = mapped_column()
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY)
     # None for a subscriber's first classification.
     from_class: Mapped[str | None] = mapped_column(String(20))
     to_class: Mapped[str] = mapped_column(String(20))
@@ -77,14 +79,15 @@ class SubscriberStatusChange(Base):
 
     __tablename__ = "status_changes"
     __table_args__ = (
+        PrimaryKeyConstraint("subscriber_id", "id"),
         Index("ix_status_changes_subscriber", "subscriber_id", "changed_at"),
         Index("ix_status_changes_audience_time", "audience_id", "changed_at"),
     )
 
-    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    id: Mapped[int] = mapped_column(BIG_ID, autoincrement=True)
     # The subscriber's audience, copied for the per-audience index (no key, as in class_changes).
     audience_id: Mapped[int] = mapped_column()
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY, ForeignKey("subscribers.id", ondelete="CASCADE"))
     from_status: Mapped[str] = mapped_column(String(20))
     to_status: Mapped[str] = mapped_column(String(20))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)

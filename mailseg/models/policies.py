@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .audience import SUBSCRIBER_KEY
 from .base import Base, JSONType, UTCDateTime, utcnow
 
 POLICIES = ("plan", "reengagement", "sunset", "resend", "offer")
@@ -70,7 +71,7 @@ class PolicyRecipient(Base):
     __table_args__ = (Index("ix_policy_recipients_subscriber", "subscriber_id", "action_id"),)
 
     action_id: Mapped[int] = mapped_column(ForeignKey("policy_actions.id", ondelete="CASCADE"), primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
 
 
 class ReengagementState(Base):
@@ -82,7 +83,7 @@ class ReengagementState(Base):
         Index("ix_reengagement_states_audience_state", "audience_id", "state", "last_sent_at"),
     )
 
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
     audience_id: Mapped[int] = mapped_column(ForeignKey("audiences.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String(20), default="waiting")
     attempt: Mapped[int] = mapped_column(default=1)

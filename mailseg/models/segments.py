@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, PrimaryKeyConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .audience import SUBSCRIBER_KEY
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .events import BIG_ID
 
@@ -43,7 +44,7 @@ class SegmentMember(Base):
 
     # No foreign keys (see SegmentChange): remove_segment deletes the rows itself.
     segment_id: Mapped[int] = mapped_column(primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY, primary_key=True)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -60,14 +61,15 @@ class SegmentChange(Base):
 
     __tablename__ = "segment_changes"
     __table_args__ = (
+        PrimaryKeyConstraint("subscriber_id", "id"),
         Index("ix_segment_changes_segment_time", "segment_id", "changed_at"),
         Index("ix_segment_changes_subscriber", "subscriber_id", "changed_at"),
     )
 
-    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    id: Mapped[int] = mapped_column(BIG_ID, autoincrement=True)
     audience_id: Mapped[int] = mapped_column()
     segment_id: Mapped[int] = mapped_column()
-    subscriber_id: Mapped[int] = mapped_column()
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY)
     joined: Mapped[bool] = mapped_column()
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, PrimaryKeyConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .audience import SUBSCRIBER_KEY
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .events import BIG_ID
 
@@ -37,12 +38,13 @@ class SurveyAnswer(Base):
     """Every answer recorded, in order: the answer history (a later answer replaces the current one)."""
 
     __tablename__ = "survey_answers"
-    __table_args__ = (Index("ix_survey_answers_survey_time", "survey_id", "answered_at"),
+    __table_args__ = (PrimaryKeyConstraint("subscriber_id", "id"),
+                      Index("ix_survey_answers_survey_time", "survey_id", "answered_at"),
                       Index("ix_survey_answers_subscriber", "subscriber_id", "survey_id"))
 
-    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    id: Mapped[int] = mapped_column(BIG_ID, autoincrement=True)
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY, ForeignKey("subscribers.id", ondelete="CASCADE"))
     answer: Mapped[str] = mapped_column(String(100))
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ip: Mapped[str | None] = mapped_column(String(45))
@@ -56,7 +58,7 @@ class SurveyResponse(Base):
     __table_args__ = (Index("ix_survey_responses_survey_answer", "survey_id", "answer"),)
 
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
     answer: Mapped[str] = mapped_column(String(100))
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -84,11 +86,12 @@ class FormSubmission(Base):
     """One accepted submission: the consent evidence (text shown, time, address) and what it set."""
 
     __tablename__ = "form_submissions"
-    __table_args__ = (Index("ix_form_submissions_email_time", "email", "submitted_at"),)
+    __table_args__ = (PrimaryKeyConstraint("subscriber_id", "id"),
+                      Index("ix_form_submissions_email_time", "email", "submitted_at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(autoincrement=True)
     form_id: Mapped[int] = mapped_column(ForeignKey("signup_forms.id", ondelete="CASCADE"))
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY, ForeignKey("subscribers.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(320))
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ip: Mapped[str | None] = mapped_column(String(45))

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .audience import SUBSCRIBER_KEY
 from .base import Base, UTCDateTime, utcnow
 
 
@@ -32,7 +33,7 @@ class SyncMember(Base):
     __table_args__ = (Index("ix_sync_members_subscriber", "subscriber_id"),)
 
     segment_id: Mapped[int] = mapped_column(ForeignKey("sync_segments.id", ondelete="CASCADE"), primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
 
 
 class SyncFailure(Base):
@@ -41,7 +42,7 @@ class SyncFailure(Base):
     __tablename__ = "sync_failures"
 
     segment_id: Mapped[int] = mapped_column(ForeignKey("sync_segments.id", ondelete="CASCADE"), primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
     action: Mapped[str] = mapped_column(String(10), primary_key=True)  # add | remove
     error: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(default=1)

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Float, ForeignKey, Index, Numeric, String
+from sqlalchemy import Float, ForeignKey, Index, Numeric, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .audience import SUBSCRIBER_KEY
 from .base import Base, UTCDateTime, utcnow
 from .events import BIG_ID
 
@@ -26,7 +27,7 @@ class SubscriberValue(Base):
         Index("ix_subscriber_values_audience_clv", "audience_id", "clv"),
     )
 
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
     audience_id: Mapped[int] = mapped_column()
     as_of: Mapped[datetime] = mapped_column(UTCDateTime)
     # Counted orders in the lookback (window_start < occurred_at <= as_of), their amounts, and the whole
@@ -61,14 +62,15 @@ class ValueChange(Base):
 
     __tablename__ = "value_changes"
     __table_args__ = (
+        PrimaryKeyConstraint("subscriber_id", "id"),
         Index("ix_value_changes_subscriber", "subscriber_id", "changed_at"),
         Index("ix_value_changes_audience_family_time", "audience_id", "family", "changed_at"),
     )
 
-    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    id: Mapped[int] = mapped_column(BIG_ID, autoincrement=True)
     # No foreign keys on audience_id and run_id, for the same reason as ClassChange.
     audience_id: Mapped[int] = mapped_column()
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY, ForeignKey("subscribers.id", ondelete="CASCADE"))
     family: Mapped[str] = mapped_column(String(10))
     # None for the first value of the family (or for none: an ABC class lost by a lapsed customer).
     from_value: Mapped[str | None] = mapped_column(String(40))

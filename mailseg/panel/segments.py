@@ -19,7 +19,7 @@ from ..segments.store import mirrored_tag
 from ..settings import effective_config
 from ..surveys import list_surveys
 from ..timeutil import isoformat_utc
-from ..values import is_id
+from ..values import is_id, is_subscriber_id
 from ..web import config, database, db_session
 from .common import admin_required, current_audience, panel_blueprint
 
@@ -148,7 +148,7 @@ def show(name: str):
     audience = _audience()
     segment = _segment_or_404(audience.id, name)
     after = request.args.get("after", type=int)
-    if after is not None and not is_id(after):
+    if after is not None and not is_subscriber_id(after):
         after = None  # a cursor no id can have: the first page
     rows = member_page(db_session(), segment.id, after=after, limit=MEMBERS_PAGE)
     next_url = url_for("segments.show", name=name, after=rows[-1].subscriber_id) if len(rows) == MEMBERS_PAGE else None

@@ -13,14 +13,14 @@ from ..reports.subscriber import (FOLDED_CAMPAIGNS, FOLDED_EVENTS, TIMELINE_LIMI
                                   event_count, find_subscriber, timeline)
 from ..settings import effective_config
 from ..value.explain import explain_value
-from ..values import MAX_ID
+from ..values import MAX_SUBSCRIBER_ID
 from ..web import config, db_session
 from .common import panel_blueprint
 
 blueprint = panel_blueprint("subscriber", __name__)
 
 
-@blueprint.get(f"/subscribers/<int(max={MAX_ID}):subscriber_id>")
+@blueprint.get(f"/subscribers/<int(max={MAX_SUBSCRIBER_ID}):subscriber_id>")
 def show(subscriber_id: int):
     session = db_session()
     subscriber = find_subscriber(session, subscriber_id)

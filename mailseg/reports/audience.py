@@ -11,12 +11,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Iterator
 
-from sqlalchemy import ARRAY, Integer, Select, and_, case, func, literal, null, or_, select, text, true
+from sqlalchemy import ARRAY, BigInteger, Select, and_, case, func, literal, null, or_, select, text, true
 from sqlalchemy.orm import Session, contains_eager
 
 from ..models import Event, Subscriber, SubscriberActivity, SubscriberClass, UTCDateTime
 from ..timeutil import isoformat_utc, parse_datetime
-from ..values import is_id
+from ..values import is_subscriber_id
 from .audience_search import SEARCH_CAP, WALK_TIMEOUT_MS, is_substring_search, matches, within_time
 from .dashboard import CLASS_ORDER, UNCLASSIFIED
 
@@ -155,7 +155,7 @@ def subscriber_page(session: Session, audience_id: int, f: SubscriberFilter, *, 
     found = search_matches(session, audience_id, f) if found is None else found
     # The found ids as a materialized set: the page sorts just those rows (given as a plain IN list,
     # the planner walks the sort's index instead, testing every row).
-    matched = select(func.unnest(literal(found, ARRAY(Integer))).label("id")).cte("matched").prefix_with("MATERIALIZED")
+    matched = select(func.unnest(literal(found, ARRAY(BigInteger))).label("id")).cte("matched").prefix_with("MATERIALIZED")
     if len(found) <= SEARCH_CAP:  # every match
         return _page(session, audience_id, f, dialect, cursor, limit, matched)
     walked = within_time(session, WALK_TIMEOUT_MS, lambda: _page(session, audience_id, f, dialect, cursor, limit))
@@ -252,7 +252,7 @@ def _bucket_cursor(cursor: str) -> tuple[int, datetime | None, int]:
     """(bucket index, key value or None, last id) of a bucketed sort's page link."""
     try:
         start, value, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not is_id(last_id) or not isinstance(start, int) or isinstance(start, bool) or start < 0:
+        if not is_subscriber_id(last_id) or not isinstance(start, int) or isinstance(start, bool) or start < 0:
             raise ValueError("not a cursor")
         if value is not None and (not isinstance(value, str) or "\x00" in value):
             raise ValueError("not a cursor")
@@ -344,7 +344,7 @@ def _after(sort: str, cursor: str, dialect: str):
                 raise ValueError("not a cursor")
         elif not isinstance(value, str) or "\x00" in value:
             raise ValueError("not a cursor")
-        if not is_id(last_id):
+        if not is_subscriber_id(last_id):
             raise ValueError("not a cursor")
         if column is Subscriber.subscribed_at or column is SINCE:
             value = parse_datetime(value)

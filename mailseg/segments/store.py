@@ -19,7 +19,7 @@ from ..engagement.window import as_utc
 from ..models import (RetiredTag, Segment, SegmentChange, SegmentMember, SegmentSize, Subscriber, Survey,
                       UTCDateTime, utcnow)
 from ..progress import Progress
-from ..sqlutil import CreateTemporaryTableAs, upsert
+from ..sqlutil import CreateTemporaryTableAs, on_citus, upsert, written_rows
 from .compiler import members_query
 from .grammar import Node, RuleError, check_name, parse_rule, referenced_segments
 
@@ -147,9 +147,11 @@ def remove_segment(session: Session, audience_id: int, name: str, *, tag_prefix:
         raise RuleError([f"segment {name!r} is used by segment(s) {', '.join(users)}: change them first"])
     if segment.sync:
         _retire(session, audience_id, mirrored_tag(segment, tag_prefix))
-    # membership and history carry no foreign key (models/segments.py): deleted here, not by cascade
-    for table in (MEMBERS, SegmentChange.__table__):
-        session.execute(delete(table).where(table.c.segment_id == segment.id))
+    # Explicitly, not by the foreign keys' cascade: a distributed database has none to segments
+    # (mailseg.distribute).
+    session.execute(delete(SegmentMember).where(SegmentMember.segment_id == segment.id))
+    session.execute(delete(SegmentChange).where(SegmentChange.segment_id == segment.id))
+    session.execute(delete(SegmentSize).where(SegmentSize.segment_id == segment.id))
     session.delete(segment)
     session.flush()
 
@@ -207,20 +209,31 @@ def _drop_staging(session: Session) -> None:
     session.execute(text(f"DROP TABLE IF EXISTS {STAGING.name}"))
 
 
+def _anti_joins(session: Session, segment_id: int):
+    """(not yet a member, no longer staged): the staged ids that are not members, the members that are
+    not staged. NOT EXISTS on one database. On Citus the staging table is the coordinator's and the
+    members are sharded, and Citus cannot correlate the two: there each side is an uncorrelated
+    NOT IN subquery, which Citus computes once and ships (mailseg.distribute)."""
+    if on_citus(session):
+        members = select(MEMBERS.c.subscriber_id).where(MEMBERS.c.segment_id == segment_id)
+        return STAGING.c.id.not_in(members), MEMBERS.c.subscriber_id.not_in(select(STAGING.c.id))
+    member = exists().where(MEMBERS.c.segment_id == segment_id, MEMBERS.c.subscriber_id == STAGING.c.id)
+    staged = exists().where(STAGING.c.id == MEMBERS.c.subscriber_id)
+    return ~member, ~staged
+
+
 def _write_changes(session: Session, segment: Segment, as_of: datetime) -> tuple[int, int]:
     """Segment history: one row per subscriber who joins (in the result, not a member) or leaves."""
-    member = exists().where(MEMBERS.c.segment_id == segment.id, MEMBERS.c.subscriber_id == STAGING.c.id)
-    staged = exists().where(STAGING.c.id == MEMBERS.c.subscriber_id)
+    not_member, not_staged = _anti_joins(session, segment.id)
     columns = ["audience_id", "segment_id", "subscriber_id", "joined", "changed_at"]
     at = literal(as_of, UTCDateTime)
-    joins = select(literal(segment.audience_id), literal(segment.id), STAGING.c.id, literal(True), at).where(~member)
+    joins = select(literal(segment.audience_id), literal(segment.id), STAGING.c.id, literal(True), at).where(not_member)
     leaves = (select(literal(segment.audience_id), literal(segment.id), MEMBERS.c.subscriber_id, literal(False), at)
-              .where(MEMBERS.c.segment_id == segment.id, ~staged))
+              .where(MEMBERS.c.segment_id == segment.id, not_staged))
     table = SegmentChange.__table__
     counts = []
     for rows in (joins, leaves):
-        stmt = insert(table).from_select(columns, rows).execution_options(preserve_rowcount=True)
-        counts.append(session.execute(stmt).rowcount)
+        counts.append(written_rows(session, insert(table).from_select(columns, rows)))
     return counts[0], counts[1]
 
 
@@ -240,5 +253,5 @@ def _apply_membership(session: Session, segment_id: int, as_of: datetime, *, joi
         stmt = upsert(session, MEMBERS).from_select(["segment_id", "subscriber_id", "joined_at"], rows)
         session.execute(stmt.on_conflict_do_nothing(index_elements=["segment_id", "subscriber_id"]))
     if left:
-        staged = exists().where(STAGING.c.id == MEMBERS.c.subscriber_id)
-        session.execute(delete(MEMBERS).where(MEMBERS.c.segment_id == segment_id, ~staged))
+        _, not_staged = _anti_joins(session, segment_id)
+        session.execute(delete(MEMBERS).where(MEMBERS.c.segment_id == segment_id, not_staged))

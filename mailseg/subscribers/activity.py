@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, and_, case, delete, exists, func, or_, select, text
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, and_, case, delete, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from ..engagement.rules import EVENTS, SUBSCRIBERS, counted_click, human
@@ -26,7 +26,7 @@ ACTIVITY = SubscriberActivity.__table__
 CLASSES = SubscriberClass.__table__
 COLUMNS = ("subscriber_id", "audience_id", "last_human_open", "last_human_click", "last_activity_at", "engagement_class")
 # The temporary table of one rebuild (CREATE TABLE AS: PostgreSQL aggregates the events in parallel).
-STAGING = Table("activity_staging", MetaData(), Column("subscriber_id", Integer), Column("audience_id", Integer),
+STAGING = Table("activity_staging", MetaData(), Column("subscriber_id", BigInteger), Column("audience_id", Integer),
                 Column("last_human_open", DateTime), Column("last_human_click", DateTime),
                 Column("last_activity_at", DateTime), Column("engagement_class", String(20)))
 

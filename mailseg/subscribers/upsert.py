@@ -17,10 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import Event, Subscriber, SubscriberStatusChange, utcnow
+from ..models.audience import subscriber_key
 from ..sqlutil import member_of, upsert
 from .status import StatusChange, change_statuses, creation_status
 
@@ -41,7 +42,7 @@ class SubscriberRow:
 
 def upsert_subscribers(session: Session, audience_id: int, rows: list[SubscriberRow], *,
                        source: str = "import") -> tuple[int, int]:
-    """Insert new subscribers and update changed ones (INSERT ... ON CONFLICT (audience_id, email) DO
+    """Insert new subscribers and update changed ones (INSERT ... ON CONFLICT (id) DO
     UPDATE ... WHERE a value differs), then apply their statuses through change_statuses.
 
     Returns (inserted, updated); rows identical to what is stored are not touched."""
@@ -56,6 +57,7 @@ def upsert_subscribers(session: Session, audience_id: int, rows: list[Subscriber
         touched.update(_upsert_group(session, audience_id, columns, group, now))
     ids = {**{email: sid for email, (sid, _) in before.items()},
            **_existing_ids(session, audience_id, [row.email for row in rows if row.email not in before])}
+    _check_keys(audience_id, rows, ids)
     changes = _status_changes(session, rows, before, ids, source, now)
     change_statuses(session, changes)
     existing_ids = {sid for sid, _ in before.values()}
@@ -72,17 +74,37 @@ def _upsert_group(session: Session, audience_id: int, columns: tuple[str, ...], 
         merged = {**DEFAULTS, **row.on_insert, **values}
         if merged["subscribed_at"] is None:
             merged["subscribed_at"] = now
-        params.append({"audience_id": audience_id, "email": row.email, "created_at": now, "updated_at": now,
+        params.append({"id": subscriber_key(audience_id, row.email), "audience_id": audience_id, "email": row.email,
+                       "created_at": now, "updated_at": now,
                        "status": creation_status(row.values.get("status")), "status_changed_at": None, **merged})
+    # The conflict target is the id (subscriber_key of audience and email): on a sharded database the
+    # statement routes each row to its shard. An id already held by another address (a key collision)
+    # is never updated: the email must match too; _check_keys then refuses the row.
     stmt = upsert(session, SUBSCRIBERS)
     if columns:
         changed = or_(*(SUBSCRIBERS.c[name].is_distinct_from(stmt.excluded[name]) for name in columns))
         set_ = {name: stmt.excluded[name] for name in columns}
         set_["updated_at"] = stmt.excluded.updated_at
-        stmt = stmt.on_conflict_do_update(index_elements=["audience_id", "email"], set_=set_, where=changed)
+        stmt = stmt.on_conflict_do_update(index_elements=["id"], set_=set_,
+                                          where=and_(SUBSCRIBERS.c.email == stmt.excluded.email, changed))
     else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=["audience_id", "email"])
+        stmt = stmt.on_conflict_do_nothing(index_elements=["id"])
     return set(session.scalars(stmt.returning(SUBSCRIBERS.c.id), params))
+
+
+class SubscriberKeyCollision(ValueError):
+    pass
+
+
+def _check_keys(audience_id: int, rows: list[SubscriberRow], ids: dict[str, int]) -> None:
+    """Every address upserted is stored under its own key: e-mail uniqueness per audience rests on the
+    primary key (subscriber_key), so two addresses sharing a key would otherwise be one subscriber."""
+    for row in rows:
+        key, held = subscriber_key(audience_id, row.email), ids.get(row.email)
+        if held != key:
+            raise SubscriberKeyCollision(
+                f"audience {audience_id}: {row.email!r} cannot be stored: its key {key} is held by another "
+                "address" + ("" if held is None else f" (stored under {held})"))
 
 
 def _status_changes(session: Session, rows: list[SubscriberRow], before: dict[str, tuple[int, str]],

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from itsdangerous import BadData, URLSafeSerializer
 
-from ..values import is_id
+from ..values import is_id, is_subscriber_id
 
 OPEN_SALT = "mailseg.tracking.open"
 CLICK_SALT = "mailseg.tracking.click"
@@ -95,5 +95,5 @@ def _ids_ok(payload, length: int) -> bool:
     if not isinstance(payload, list) or len(payload) != length:
         return False
     audience_id, subscriber_id, campaign_id = payload[:3]
-    ids = (audience_id, subscriber_id) + (() if campaign_id is None else (campaign_id,))
-    return all(is_id(v) for v in ids)
+    ids = (audience_id,) + (() if campaign_id is None else (campaign_id,))
+    return all(is_id(v) for v in ids) and is_subscriber_id(subscriber_id)

@@ -60,7 +60,8 @@ def _copy_out(session: Session, stmt: Select, width: int) -> np.ndarray:
 
 def write_columns(session: Session, table: str, columns: dict[str, np.ndarray]) -> None:
     """INSERT the columns (equal-length arrays; NaN is NULL) into a table of the session's connection.
-    PostgreSQL: integer arrays go to INTEGER columns, float arrays to FLOAT (double precision)."""
+    PostgreSQL: int64 arrays go to BIGINT columns, other integer arrays to INTEGER, float arrays to
+    FLOAT (double precision)."""
     names = list(columns)
     count = len(next(iter(columns.values()))) if columns else 0
     if _postgresql(session):
@@ -80,6 +81,14 @@ def _values(array: np.ndarray) -> list:
     return values
 
 
+def _wire_type(dtype: np.dtype) -> str:
+    """The binary COPY field of a numpy column: float8, int8 for 64-bit integers (subscriber keys are
+    63-bit: BIGINT columns), int4 otherwise (INTEGER columns)."""
+    if dtype.kind == "f":
+        return ">f8"
+    return ">i8" if dtype.itemsize == 8 else ">i4"
+
+
 def _copy_in(session: Session, table: str, columns: dict[str, np.ndarray], count: int) -> None:
     """Binary COPY of the columns: one structured numpy array in the wire layout. A float column
     that is NaN everywhere is left out (NULL); NaN elsewhere is set to NULL after the COPY."""
@@ -88,7 +97,7 @@ def _copy_in(session: Session, table: str, columns: dict[str, np.ndarray], count
     names = list(columns)
     fields = [("count", ">i2")]
     for name in names:
-        fields += [(f"l_{name}", ">i4"), (name, ">f8" if np.asarray(columns[name]).dtype.kind == "f" else ">i4")]
+        fields += [(f"l_{name}", ">i4"), (name, _wire_type(np.asarray(columns[name]).dtype))]
     rows = np.empty(count, dtype=np.dtype(fields))
     rows["count"] = len(names)
     for name in names:

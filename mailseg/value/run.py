@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session
 from ..config import ValueConfig
 from ..engagement.window import months_before, window_bounds
 from ..models import PROSPECT, Audience, SubscriberValue, UTCDateTime, ValueChange, ValueModel, utcnow
+from ..models.audience import SUBSCRIBER_KEY
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import CreateTemporaryTableAs, upsert
+from ..sqlutil import CreateTemporaryTableAs, upsert, written_rows
 from . import clv
 from .columns import read_columns, write_columns
 from .segments import parse_rfm_segments, segment_case
@@ -137,12 +138,12 @@ def _sort_memory(session: Session) -> None:
 
 
 _META = MetaData()
-TOTALED = Table(TOTALS, _META, *(Column(name, Integer) for name in (
-    "subscriber_id", "frequency", "monetary_cents", "recency_days", "days", "first_day", "last_day")),
+TOTALED = Table(TOTALS, _META, Column("subscriber_id", SUBSCRIBER_KEY), *(Column(name, Integer) for name in (
+    "frequency", "monetary_cents", "recency_days", "days", "first_day", "last_day")),
     *(Column(name, Float) for name in ("total_amount", "total_margin", "first_day_amount")))
-SCORED = Table(SCORES, _META, *(Column(name, Integer) for name in (
-    "subscriber_id", "r_score", "f_score", "m_score", "cents_before")))
-PREDICTED = Table(PREDICTIONS, _META, Column("subscriber_id", Integer), Column("repeat_days", Integer),
+SCORED = Table(SCORES, _META, Column("subscriber_id", SUBSCRIBER_KEY), *(Column(name, Integer) for name in (
+    "r_score", "f_score", "m_score", "cents_before")))
+PREDICTED = Table(PREDICTIONS, _META, Column("subscriber_id", SUBSCRIBER_KEY), Column("repeat_days", Integer),
                   *(Column(name, Float) for name in ("t_x_weeks", "t_weeks", "margin_rate", "p_alive",
                                                      "expected_orders", "expected_order_value", "clv")),
                   prefixes=["TEMPORARY"])
@@ -156,15 +157,18 @@ def _fit_and_predict(session: Session, audience_id: int, settings: ValueConfig, 
     """Fit both models on every subscriber with a counted order up to as_of; store the fit and the
     predictions, or keep the last good model and say why. Returns the customers' CLVs when fitted."""
     t = TOTALED.c
-    data = read_columns(session, select(t.subscriber_id, t.days, t.first_day, t.last_day, t.total_amount,
-                                        t.total_margin, t.first_day_amount, t.frequency))
+    # In subscriber order (the same order every run: the same sums, the same fit). The figures as
+    # floats; the subscriber keys (63-bit: a float would round them) read on their own, in that order.
+    customers = select(t.subscriber_id).order_by(t.subscriber_id)
+    data = read_columns(session, customers.add_columns(t.days, t.first_day, t.last_day, t.total_amount,
+                                                       t.total_margin, t.first_day_amount, t.frequency))
     PREDICTED.create(session.connection())
     if not len(data):
         result.model_reason = "no orders"
         result.model = _last_model(session, audience_id)
         return None
-    data = data[np.argsort(data[:, 0], kind="stable")]  # the same order every run: the same sums, the same fit
-    ids, days, first, last = data[:, 0].astype(np.int64), data[:, 1], data[:, 2], data[:, 3]
+    ids = np.fromiter(session.scalars(customers), dtype=np.int64, count=len(data))
+    days, first, last = data[:, 1], data[:, 2], data[:, 3]
     total, margin, first_amount, frequency = data[:, 4], data[:, 5], data[:, 6], data[:, 7]
     x, t_x, T, spend, rate = model_inputs(as_of, settings, days, first, last, total, margin, first_amount)
     repeat = int(np.sum(x > 0))
@@ -193,7 +197,7 @@ def _fit_and_predict(session: Session, audience_id: int, settings: ValueConfig, 
         result.model = model_parameters(model)
     else:
         result.model = _last_model(session, audience_id)
-    columns = {"subscriber_id": ids, "repeat_days": x.astype(np.int64), "t_x_weeks": t_x, "t_weeks": T,
+    columns = {"subscriber_id": ids, "repeat_days": x.astype(np.int32), "t_x_weeks": t_x, "t_weeks": T,
                "margin_rate": rate, **predictions}
     write_columns(session, PREDICTIONS, columns)
     return customer_clv
@@ -313,8 +317,7 @@ def _write_history(session: Session, audience_id: int, as_of: datetime, run_id: 
                        literal(as_of, UTCDateTime), literal(run_id))
                 .where(stored.is_distinct_from(new)))
         columns = ["audience_id", "subscriber_id", "family", "from_value", "to_value", "changed_at", "run_id"]
-        stmt = insert(ValueChange.__table__).from_select(columns, rows).execution_options(preserve_rowcount=True)
-        changes[family] = session.execute(stmt).rowcount
+        changes[family] = written_rows(session, insert(ValueChange.__table__).from_select(columns, rows))
     return changes
 
 
@@ -327,7 +330,7 @@ def _store_values(session: Session, audience_id: int, as_of: datetime, run_id: i
     stmt = upsert(session, VALUES).from_select(columns, rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=["subscriber_id"], set_={name: stmt.excluded[name] for name in ("as_of", "run_id", *VALUE_COLUMNS)})
-    return session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
+    return written_rows(session, stmt)
 
 
 def _count(session: Session, audience_id: int, result: ValueResult) -> None:

@@ -1,0 +1,179 @@
+"""Citus (docs/SCALING.md): `mailseg db distribute`, the heavy statements executed on the shards
+(read from EXPLAIN), and classify / value / segments giving on Citus what they give on one PostgreSQL.
+
+The Citus tests run when MAILSEG_TEST_CITUS_URL is set (tests/conftest.py), skipped otherwise."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ClauseElement, Executable
+
+from mailseg.config import Config
+from mailseg.db import Database
+from mailseg.distribute import DistributeError, distribute, is_distributed
+from mailseg.engagement.classify import classify_audience, stage_changes_query
+from mailseg.engagement.rules import window_counts
+from mailseg.engagement.window import window_bounds
+from mailseg.models import Subscriber, SubscriberValue
+from mailseg.segments import add_segment, refresh_segment
+from mailseg.segments.compiler import members_query
+from mailseg.segments.grammar import parse_rule
+from mailseg.value.run import value_audience
+from mailseg.value.sql import order_totals
+
+from .conftest import _truncate_postgres
+from .factories import AS_OF, make_audience, make_event, make_order, make_subscriber
+
+SIX_CONDITIONS = {"all": [
+    {"field": "engagement_class", "op": "in", "value": ["active", "semi_active"]},
+    {"field": "rfm_segment", "op": "in", "value": ["at_risk", "cant_lose_them", "lost"]},
+    {"field": "merge.city", "op": "=", "value": "kyiv"},
+    {"event": "click", "url_contains": "pricing", "within_days": 90, "count": {"op": ">=", "value": 1}},
+    {"not": {"field": "tags", "op": "contains", "value": "vip"}},
+    {"field": "subscribed_at", "op": "before", "value": "2026-08-01"},
+]}
+
+
+class Explain(Executable, ClauseElement):
+    inherit_cache = False
+
+    def __init__(self, query) -> None:
+        self.query = query
+
+
+@compiles(Explain)
+def _compile_explain(element: Explain, compiler, **kw) -> str:
+    return f"EXPLAIN {compiler.process(element.query, **kw)}"
+
+
+def test_distribute_names_what_is_missing_and_runs_again(database):
+    if is_distributed(database):
+        again = distribute(database)  # idempotent: nothing left to do
+        assert again.distributed == [] and again.reference == [] and "events" in again.already
+        return
+    with pytest.raises(DistributeError) as refused:
+        distribute(database)
+    expected = "cannot be distributed" if database.dialect == "sqlite" else "has no citus extension"
+    assert expected in str(refused.value) and "docs/SCALING.md" in str(refused.value)
+
+
+@pytest.fixture
+def citus(citus_url):
+    db = Database(citus_url)
+    _truncate_postgres(db)
+    yield db
+    db.dispose()
+
+
+def _fill(session) -> int:
+    """A few subscribers of every kind: engaged, lapsed, buyers, a vip, one unsubscribed."""
+    audience = make_audience(session)
+    for n in range(24):
+        email = f"p{n:02d}@example.org"
+        sub = make_subscriber(session, audience, email, subscribed_at=AS_OF - timedelta(days=400 - n))
+        sub.merge_fields = {"city": "kyiv" if n % 2 else "lviv"}
+        sub.tags = ["vip"] if n % 7 == 0 else []
+        for k in range(n % 5):
+            make_event(session, sub.id, "send", AS_OF - timedelta(days=10 + 9 * k))
+            make_event(session, sub.id, "open", AS_OF - timedelta(days=9 + 9 * k))
+        if n % 3 == 0:
+            make_event(session, sub.id, "click", AS_OF - timedelta(days=5), url="https://shop.example/pricing")
+        for k in range(n % 4):
+            make_order(session, audience, email, AS_OF - timedelta(days=20 + 40 * k), Decimal(10 + n), order_id=f"o{n}-{k}")
+        if n == 23:
+            sub.status = "unsubscribed"
+    session.commit()
+    return audience.id
+
+
+def _plan(session, query) -> str:
+    return "\n".join(session.execute(Explain(query)).scalars())
+
+
+def _assert_pushed_down(plan: str, shards: int) -> None:
+    """Executed as one task per shard on the workers: no intermediate result pulled to the coordinator
+    (a "Distributed Subplan") and no repartition of rows between nodes."""
+    assert plan.splitlines()[0].lstrip().startswith("Custom Scan (Citus Adaptive)"), plan
+    assert f"Task Count: {shards}" in plan, plan
+    assert "Subplan" not in plan and "repartition" not in plan.lower(), plan
+
+
+def test_the_heavy_statements_run_on_each_shard(citus):
+    config = Config()
+    with citus.session() as session:
+        audience_id = _fill(session)
+        shards = session.execute(Explain(select(Subscriber.id))).scalars().all()
+        shard_count = int(next(line for line in shards if "Task Count" in line).split(":")[1])
+        window_start, as_of = window_bounds(AS_OF, config.engagement.window_months)
+        window = window_counts(audience_id, window_start, as_of, config.engagement)
+        _assert_pushed_down(_plan(session, stage_changes_query(audience_id, window_start, as_of, config.engagement,
+                                                               window)), shard_count)
+        totals = order_totals(session, audience_id, AS_OF - timedelta(days=365), AS_OF, 0.3)
+        _assert_pushed_down(_plan(session, select(totals)), shard_count)
+        members = members_query(parse_rule(SIX_CONDITIONS), audience_id, AS_OF, config.engagement)
+        _assert_pushed_down(_plan(session, members), shard_count)
+
+
+def _results(db: Database) -> dict:
+    """Classify, value and a 6-condition segment on the same data; the outcome per e-mail."""
+    config = Config()
+    with db.session() as session:
+        audience_id = _fill(session)
+        classify_audience(session, audience_id, config.engagement, as_of=AS_OF)
+        value_audience(session, audience_id, config.value, as_of=AS_OF)
+        segment = add_segment(session, audience_id, "six", SIX_CONDITIONS)
+        session.commit()
+        refresh_segment(session, segment, config.engagement, as_of=AS_OF)
+        session.commit()
+        rows = session.execute(
+            select(Subscriber.email, Subscriber.engagement_class, SubscriberValue.rfm_segment, SubscriberValue.frequency,
+                   SubscriberValue.monetary, SubscriberValue.r_score, SubscriberValue.abc_class)
+            .join(SubscriberValue, SubscriberValue.subscriber_id == Subscriber.id, isouter=True)).all()
+        members = set(session.scalars(
+            select(Subscriber.email).where(Subscriber.id.in_(select(members_query(
+                parse_rule(SIX_CONDITIONS), audience_id, AS_OF, config.engagement).subquery().c.id)))))
+    return {"subscribers": {row[0]: tuple(row[1:]) for row in rows}, "members": members}
+
+
+def test_citus_gives_what_one_postgresql_gives(citus, postgres_url):
+    single = Database(postgres_url)
+    _truncate_postgres(single)
+    try:
+        expected = _results(single)
+    finally:
+        single.dispose()
+    got = _results(citus)
+    assert got == expected
+    assert {c for c, *_ in expected["subscribers"].values()} >= {"active", "inactive"} and expected["members"]
+
+
+def test_distribute_without_workers_says_how_to_register_them(citus_url):
+    """A database with citus on the coordinator alone: no worker registered in it."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"mailseg_citus_lone_{uuid.uuid4().hex[:8]}"
+    server = make_url(citus_url)
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    lone = create_engine(server.set(database=name), isolation_level="AUTOCOMMIT")
+    with lone.connect() as conn:
+        conn.execute(text("CREATE EXTENSION citus"))
+    lone.dispose()
+    db = Database(server.set(database=name).render_as_string(hide_password=False))
+    try:
+        with pytest.raises(DistributeError, match="no active workers: register them .*citus_add_node"):
+            distribute(db)
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

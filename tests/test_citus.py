@@ -24,7 +24,7 @@ from mailseg.segments import add_segment, refresh_segment
 from mailseg.segments.compiler import members_query
 from mailseg.segments.grammar import parse_rule
 from mailseg.value.run import value_audience
-from mailseg.value.sql import order_totals
+from mailseg.value.sql import customer_totals
 
 from .conftest import _truncate_postgres
 from .factories import AS_OF, make_audience, make_event, make_order, make_subscriber
@@ -113,7 +113,7 @@ def test_the_heavy_statements_run_on_each_shard(citus):
         window = window_counts(audience_id, window_start, as_of, config.engagement)
         _assert_pushed_down(_plan(session, stage_changes_query(audience_id, window_start, as_of, config.engagement,
                                                                window)), shard_count)
-        totals = order_totals(session, audience_id, AS_OF - timedelta(days=365), AS_OF, 0.3)
+        totals = customer_totals(session, audience_id, AS_OF - timedelta(days=365), AS_OF, 0.3).subquery()
         _assert_pushed_down(_plan(session, select(totals)), shard_count)
         members = members_query(parse_rule(SIX_CONDITIONS), audience_id, AS_OF, config.engagement)
         _assert_pushed_down(_plan(session, members), shard_count)

@@ -25,7 +25,7 @@ from ..config import EngagementConfig
 from ..models import Audience, ClassChange, JobRun, UTCDateTime, utcnow
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import CreateTemporaryTableAs, written_rows
+from ..sqlutil import CreateTemporaryTableAs, on_citus, written_rows
 from ..subscribers.status import first_change_after, status_at_expression
 from .rules import CLASSES, SUBSCRIBERS, class_at_expression, window_counts
 from .window import CLASS_NAMES, window_bounds
@@ -181,10 +181,19 @@ def _apply_classes(session: Session, audience_id: int, as_of: datetime) -> None:
     statements over the narrow table: DELETE (not subscribed yet at as_of: no class), UPDATE (a
     stored class changes), INSERT ... SELECT (a first class: every subscriber on a first run)."""
     staged = STAGING.c.subscriber_id == CLASSES.c.subscriber_id
-    session.execute(delete(CLASSES).where(exists().where(staged, STAGING.c.to_class.is_(None), _still_current())))
+    gone = (STAGING.c.to_class.is_(None), _still_current())
+    if on_citus(session):
+        # Citus joins the coordinator's staging table to the shards (DELETE ... USING, and an
+        # uncorrelated NOT IN below) but cannot correlate a subquery with it.
+        session.execute(delete(CLASSES).where(staged, *gone))
+        classified = STAGING.c.subscriber_id.not_in(select(CLASSES.c.subscriber_id)
+                                                    .where(CLASSES.c.audience_id == audience_id))
+    else:  # SQLite has no DELETE ... USING
+        session.execute(delete(CLASSES).where(exists().where(staged, *gone)))
+        classified = ~exists().where(staged)
     session.execute(update(CLASSES).where(staged, STAGING.c.to_class.is_not(None), _still_current())
                     .values(engagement_class=STAGING.c.to_class, class_since=literal(as_of, UTCDateTime)))
     first = (select(STAGING.c.subscriber_id, literal(audience_id), STAGING.c.to_class, literal(as_of, UTCDateTime))
-             .where(STAGING.c.to_class.is_not(None), STAGING.c.from_class.is_(None), ~exists().where(staged)))
+             .where(STAGING.c.to_class.is_not(None), STAGING.c.from_class.is_(None), classified))
     session.execute(insert(CLASSES).from_select(["subscriber_id", "audience_id", "engagement_class", "class_since"],
                                                 first))

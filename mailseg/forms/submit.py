@@ -160,7 +160,7 @@ def _upsert(session: Session, audience_id: int, email: str, name: str, tags: lis
 
 def confirm_submission(session: Session, submission_id: int, now: datetime) -> FormSubmission | None:
     """The subscriber confirmed (double opt-in): pending becomes subscribed; idempotent. The caller commits."""
-    submission = session.get(FormSubmission, submission_id)
+    submission = session.scalar(select(FormSubmission).where(FormSubmission.id == submission_id))
     if submission is None:
         return None
     if submission.confirmed_at is None:

@@ -86,19 +86,34 @@ def test_the_status_history_is_seeded_for_existing_subscribers(db_url):
     assert stamps == ["2025-06-01 10:00:00", "2025-02-01 00:00:00", "2025-02-01 00:00:00"]
 
 
-def test_subscriber_ids_become_keys_and_every_reference_follows(db_url):
-    """0019_distribution: subscribers get subscriber_key ids; their events and history move with them."""
+def test_subscriber_ids_become_keys_and_every_reference_follows(db_url, database):
+    """0019_distribution: subscribers get subscriber_key ids; their events and history move with them.
+    (`database`: the tables emptied first, PostgreSQL's scratch database is shared by the tests.)"""
     _single_node(db_url)
-    from alembic import command
-    from sqlalchemy import text
-
-    from mailseg.db import Database, alembic_config
+    from mailseg.db import Database
     from mailseg.models.audience import subscriber_key
 
     db = Database(db_url)
+    try:
+        ids, events, changes, numbered, orphans = _keys_round_trip(db)
+    finally:
+        db.upgrade()  # never leave the shared database below head
+        db.dispose()
+    assert ids == {f" S{n}@Example.com ": subscriber_key(7, f"s{n}@example.com") for n in (1, 2)}
+    assert events == [(" S1@Example.com ", 2), (" S2@Example.com ", 2)] and changes == 2
+    assert numbered == [1, 2] and orphans == 0
+
+
+def _keys_round_trip(db):
+    """Rows written at 0013, upgraded (ids become keys), downgraded again (ids 1..n)."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from mailseg.db import alembic_config
+
     command.downgrade(alembic_config(db.engine), "0013_segments")
     with db.engine.begin() as conn:
-        conn.execute(text("INSERT INTO audiences (id, name, provider, created_at) VALUES (7, 'a', 'mailchimp', '2025-01-01')"))
+        conn.execute(text("INSERT INTO audiences (id, name, provider, created_at) VALUES (7, 'keys', 'mailchimp', '2025-01-01')"))
         for sid in (1, 2):
             conn.execute(text(
                 "INSERT INTO subscribers (id, audience_id, email, status, subscribed_at, merge_fields, tags, created_at, "
@@ -121,8 +136,4 @@ def test_subscriber_ids_become_keys_and_every_reference_follows(db_url):
     with db.engine.connect() as conn:
         numbered = sorted(conn.execute(text("SELECT id FROM subscribers")).scalars())
         orphans = conn.execute(text("SELECT count(*) FROM events WHERE subscriber_id NOT IN (SELECT id FROM subscribers)")).scalar()
-    db.upgrade()
-    db.dispose()
-    assert ids == {f" S{n}@Example.com ": subscriber_key(7, f"s{n}@example.com") for n in (1, 2)}
-    assert events == [(" S1@Example.com ", 2), (" S2@Example.com ", 2)] and changes == 2
-    assert numbered == [1, 2] and orphans == 0
+    return ids, events, changes, numbered, orphans

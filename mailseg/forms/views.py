@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..models import Audience, SignupForm, utcnow
+from ..values import text_problem
 from ..web import config, db_session
 from ..web.client_ip import client_ip
 from .submit import confirm_submission, form_token, read_confirmation_token, submit_signup
@@ -35,6 +36,8 @@ MESSAGES = {
 
 
 def _form(name: str) -> SignupForm | None:
+    if text_problem(name) is not None:  # a name no form can have (a NUL...): not found, never a database error
+        return None
     return db_session().scalar(select(SignupForm).where(SignupForm.name == name))
 
 

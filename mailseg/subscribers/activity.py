@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..engagement.rules import EVENTS, SUBSCRIBERS, counted_click, human
 from ..models import SubscriberActivity, SubscriberClass, utcnow
-from ..sqlutil import CreateTemporaryTableAs, upsert
+from ..sqlutil import CreateTemporaryTableAs, on_citus, upsert
 
 ACTIVITY = SubscriberActivity.__table__
 # The class of the last classification (subscriber_classes, its one home), copied for the index that
@@ -61,8 +61,10 @@ def refresh_activity(session: Session, audience_id: int, *, as_of: datetime | No
     session.execute(stmt.on_conflict_do_update(index_elements=["subscriber_id"],
                                                set_={c: stmt.excluded[c] for c in COLUMNS[1:]}))
     # Subscribers with no human open or click any more (their events flagged or moved since).
-    session.execute(delete(ACTIVITY).where(ACTIVITY.c.audience_id == audience_id, ~exists(
-        select(STAGING.c.subscriber_id).where(STAGING.c.subscriber_id == ACTIVITY.c.subscriber_id))))
+    # (Citus cannot correlate a subquery with the coordinator's staging table: an uncorrelated NOT IN there.)
+    staged = (ACTIVITY.c.subscriber_id.not_in(select(STAGING.c.subscriber_id)) if on_citus(session) else
+              ~exists(select(STAGING.c.subscriber_id).where(STAGING.c.subscriber_id == ACTIVITY.c.subscriber_id)))
+    session.execute(delete(ACTIVITY).where(ACTIVITY.c.audience_id == audience_id, staged))
     count = session.scalar(select(func.count()).select_from(STAGING))
     session.execute(text(f"DROP TABLE IF EXISTS {STAGING.name}"))
     return count

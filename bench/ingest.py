@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bench.loadgen import HOST, post_all, wait_until_up, wrk  # noqa: E402
 from mailseg.db import Database  # noqa: E402
 from mailseg.ingest.queue import EventQueue  # noqa: E402
+from mailseg.models.audience import subscriber_key  # noqa: E402
 from mailseg.tracking.rewrite import open_url  # noqa: E402
 from mailseg.tracking.tokens import OpenToken  # noqa: E402
 from mailseg.webhooks.mandrill import signature  # noqa: E402
@@ -206,11 +207,12 @@ def seed(dsn: str) -> tuple[int, int, list[int]]:
         campaign_id = conn.execute("INSERT INTO campaigns (audience_id, provider_id, name, kind, status, variant, created_at)"
                                    " VALUES (%s, 'bench', 'bench', 'regular', 'sent', 1, now()) RETURNING id",
                                    (audience_id,)).fetchone()[0]
-        with conn.cursor().copy("COPY subscribers (audience_id, email, status, subscribed_at, merge_fields, tags,"
+        with conn.cursor().copy("COPY subscribers (id, audience_id, email, status, subscribed_at, merge_fields, tags,"
                                 " created_at, updated_at) FROM STDIN") as copy:
             for i in range(SUBSCRIBERS):
-                copy.write_row((audience_id, f"user{i}@bench.example", "subscribed", "2024-01-01", "{}", "[]",
-                                "2024-01-01", "2024-01-01"))
+                email = f"user{i}@bench.example"
+                copy.write_row((subscriber_key(audience_id, email), audience_id, email, "subscribed", "2024-01-01",
+                                "{}", "[]", "2024-01-01", "2024-01-01"))
         ids = [row[0] for row in conn.execute("SELECT id FROM subscribers ORDER BY id")]
     return audience_id, campaign_id, ids
 
@@ -265,7 +267,7 @@ def raw_insert_rate(dsn: str, *, source: str = "mandrill", columns: str = RAW_CO
         conn.execute("CREATE TABLE events_raw (LIKE events INCLUDING ALL)")
         conn.commit()
         sql = (f"INSERT INTO events_raw ({columns}) VALUES ({', '.join(['%s'] * len(columns.split(',')))})"
-               " ON CONFLICT (dedupe_key) DO NOTHING")
+               " ON CONFLICT (subscriber_id, dedupe_key) DO NOTHING")
         started = time.perf_counter()
         with conn.cursor() as cur:
             for start in range(0, len(rows), EVENTS_PER_POST):

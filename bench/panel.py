@@ -40,6 +40,7 @@ from mailseg.accounts import create_user  # noqa: E402
 from mailseg.app import create_app  # noqa: E402
 from mailseg.config import Config  # noqa: E402
 from mailseg.db import Database  # noqa: E402
+from mailseg.models.audience import subscriber_key  # noqa: E402
 
 CLASSES = [("active", .20), ("semi_active", .25), ("new", .10), ("inactive", .35), ("unsubscribed", .07),
            ("cleaned", .02), ("complained", .005), ("pending", .005)]
@@ -73,17 +74,18 @@ def load(db: Database, n: int, seed: int = 7) -> None:
         first = rng.choice(NAMES)
         last = rng.choice(STEMS) + rng.choice(ENDINGS)
         email = f"{first}.{rng.randint(0, 10**9):09d}.{i}@example.{rng.choice(['com', 'org', 'net'])}"
+        key = subscriber_key(1, email)  # the subscriber's id (mailseg.models.audience)
         first_run = next((d for d in run_days if d >= subscribed), run_days[-1])
         since = first_run
         change_id += 1
         second = rng.random() < 0.5 and first_run < run_days[-1]
         initial = "new" if second else klass
-        changes.write(f"{change_id}\t1\t{i}\t\\N\t{initial}\t{first_run.isoformat()}\n")
+        changes.write(f"{change_id}\t1\t{key}\t\\N\t{initial}\t{first_run.isoformat()}\n")
         deltas[first_run][initial] += 1
         if second:
             since = rng.choice([d for d in run_days if d > first_run])
             change_id += 1
-            changes.write(f"{change_id}\t1\t{i}\tnew\t{klass}\t{since.isoformat()}\n")
+            changes.write(f"{change_id}\t1\t{key}\tnew\t{klass}\t{since.isoformat()}\n")
             deltas[since][klass] += 1
             deltas[since]["new"] -= 1
         # Human opens and clicks (and Apple-proxy opens) for the sort by last activity: the engaged
@@ -91,11 +93,11 @@ def load(db: Database, n: int, seed: int = 7) -> None:
         for kind, machine, days in _activity(rng, klass):
             event_id += 1
             at = NOW - timedelta(days=days, seconds=rng.randint(0, 86400))
-            events.write(f"{event_id}\t{i}\t{kind}\t{at.isoformat()}\t{machine}\tdemo\tb{event_id}\t{at.isoformat()}\n")
+            events.write(f"{event_id}\t{key}\t{kind}\t{at.isoformat()}\t{machine}\tdemo\tb{event_id}\t{at.isoformat()}\n")
         status = STATUS_OF.get(klass, "subscribed")
-        subs.write(f"{i}\t1\t{email}\t{status}\t{subscribed.isoformat()}\t{first.title()}\t{last}\t{{}}\t[]\t"
+        subs.write(f"{key}\t1\t{email}\t{status}\t{subscribed.isoformat()}\t{first.title()}\t{last}\t{{}}\t[]\t"
                    f"{subscribed.isoformat()}\t{subscribed.isoformat()}\n")
-        classes.write(f"{i}\t1\t{klass}\t{since.isoformat()}\n")
+        classes.write(f"{key}\t1\t{klass}\t{since.isoformat()}\n")
     raw = db.engine.raw_connection()
     try:
         with raw.cursor() as cur:
@@ -127,7 +129,6 @@ def load(db: Database, n: int, seed: int = 7) -> None:
             started = time.perf_counter()
             cur.execute(search_index)
             print(f"built ix_subscribers_search (pg_trgm GIN) in {time.perf_counter() - started:.1f} s")
-            cur.execute("SELECT setval('subscribers_id_seq', %s)", (n,))
             cur.execute("SELECT setval('class_changes_id_seq', %s)", (change_id,))
         raw.commit()
     finally:

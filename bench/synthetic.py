@@ -11,6 +11,8 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Iterator
 
+from mailseg.models.audience import subscriber_key
+
 AS_OF = datetime(2026, 6, 30)
 HISTORY_DAYS = 730  # events spread over two years; a 6-month window sees about a quarter of them
 TIME_POOL_SIZE = 200_000
@@ -38,7 +40,12 @@ def subscriber_rows(count: int, pool: list[str], seed: int = 1) -> Iterator[tupl
     recent = len(pool) // 4  # the newest quarter of the pool: inside a 6-month window
     for sub_id in range(1, count + 1):
         joined = pool[rnd.randrange(recent)] if rnd.random() < 0.08 else OLD_SUBSCRIPTION
-        yield (sub_id, 1, f"s{sub_id}@example.com", rnd.choice(STATUSES), joined, "{}", "[]", joined, joined)
+        yield (key_of(sub_id), 1, f"s{sub_id}@example.com", rnd.choice(STATUSES), joined, "{}", "[]", joined, joined)
+
+
+def key_of(n: int) -> int:
+    """The id of generated subscriber n (s<n>@example.com in audience 1): its subscriber key."""
+    return subscriber_key(1, f"s{n}@example.com")
 
 
 def event_rows(subscribers: int, per_subscriber: int, pool: list[str], seed: int = 2) -> Iterator[tuple]:
@@ -50,7 +57,8 @@ def event_rows(subscribers: int, per_subscriber: int, pool: list[str], seed: int
     size = len(pool)
     event_id = 0
     low, high = per_subscriber // 3, per_subscriber * 5 // 3
-    for sub_id in range(1, subscribers + 1):
+    for n in range(1, subscribers + 1):
+        sub_id = key_of(n)
         engages = rnd() >= 0.3
         last_active = int(rnd() ** 2 * size)  # recent activity is more common than old
         for _ in range(random.randint(low, high)):

@@ -53,7 +53,8 @@ def order_rows(subscribers: int, seed: int = 3):
     """Orders of every second subscriber: about 10 each on average, as the BG/NBD story draws them."""
     rnd = random.Random(seed)
     order_id = 0
-    for sub_id in range(1, subscribers + 1, 2):
+    for n in range(1, subscribers + 1, 2):
+        sub_id = synthetic.key_of(n)
         weekly = rnd.gammavariate(2.0, 0.08)
         dropout = rnd.betavariate(1.0, 14.0)
         nu = rnd.gammavariate(4.0, 1 / 60)

@@ -20,10 +20,9 @@ from sqlalchemy.orm import Session
 from ..config import ValueConfig
 from ..engagement.window import window_bounds
 from ..models import PROSPECT, Subscriber, ValueChange
-from ..sqlutil import CreateTemporaryTableAs
-from .run import (SCORED, SCORES, TOTALED, TOTALS, _drop_temporary, fitted_models, latest_model, model_inputs,
-                  model_parameters, predict)
-from .sql import abc_case, customer_scores, customer_totals
+from .run import (SCORED, TOTALED, _drop_temporary, fitted_models, latest_model, model_inputs, model_parameters,
+                  predict, stage_scores)
+from .sql import abc_case
 
 
 def value_as_of(session: Session, subscriber_id: int, settings: ValueConfig, as_of: datetime) -> dict:
@@ -33,13 +32,8 @@ def value_as_of(session: Session, subscriber_id: int, settings: ValueConfig, as_
     window_start, as_of = window_bounds(as_of, settings.lookback_months)
     _drop_temporary(session)
     try:
-        session.execute(CreateTemporaryTableAs(
-            TOTALS, customer_totals(session, audience_id, window_start, as_of, settings.margin_rate)))
-        customers, cents_total = session.execute(
-            select(func.count(), func.coalesce(func.sum(TOTALED.c.monetary_cents), 0))
-            .where(TOTALED.c.frequency > 0)).one()
-        session.execute(CreateTemporaryTableAs(SCORES, customer_scores(TOTALED, customers)))
-        return _fields(session, audience_id, subscriber_id, settings, as_of, int(cents_total))
+        cents_total = stage_scores(session, audience_id, window_start, as_of, settings.margin_rate)
+        return _fields(session, audience_id, subscriber_id, settings, as_of, cents_total)
     finally:
         _drop_temporary(session)
 

@@ -85,12 +85,7 @@ def value_audience(session: Session, audience_id: int, settings: ValueConfig, *,
         session.execute(select(Audience.id).where(Audience.id == audience_id).with_for_update())
         _drop_temporary(session)
         _sort_memory(session)
-        session.execute(CreateTemporaryTableAs(
-            TOTALS, customer_totals(session, audience_id, window_start, as_of, settings.margin_rate)))
-        customers, cents_total = session.execute(
-            select(func.count(), func.coalesce(func.sum(TOTALED.c.monetary_cents), 0))
-            .where(TOTALED.c.frequency > 0)).one()
-        session.execute(CreateTemporaryTableAs(SCORES, customer_scores(TOTALED, customers)))
+        cents_total = stage_scores(session, audience_id, window_start, as_of, settings.margin_rate)
         _advance(progress)
         customer_clv = _fit_and_predict(session, audience_id, settings, as_of, run.id, result)
         _advance(progress)
@@ -150,6 +145,19 @@ PREDICTED = Table(PREDICTIONS, _META, Column("subscriber_id", SUBSCRIBER_KEY), C
 OLD = {family: f"old_{column}" for family, column in FAMILY_COLUMNS.items()}
 CHANGED_TABLE = Table(CHANGED, _META, *(Column(name) for name in ("subscriber_id",) + VALUE_COLUMNS),
                       *(Column(name) for name in OLD.values()))
+
+
+def stage_scores(session: Session, audience_id: int, window_start: datetime, as_of: datetime,
+                 margin_rate: float) -> int:
+    """The temporary totals and scores tables of a value computation as of `as_of` (the run's and
+    explain's); returns the customers' revenue in cents, the ABC total."""
+    session.execute(CreateTemporaryTableAs(
+        TOTALS, customer_totals(session, audience_id, window_start, as_of, margin_rate)))
+    customers, cents_total = session.execute(
+        select(func.count(), func.coalesce(func.sum(TOTALED.c.monetary_cents), 0))
+        .where(TOTALED.c.frequency > 0)).one()
+    session.execute(CreateTemporaryTableAs(SCORES, customer_scores(TOTALED, customers)))
+    return int(cents_total)
 
 
 def _fit_and_predict(session: Session, audience_id: int, settings: ValueConfig, as_of: datetime, run_id: int,

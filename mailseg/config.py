@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any, Mapping, get_args, get_origin, get_type_hints
 
 from .config_experiments import HoldoutConfig, PlatformConfig, SandboxConfig, UpliftConfig
+from .config_policies import (SUNSET_ACTIONS, FrequencyConfig, OfferConfig, ReengagementConfig, ResendConfig,  # noqa: F401
+                              SunsetConfig)
+from .config_value import DEFAULT_RFM_SEGMENTS, VALUE_SYNC_FAMILIES, ValueConfig  # noqa: F401
 from .configbase import ConfigError, setting  # re-exported: callers import them from here
 
 from .schedules import check_schedule, check_timezone
@@ -146,143 +149,6 @@ class SchedulerConfig:
     misfire_grace_seconds: int = setting(3600, min=1, max=7 * 86400)
     lease_seconds: int = setting(30, min=2, max=3600)
     standby_poll_seconds: int = setting(5, min=1, max=600)
-
-
-SUNSET_ACTIONS = ("tag", "unsubscribe", "archive")
-
-
-def _check_subjects(value: list[str]) -> None:
-    if not value:
-        raise ValueError("give at least one subject line")
-    for subject in value:
-        if not subject.strip():
-            raise ValueError("subject lines cannot be empty")
-        try:
-            subject.format(subject="x")
-        except (KeyError, IndexError, ValueError):
-            raise ValueError(f"only {{subject}} may appear in braces: {subject!r}") from None
-
-
-@dataclass(frozen=True)
-class FrequencyConfig:
-    """Frequency cap: the tag every regular mailing should target."""
-
-    # Inactive subscribers are eligible again once their last send is this many days old.
-    inactive_every_days: int = setting(60, min=30, max=120)
-    eligible_tag: str = setting("mailseg:eligible")
-    # Target or exclude a rule segment (its stored members, by name; "" = everyone / no one).
-    segment: str = setting("")
-    exclude_segment: str = setting("")
-    # Value segments (RFM segment, ABC class or quadrant names) whose subscribers are always eligible.
-    prefer_segments: list[str] = setting([])
-
-
-@dataclass(frozen=True)
-class ReengagementConfig:
-    # Sends inside the engagement window, none opened or clicked by a human, before anyone enters.
-    min_sends: int = setting(5, min=1, max=100)
-    wait_days: int = setting(14, min=1, max=90)
-    attempts: int = setting(1, min=1, max=5)
-    # The Mailchimp campaign copied for each attempt; empty: the policy is off.
-    template_campaign_id: str = setting("")
-    # Target or exclude a rule segment (its stored members, by name; "" = everyone / no one).
-    segment: str = setting("")
-    exclude_segment: str = setting("")
-
-
-@dataclass(frozen=True)
-class SunsetConfig:
-    action: str = setting("tag", choices=SUNSET_ACTIONS)
-    tag: str = setting("mailseg:sunset")
-    # Value segments never re-engaged nor sunset: RFM segments, ABC classes or quadrants by name.
-    protect_segments: list[str] = setting([])
-
-
-@dataclass(frozen=True)
-class ResendConfig:
-    after_days: int = setting(7, min=1, max=30)
-    # Versions in all, the original included.
-    max_versions: int = setting(4, min=1, max=6)
-    all_regular: bool = setting(True)
-    # Subject of version 2, 3, ... ({subject} is the original's); the last one repeats.
-    subjects: list[str] = setting(["Did you miss this? {subject}", "In case you missed it: {subject}",
-                                   "Last chance: {subject}"], check=_check_subjects)
-    # Target or exclude a rule segment (its stored members, by name; "" = everyone / no one).
-    segment: str = setting("")
-    exclude_segment: str = setting("")
-
-
-@dataclass(frozen=True)
-class OfferConfig:
-    # The Mailchimp campaign copied for each day's offer; empty: the policy is off.
-    campaign_id: str = setting("")
-    cooldown_days: int = setting(90, min=1, max=365)
-    # Target or exclude a rule segment (its stored members, by name; "" = everyone / no one).
-    segment: str = setting("")
-    exclude_segment: str = setting("")
-    # Value segments (RFM segment, ABC class or quadrant names) that never get the offer.
-    skip_segments: list[str] = setting([])
-
-
-# The default RFM segment table (issue 13): the first rule matching (R, F, M) names the customer.
-# "name Rlo-hi Flo-hi Mlo-hi", inclusive ranges of the 1-5 scores; together they cover all 125 cells.
-DEFAULT_RFM_SEGMENTS = [
-    "champions R4-5 F4-5 M4-5", "low_value_frequent R4-5 F4-5 M1-2", "cant_lose_them R1 F4-5 M4-5",
-    "loyal R3-5 F3-5 M3-5", "at_risk R1-2 F3-5 M1-5", "new_customers R5 F1 M1-5", "promising R4 F1 M1-5",
-    "potential_loyalist R3-5 F1-3 M1-5", "need_attention R3 F4-5 M1-2", "about_to_sleep R2 F1-2 M1-5",
-    "hibernating R1 F2 M1-5", "lost R1 F1 M1-5",
-]
-VALUE_SYNC_FAMILIES = ("rfm", "abc", "quadrant")
-
-
-def _check_rfm_segments(value: list[str]) -> None:
-    from .value.segments import parse_rfm_segments
-
-    parse_rfm_segments(value)
-
-
-def _check_value_sync(value: list[str]) -> None:
-    unknown = [name for name in value if name not in VALUE_SYNC_FAMILIES]
-    if unknown:
-        raise ValueError(f"unknown value famil{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)} "
-                         f"(expected any of {', '.join(VALUE_SYNC_FAMILIES)})")
-
-
-def _check_profitable_clv(value: str) -> None:
-    if value != "median":
-        try:
-            number = float(value)
-        except ValueError:
-            raise ValueError(f"expected \"median\" or a number, got {value!r}") from None
-        if number != number or number in (float("inf"), float("-inf")):
-            raise ValueError(f"expected a finite number, got {value!r}")
-
-
-@dataclass(frozen=True)
-class ValueConfig:
-    """Value segmentation (mailseg/value/): RFM, ABC, lifetime value and the quadrants."""
-
-    # Calendar months before as_of whose counted orders make RFM and ABC (the engagement window's arithmetic).
-    lookback_months: int = setting(12, min=1, max=60)
-    # Contribution per amount for orders without a margin.
-    margin_rate: float = setting(1.0, min=0, max=1)
-    # ABC: A while the revenue before the customer is under abc_a of the total, B under abc_b, else C.
-    abc_a: float = setting(0.80, min=0.01, max=1)
-    abc_b: float = setting(0.95, min=0.01, max=1)
-    horizon_months: int = setting(12, min=1, max=120)
-    discount_rate_monthly: float = setting(0.01, min=0, max=1)
-    # Fewer repeat customers than this: no model is fitted, no CLV is computed (the run says why).
-    min_repeat_customers: int = setting(30, min=2, max=1_000_000)
-    # "median" (of the audience's customers with a CLV) or a number: the CLV from which a customer is profitable.
-    profitable_clv: str = setting("median", check=_check_profitable_clv)
-    rfm_segments: list[str] = setting(DEFAULT_RFM_SEGMENTS, check=_check_rfm_segments)
-    # Families mirrored as tags by sync: rfm (mailseg:rfm:<segment>), abc (mailseg:abc:A), quadrant
-    # (mailseg:value:<quadrant>).
-    sync: list[str] = setting(list(VALUE_SYNC_FAMILIES), check=_check_value_sync)
-
-    def __post_init__(self) -> None:
-        if self.abc_b < self.abc_a:
-            raise ConfigError(f"value.abc_b: must be at least value.abc_a ({self.abc_a}), got {self.abc_b}")
 
 
 @dataclass(frozen=True)

@@ -503,3 +503,20 @@ def analyze(database) -> None:
         with database.engine.connect() as conn:
             conn.execute(text("ANALYZE"))
             conn.commit()
+
+
+def due_for_reengagement(session, app, config, audience_id: int, email: str):
+    """Six mailings in the window with no open: the subscriber is due for re-engagement at the next
+    run. The app gets a re-engagement template and the outlook ("Next") is stored; returns the config."""
+    from mailseg.ingest.events import EventIn, store_events
+    from mailseg.models import Audience, utcnow
+    from mailseg.policies.outlook import store_outlook
+
+    now = utcnow()
+    store_events(session, audience_id, [EventIn("send", now - timedelta(days=30 + 7 * week), "demo", email=email)
+                                        for week in range(6)])
+    session.commit()
+    settings = config.replace(reengagement={"template_campaign_id": "c-reengage"})
+    app.extensions["mailseg.config"] = settings
+    store_outlook(session, session.get(Audience, audience_id), settings)
+    return settings

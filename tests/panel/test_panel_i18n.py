@@ -3,7 +3,7 @@ table, dates and numbers per locale, class names translated for display only."""
 
 from __future__ import annotations
 
-from tests.factories import ADMIN, login
+from tests.factories import ADMIN, due_for_reengagement, login
 
 from mailseg.models import User
 
@@ -63,23 +63,10 @@ def test_explanation_in_ukrainian(viewer, seeded, session):
 def test_one_word_two_meanings_and_the_next_list_in_ukrainian(app, viewer, seeded, session, config):
     """"Value" the page is «Цінність», "Value" a setting's is «Значення»; the Next list's segments
     (built in Python) come out translated."""
-    from datetime import timedelta
-
-    from mailseg.ingest.events import EventIn, store_events
-    from mailseg.models import Audience, utcnow
-    from mailseg.policies.outlook import store_outlook
-
     uk = {"Accept-Language": "uk"}
     menu = viewer.get("/audience", headers=uk).data.decode()
     assert ">Цінність</a>" in menu and ">Значення</a>" not in menu
     assert "<th scope=\"col\">Ім’я</th>" in menu
-    now = utcnow()
-    store_events(session, seeded.audience_id, [  # ivan is due for re-engagement at the next run
-        EventIn("send", now - timedelta(days=30 + 7 * week), "demo", email="ivan.petrenko@example.com")
-        for week in range(6)])
-    session.commit()
-    settings = config.replace(reengagement={"template_campaign_id": "c-reengage"})
-    app.extensions["mailseg.config"] = settings
-    store_outlook(session, session.get(Audience, seeded.audience_id), settings)
+    due_for_reengagement(session, app, config, seeded.audience_id, "ivan.petrenko@example.com")
     page = viewer.get("/", headers=uk).data.decode()
     assert 'data-label="Сегмент">спроба повернення 1</td>' in page and "re-engagement attempt" not in page

@@ -4,7 +4,7 @@ import csv
 import io
 
 import pytest
-from tests.factories import PEOPLE
+from tests.factories import PEOPLE, due_for_reengagement
 
 from sqlalchemy import func
 
@@ -339,20 +339,7 @@ def test_a_failed_run_reads_as_a_sentence_with_the_raw_error_behind_details(view
 
 def test_next_on_the_dashboard_the_settings_and_the_subscriber_page(app, viewer, seeded, session, config):
     """Ivan (inactive) received 6 mailings in the window: the next run sends him re-engagement."""
-    from datetime import timedelta
-
-    from mailseg.ingest.events import EventIn, store_events
-    from mailseg.models import Audience, utcnow
-    from mailseg.policies.outlook import store_outlook
-
-    now = utcnow()
-    store_events(session, seeded.audience_id, [
-        EventIn("send", now - timedelta(days=30 + 7 * week), "demo", email="ivan.petrenko@example.com")
-        for week in range(6)])
-    session.commit()
-    settings = config.replace(reengagement={"template_campaign_id": "c-reengage"})
-    app.extensions["mailseg.config"] = settings
-    store_outlook(session, session.get(Audience, seeded.audience_id), settings)
+    due_for_reengagement(session, app, config, seeded.audience_id, "ivan.petrenko@example.com")
     page = viewer.get("/").data.decode()
     assert '<tr data-policy="reengagement">' in page
     assert "Re-engagement attempt 1 to 1 inactive subscriber." in page

@@ -43,13 +43,17 @@ add_schema("RuleErrors", {
 add_schema("SegmentList", {
     "type": "object", "required": ["segments"], "additionalProperties": False,
     "properties": {"segments": {"type": "array", "items": {"$ref": "#/components/schemas/Segment"}}}})
+# Subscriber ids are 63-bit keys: as JSON numbers they would lose digits in JavaScript (2^53), so the
+# API writes them as decimal strings, like the `after` cursor that takes them back.
+SUBSCRIBER_ID = {"type": "string", "pattern": "^[0-9]{1,19}$",
+                 "description": "The subscriber's 63-bit key as a decimal string"}
 add_schema("SegmentMembers", {
     "type": "object", "required": ["segment", "members", "next"], "additionalProperties": False,
     "properties": {"segment": {"type": "string"}, "next": {**NULLABLE_STRING, "description": "after= of the next page"},
                    "members": {"type": "array", "items": {
                        "type": "object", "additionalProperties": False,
                        "required": ["id", "email", "status", "engagement_class", "joined_at"],
-                       "properties": {"id": {"type": "integer", "format": "int64"}, "email": {"type": "string"},
+                       "properties": {"id": SUBSCRIBER_ID, "email": {"type": "string"},
                                       "status": {"type": "string"}, "engagement_class": NULLABLE_STRING,
                                       "joined_at": {"type": "string"}}}}}})
 add_path("/segments", "get", {
@@ -163,7 +167,7 @@ def segment_members(name: str):
         raise ApiError(400, "invalid_field", "after: the `next` value of the previous page", field="after")
     segment = _segment(audience_id_for(request.args.get("audience")), name)
     rows = member_page(db_session(), segment.id, after=int(after) if after else None, limit=limit)
-    members = [{"id": r.subscriber_id, "email": r.email, "status": r.status, "engagement_class": r.engagement_class,
+    members = [{"id": str(r.subscriber_id), "email": r.email, "status": r.status, "engagement_class": r.engagement_class,
                 "joined_at": isoformat_utc(r.joined_at)} for r in rows]
     return jsonify({"segment": name, "members": members,
                     "next": str(rows[-1].subscriber_id) if len(rows) == limit else None})

@@ -22,6 +22,18 @@ def on_citus(session: Session) -> bool:
     return session.info["citus"]
 
 
+# Sorts and hash aggregates of the heavy set-based statements in memory instead of temporary files:
+# PostgreSQL's default work_mem (4 MB) spills them to disk. For the caller's transaction only; a
+# database server's memory, not the process's.
+SORT_MEMORY = "256MB"
+
+
+def sort_memory(session: Session) -> None:
+    """SET LOCAL work_mem for the rest of the current transaction (PostgreSQL; nothing on SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL work_mem = '{SORT_MEMORY}'"))
+
+
 def written_rows(session: Session, stmt) -> int:
     """The rows an INSERT ... SELECT wrote. Its rowcount, except on Citus: an INSERT ... SELECT that
     Citus runs through the coordinator reports the rows it sent to the shards, not those written (ON

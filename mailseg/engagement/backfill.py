@@ -17,10 +17,12 @@ A backfill that stops half way leaves the points it finished; running it again r
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Iterator
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..config import EngagementConfig
@@ -90,23 +92,38 @@ def backfill_audience(session: Session, audience_id: int, settings: EngagementCo
         raise ValueError(f"the backfill start {start.isoformat()} is in the future")
     start = points[0]
     result = BackfillResult(audience_id, start)
-    result.removed_changes, result.replaced_runs = reset_history(session, audience_id, start)
-    session.commit()
-    window = RunningWindow(session, audience_id, points, settings)
-    session.commit()
-    try:
-        for as_of in points:
-            reconsider = window.move_to(as_of)
-            session.commit()
-            result.points.append(classify_audience(session, audience_id, settings, as_of=as_of, counts=window.counts,
-                                                   reconsider=reconsider,
-                                                   summary_extra={"backfill": start.isoformat()}))
-            if progress is not None:
-                progress.advance(1)
-    finally:
-        drop_tables(session)
+    with _one_connection(session) as session:
+        result.removed_changes, result.replaced_runs = reset_history(session, audience_id, start)
         session.commit()
+        window = RunningWindow(session, audience_id, points, settings)
+        session.commit()
+        try:
+            for as_of in points:
+                reconsider = window.move_to(as_of)
+                session.commit()
+                result.points.append(classify_audience(session, audience_id, settings, as_of=as_of,
+                                                       counts=window.counts, reconsider=reconsider,
+                                                       summary_extra={"backfill": start.isoformat()}))
+                if progress is not None:
+                    progress.advance(1)
+        finally:
+            drop_tables(session)
+            session.commit()
     return result
+
+
+@contextmanager
+def _one_connection(session: Session) -> Iterator[Session]:
+    """A session on one database connection for the whole backfill: its temporary tables live across
+    the points' commits, and a pooled session may get another connection after a commit (the runs'
+    heartbeat threads take connections from the same pool). The caller's session is committed first."""
+    bind = session.get_bind()
+    if isinstance(bind, Connection):  # already pinned
+        yield session
+        return
+    session.commit()
+    with bind.connect() as connection, Session(bind=connection, expire_on_commit=False) as pinned:
+        yield pinned
 
 
 def reset_history(session: Session, audience_id: int, start: datetime) -> tuple[int, int]:

@@ -7,6 +7,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from mailseg.config import EngagementConfig
 from mailseg.engagement import classify_audience
@@ -127,3 +130,17 @@ def test_incremental_points_with_a_step_longer_than_the_window(session, settings
     assert history == history_by_email(session, one_by_one)
     assert counts_by_point(session, backfilled) == counts_by_point(session, one_by_one)
     assert len({at for *_, at in history}) > 2  # classes moved at several points, not only the first
+
+
+def test_backfill_keeps_one_connection_across_its_commits(session):
+    """Its temporary tables live across the points' commits, whichever connection a pooled session
+    would get next (NullPool: a new one for every transaction)."""
+    audience_id = boundary_audience(session, "main")
+    engine = create_engine(session.get_bind().url, poolclass=NullPool)
+    try:
+        with Session(engine) as unpinned:
+            result = backfill_audience(unpinned, audience_id, SETTINGS, FROM, EVERY, now=NOW)
+    finally:
+        engine.dispose()
+    assert [point.as_of for point in result.points] == POINTS
+    assert moves_of(history_by_email(session, audience_id), "enters")[-1] == ("inactive", "active", POINTS[3])

@@ -90,7 +90,8 @@ class RunningWindow:
         rows = (select(BUCKETS.c.subscriber_id, func.sum(case((inside, BUCKETS.c.clicks), else_=0)).label("clicks"),
                        func.sum(case((inside, BUCKETS.c.opens), else_=0)).label("opens"))
                 .group_by(BUCKETS.c.subscriber_id))
-        self.session.execute(CreateTemporaryTableAs(WINDOW.name, rows))
+        # Every later point updates a quarter of its rows: with room in the pages the updates are HOT.
+        self.session.execute(CreateTemporaryTableAs(WINDOW.name, rows, fillfactor=50))
         self.session.execute(text(f"CREATE UNIQUE INDEX ix_{WINDOW.name}_subscriber ON {WINDOW.name} (subscriber_id)"))
         self.session.execute(text(f"ANALYZE {WINDOW.name}"))
 
@@ -108,7 +109,6 @@ class RunningWindow:
                 .where(enters | leaves).group_by(BUCKETS.c.subscriber_id))
         self.session.execute(text(f"DROP TABLE IF EXISTS {DELTA.name}"))
         self.session.execute(CreateTemporaryTableAs(DELTA.name, rows))
-        self.session.execute(text(f"ANALYZE {DELTA.name}"))
 
     def _reconsider(self, before: tuple[datetime, datetime], after: tuple[datetime, datetime]) -> None:
         """Named statement "crossed a threshold" (the delta moves a subscriber's engagement level),

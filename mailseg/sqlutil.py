@@ -22,6 +22,18 @@ def on_citus(session: Session) -> bool:
     return session.info["citus"]
 
 
+# Sorts and hash aggregates of the heavy set-based statements in memory instead of temporary files:
+# PostgreSQL's default work_mem (4 MB) spills them to disk. For the caller's transaction only; a
+# database server's memory, not the process's.
+SORT_MEMORY = "256MB"
+
+
+def sort_memory(session: Session) -> None:
+    """SET LOCAL work_mem for the rest of the current transaction (PostgreSQL; nothing on SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL work_mem = '{SORT_MEMORY}'"))
+
+
 def written_rows(session: Session, stmt) -> int:
     """The rows an INSERT ... SELECT wrote. Its rowcount, except on Citus: an INSERT ... SELECT that
     Citus runs through the coordinator reports the rows it sent to the shards, not those written (ON
@@ -47,13 +59,16 @@ class CreateTemporaryTableAs(Executable, ClauseElement):
 
     inherit_cache = False
 
-    def __init__(self, name: str, query: Select) -> None:
-        self.name, self.query = name, query
+    def __init__(self, name: str, query: Select, *, fillfactor: int | None = None) -> None:
+        self.name, self.query, self.fillfactor = name, query, fillfactor
 
 
 @compiles(CreateTemporaryTableAs)
 def _compile_create_temporary_table_as(element: CreateTemporaryTableAs, compiler, **kw) -> str:
-    return f"CREATE TEMPORARY TABLE {element.name} AS {compiler.process(element.query, **kw)}"
+    # fillfactor (PostgreSQL): free room in each page for updates that need no new index entry (HOT).
+    storage = (f" WITH (fillfactor = {element.fillfactor})"
+               if element.fillfactor and compiler.dialect.name == "postgresql" else "")
+    return f"CREATE TEMPORARY TABLE {element.name}{storage} AS {compiler.process(element.query, **kw)}"
 
 
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:

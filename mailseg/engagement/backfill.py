@@ -6,13 +6,10 @@ puts every subscriber back in the class it had just before FROM (the latest rema
 then classifies each point in time order with the ordinary engine (classify_audience), so each point's
 rows and counts are exactly what a run as of that moment computes.
 
-Speed: the events are read once, not once per point. Every point and every window start is a
-boundary; one pass over the opens and clicks counts, per subscriber and interval between two
-consecutive boundaries, the counted clicks and opens (a narrow temporary table, "bucket counts").
-A point's window (start, as_of] is a run of whole intervals, so its counts are a sum over that
-small table instead of a scan of the wide events table. Each point is a run of its own
-(summary "backfill": FROM); the classification runs it replaces are kept, marked "replaced", so the
-chart shows one series. A backfill never runs policies, and the offer policy ignores moves a backfill
+Speed: the events are read once, not once per point, and a point after the first classifies
+again only the subscribers whose class can have changed since the previous point (backfill_counts.py).
+Each point is a run of its own (summary "backfill": FROM); the classification
+runs it replaces are kept, marked "replaced", so the chart shows one series. A backfill never runs policies, and the offer policy ignores moves a backfill
 recorded (a historic transition is no reason to send an offer today).
 A backfill that stops half way leaves the points it finished; running it again redoes them all.
 """
@@ -20,20 +17,21 @@ A backfill that stops half way leaves the points it finished; running it again r
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Iterator
 
-from sqlalchemy import (Column, Integer, MetaData, Select, Table, case, delete, func, insert, literal, select, text,
-                        update)
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..config import EngagementConfig
-from ..models import ClassChange, JobRun, UTCDateTime, utcnow
+from ..models import ClassChange, JobRun, utcnow
 from ..progress import Progress
-from ..sqlutil import CreateTemporaryTableAs
 from .classify import JOB, ClassifyResult, classify_audience
-from .rules import CLASSES, ENGAGEMENT_TYPES, EVENTS, SUBSCRIBERS, counted_click, counted_open, in_window
-from .window import as_utc, months_before, window_bounds
+from .backfill_counts import RunningWindow, drop_tables
+from .rules import CLASSES
+from .window import as_utc, months_before
 
 EVERY = re.compile(r"^\s*(\d+)\s*([dwm])\s*$")
 DEFAULT_EVERY = "14d"
@@ -94,63 +92,38 @@ def backfill_audience(session: Session, audience_id: int, settings: EngagementCo
         raise ValueError(f"the backfill start {start.isoformat()} is in the future")
     start = points[0]
     result = BackfillResult(audience_id, start)
-    result.removed_changes, result.replaced_runs = reset_history(session, audience_id, start)
-    session.commit()
-    bounds = _bucket_counts(session, audience_id, points, settings)
-    session.commit()
-
-    def counts(window_start: datetime, as_of: datetime) -> Select:
-        return _window_from_buckets(bounds.index(window_start), bounds.index(as_of))
-
-    try:
-        for as_of in points:
-            result.points.append(classify_audience(session, audience_id, settings, as_of=as_of, counts=counts,
-                                                   summary_extra={"backfill": start.isoformat()}))
-            if progress is not None:
-                progress.advance(1)
-    finally:
-        session.execute(text(f"DROP TABLE IF EXISTS {BUCKETS.name}"))
+    with _one_connection(session) as session:
+        result.removed_changes, result.replaced_runs = reset_history(session, audience_id, start)
         session.commit()
+        window = RunningWindow(session, audience_id, points, settings)
+        session.commit()
+        try:
+            for as_of in points:
+                reconsider = window.move_to(as_of)
+                session.commit()
+                result.points.append(classify_audience(session, audience_id, settings, as_of=as_of,
+                                                       counts=window.counts, reconsider=reconsider,
+                                                       summary_extra={"backfill": start.isoformat()}))
+                if progress is not None:
+                    progress.advance(1)
+        finally:
+            drop_tables(session)
+            session.commit()
     return result
 
 
-# The counted clicks and opens per subscriber and interval (bounds[bucket - 1], bounds[bucket]].
-BUCKETS = Table("backfill_buckets", MetaData(), Column("subscriber_id", Integer), Column("bucket", Integer),
-                Column("clicks", Integer), Column("opens", Integer))
-
-
-def _bucket_counts(session: Session, audience_id: int, points: list[datetime],
-                   settings: EngagementConfig) -> list[datetime]:
-    """Named statement "bucket counts": the one pass over the audience's opens and clicks from the
-    first window's start to the last point, counted by the counted-event rule (rules.py) per subscriber
-    and interval between consecutive boundaries. Returns the sorted boundaries."""
-    bounds = sorted({window_bounds(p, settings.window_months)[0] for p in points} | set(points))
-    bucket = case(*[(EVENTS.c.occurred_at <= literal(b, UTCDateTime), i) for i, b in enumerate(bounds[1:], start=1)])
-    rows = (select(EVENTS.c.subscriber_id, bucket.label("bucket"),
-                   func.sum(case((counted_click(), 1), else_=0)).label("clicks"),
-                   func.sum(case((counted_open(settings), 1), else_=0)).label("opens"))
-            .join(SUBSCRIBERS, SUBSCRIBERS.c.id == EVENTS.c.subscriber_id)
-            .where(SUBSCRIBERS.c.audience_id == audience_id, EVENTS.c.type.in_(ENGAGEMENT_TYPES),
-                   in_window(bounds[0], bounds[-1]))
-            .group_by(EVENTS.c.subscriber_id, bucket)
-            .order_by(bucket))
-    session.execute(text(f"DROP TABLE IF EXISTS {BUCKETS.name}"))
-    # Stored in bucket order with an index on the bucket, so a point reads the rows of its window's
-    # buckets (about a third of the table for 6-month windows every 14 days) instead of all of them.
-    session.execute(CreateTemporaryTableAs(BUCKETS.name, rows))
-    session.execute(text(f"CREATE INDEX ix_{BUCKETS.name}_bucket ON {BUCKETS.name} (bucket)"))
-    # Autovacuum never analyzes temporary tables: without statistics the planner guesses the size of
-    # every point's aggregate over this table.
-    session.execute(text(f"ANALYZE {BUCKETS.name}"))
-    return bounds
-
-
-def _window_from_buckets(first: int, last: int) -> Select:
-    """Counted clicks and opens in (bounds[first], bounds[last]]: the buckets first+1 .. last."""
-    return (select(BUCKETS.c.subscriber_id, func.sum(BUCKETS.c.clicks).label("clicks"),
-                   func.sum(BUCKETS.c.opens).label("opens"))
-            .where(BUCKETS.c.bucket > first, BUCKETS.c.bucket <= last)
-            .group_by(BUCKETS.c.subscriber_id))
+@contextmanager
+def _one_connection(session: Session) -> Iterator[Session]:
+    """A session on one database connection for the whole backfill: its temporary tables live across
+    the points' commits, and a pooled session may get another connection after a commit (the runs'
+    heartbeat threads take connections from the same pool). The caller's session is committed first."""
+    bind = session.get_bind()
+    if isinstance(bind, Connection):  # already pinned
+        yield session
+        return
+    session.commit()
+    with bind.connect() as connection, Session(bind=connection, expire_on_commit=False) as pinned:
+        yield pinned
 
 
 def reset_history(session: Session, audience_id: int, start: datetime) -> tuple[int, int]:

@@ -25,7 +25,7 @@ from ..config import EngagementConfig
 from ..models import Audience, ClassChange, JobRun, UTCDateTime, utcnow
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import CreateTemporaryTableAs, on_citus, written_rows
+from ..sqlutil import CreateTemporaryTableAs, on_citus, sort_memory, upsert, written_rows
 from ..subscribers.status import first_change_after, status_at_expression
 from .rules import CLASSES, SUBSCRIBERS, class_at_expression, window_counts
 from .window import CLASS_NAMES, window_bounds
@@ -55,21 +55,27 @@ class ClassifyResult:
 def classify_audience(session: Session, audience_id: int, settings: EngagementConfig, *,
                       as_of: datetime | None = None, progress: Progress | None = None,
                       summary_extra: dict | None = None,
-                      counts: Callable[[datetime, datetime], Select] | None = None) -> ClassifyResult:
+                      counts: Callable[[datetime, datetime], Select] | None = None,
+                      reconsider: Select | None = None) -> ClassifyResult:
     """Classify every subscriber of the audience as of `as_of` (default now) and record the run
     (summary_extra is added to the run's summary, e.g. the backfill a point belongs to).
 
     `counts(window_start, as_of)` gives the counted clicks and opens per subscriber in the window
-    (default: rules.window_counts over the events); a backfill passes its pre-aggregated buckets."""
+    (default: rules.window_counts over the events); a backfill passes its pre-aggregated buckets.
+    `reconsider` (subscriber ids) limits the run to the subscribers whose class can differ from the
+    stored one (default: all); a backfill passes those of rules.class_clock_changes and the ones
+    whose counts crossed a threshold since its previous point."""
     window_start, as_of = window_bounds(as_of or utcnow(), settings.window_months)
     with recorded_run(session, JOB, audience_id=audience_id, as_of=as_of) as run:
         failed_before = _previous_failed_run(session, audience_id, run.id)
         result = ClassifyResult(run.id, audience_id, as_of, window_start, completes_run_id=failed_before)
         _lock_audience(session, audience_id)
+        sort_memory(session)  # the window's aggregate, the joins of every subscriber
         _drop_staging(session)
         window = (counts(window_start, as_of) if counts is not None
                   else window_counts(audience_id, window_start, as_of, settings))
-        _stage_changes(session, audience_id, window_start, as_of, settings, window)
+        _stage_changes(session, stage_changes_query(audience_id, window_start, as_of, settings, window,
+                                                    reconsider=reconsider))
         _advance(progress)
         result.changes = _write_history(session, audience_id, as_of, run.id)
         _advance(progress)
@@ -129,10 +135,8 @@ def _drop_staging(session: Session) -> None:
     session.execute(text(f"DROP TABLE IF EXISTS {STAGING.name}"))
 
 
-def _stage_changes(session: Session, audience_id: int, window_start: datetime, as_of: datetime,
-                   settings: EngagementConfig, window: Select) -> None:
-    session.execute(CreateTemporaryTableAs(STAGING.name, stage_changes_query(audience_id, window_start, as_of,
-                                                                             settings, window)))
+def _stage_changes(session: Session, changes: Select) -> None:
+    session.execute(CreateTemporaryTableAs(STAGING.name, changes))
     # Statistics for the statements that read it: without them PostgreSQL takes a new temporary table
     # for a few rows and, on a first classification, probes the class table it is filling with a
     # nested loop for every staged row (quadratic: minutes at 1,000,000 subscribers).
@@ -140,7 +144,7 @@ def _stage_changes(session: Session, audience_id: int, window_start: datetime, a
 
 
 def stage_changes_query(audience_id: int, window_start: datetime, as_of: datetime, settings: EngagementConfig,
-                        window: Select) -> Select:
+                        window: Select, *, reconsider: Select | None = None) -> Select:
     """Named statement "stage changes", the one pass over the events: every subscriber whose class at
     as_of (NULL when not subscribed yet) differs from the stored one, with the status at as_of taken
     from the status history (the first change after as_of says what it was). Every join is on the
@@ -156,6 +160,8 @@ def stage_changes_query(audience_id: int, window_start: datetime, as_of: datetim
                             .outerjoin(CLASSES, CLASSES.c.subscriber_id == SUBSCRIBERS.c.id))
                .where(SUBSCRIBERS.c.audience_id == audience_id,
                       CLASSES.c.engagement_class.is_distinct_from(new_class)))
+    if reconsider is not None:  # uncorrelated IN: Citus plans it once and sends its ids to the shards
+        changed = changed.where(SUBSCRIBERS.c.id.in_(reconsider))
     return changed
 
 
@@ -171,7 +177,8 @@ def _write_history(session: Session, audience_id: int, as_of: datetime, run_id: 
     rows = (select(literal(audience_id), STAGING.c.subscriber_id, STAGING.c.from_class, STAGING.c.to_class,
                    literal(as_of, UTCDateTime), literal(run_id))
             .select_from(STAGING.outerjoin(CLASSES, CLASSES.c.subscriber_id == STAGING.c.subscriber_id))
-            .where(_still_current(), STAGING.c.to_class.is_not(None)))  # no class, no history row
+            .where(_still_current(), STAGING.c.to_class.is_not(None))  # no class, no history row
+            .order_by(STAGING.c.subscriber_id))  # the subscriber index filled in order
     columns = ["audience_id", "subscriber_id", "from_class", "to_class", "changed_at", "run_id"]
     return written_rows(session, insert(ClassChange.__table__).from_select(columns, rows))
 
@@ -183,17 +190,19 @@ def _apply_classes(session: Session, audience_id: int, as_of: datetime) -> None:
     staged = STAGING.c.subscriber_id == CLASSES.c.subscriber_id
     gone = (STAGING.c.to_class.is_(None), _still_current())
     if on_citus(session):
-        # Citus joins the coordinator's staging table to the shards (DELETE ... USING, and an
-        # uncorrelated NOT IN below) but cannot correlate a subquery with it.
+        # Citus joins the coordinator's staging table to the shards (DELETE ... USING) but cannot
+        # correlate a subquery with it.
         session.execute(delete(CLASSES).where(staged, *gone))
-        classified = STAGING.c.subscriber_id.not_in(select(CLASSES.c.subscriber_id)
-                                                    .where(CLASSES.c.audience_id == audience_id))
     else:  # SQLite has no DELETE ... USING
         session.execute(delete(CLASSES).where(exists().where(staged, *gone)))
-        classified = ~exists().where(staged)
     session.execute(update(CLASSES).where(staged, STAGING.c.to_class.is_not(None), _still_current())
                     .values(engagement_class=STAGING.c.to_class, class_since=literal(as_of, UTCDateTime)))
+    # A first class applies when the subscriber still has no row: ON CONFLICT DO NOTHING says that
+    # without an anti-join. (PostgreSQL planned the anti-join against the class table being filled
+    # as a nested loop over its new rows, quadratic: 91 s for 100,000 first classes.) Sorted by the
+    # key, the primary key's index is filled in order.
     first = (select(STAGING.c.subscriber_id, literal(audience_id), STAGING.c.to_class, literal(as_of, UTCDateTime))
-             .where(STAGING.c.to_class.is_not(None), STAGING.c.from_class.is_(None), classified))
-    session.execute(insert(CLASSES).from_select(["subscriber_id", "audience_id", "engagement_class", "class_since"],
-                                                first))
+             .where(STAGING.c.to_class.is_not(None), STAGING.c.from_class.is_(None))
+             .order_by(STAGING.c.subscriber_id))
+    session.execute(upsert(session, CLASSES).from_select(
+        ["subscriber_id", "audience_id", "engagement_class", "class_since"], first).on_conflict_do_nothing())

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, and_, case, exists, func, null, or_, select
+from sqlalchemy import Select, and_, case, exists, func, null, or_, select, union
 
 from ..config import EngagementConfig
-from ..models import Event, Subscriber, SubscriberClass
+from ..models import Event, Subscriber, SubscriberClass, SubscriberStatusChange
 
 EVENTS = Event.__table__
 SUBSCRIBERS = Subscriber.__table__
 # The current classes (one narrow row per classified subscriber; models.SubscriberClass).
 CLASSES = SubscriberClass.__table__
+STATUS_CHANGES = SubscriberStatusChange.__table__
 ENGAGEMENT_TYPES = ("open", "click")
 
 
@@ -97,11 +98,51 @@ def class_expression(clicks, opens, window_start: datetime, settings: Engagement
     status = SUBSCRIBERS.c.status if status is None else status
     return case(
         (status != "subscribed", status),
-        (func.coalesce(clicks, 0) >= settings.active_min_clicks, "active"),
-        (func.coalesce(opens, 0) >= settings.semi_active_min_opens, "semi_active"),
-        (SUBSCRIBERS.c.subscribed_at > window_start, "new"),
+        (_active(clicks, settings), "active"),
+        (_semi_active(opens, settings), "semi_active"),
+        (_new(window_start), "new"),
         else_="inactive",
     )
+
+
+def _active(clicks, settings: EngagementConfig):
+    return func.coalesce(clicks, 0) >= settings.active_min_clicks
+
+
+def _semi_active(opens, settings: EngagementConfig):
+    return func.coalesce(opens, 0) >= settings.semi_active_min_opens
+
+
+def _new(window_start):
+    return SUBSCRIBERS.c.subscribed_at > window_start
+
+
+# --- what a class depends on, for the backfill's incremental points ------------------------------
+# The class at T is a function of: existing at T, the status at T, which of the two thresholds the
+# window's counts meet, and subscribed_at > window_start. Between two moments it can only change for
+# the subscribers for whom one of these changes: the two functions below find them.
+
+def engagement_level(clicks, opens, settings: EngagementConfig):
+    """2 when the counts make a subscribed subscriber active, 1 semi-active, 0 neither."""
+    return case((_active(clicks, settings), 2), (_semi_active(opens, settings), 1), else_=0)
+
+
+def class_clock_changes(audience_id: int, before: tuple[datetime, datetime],
+                        after: tuple[datetime, datetime]) -> Select:
+    """Named statement "clock changes": the subscribers whose existence, status or "new" may differ
+    between the windows before = (start, as_of) and after (later): subscribed in (as_of before, as_of
+    after], a status change in that interval, or subscribed_at in (start before, start after] (no
+    longer new). Ranges of ix_subscribers_audience_subscribed and ix_status_changes_audience_time."""
+    (start_before, as_of_before), (start_after, as_of_after) = before, after
+    audience = SUBSCRIBERS.c.audience_id == audience_id
+    joined = select(SUBSCRIBERS.c.id.label("subscriber_id")).where(
+        audience, SUBSCRIBERS.c.subscribed_at > as_of_before, SUBSCRIBERS.c.subscribed_at <= as_of_after)
+    aged = select(SUBSCRIBERS.c.id).where(
+        audience, SUBSCRIBERS.c.subscribed_at > start_before, SUBSCRIBERS.c.subscribed_at <= start_after)
+    status = select(STATUS_CHANGES.c.subscriber_id).where(
+        STATUS_CHANGES.c.audience_id == audience_id, STATUS_CHANGES.c.changed_at > as_of_before,
+        STATUS_CHANGES.c.changed_at <= as_of_after)
+    return union(joined, aged, status)
 
 
 def in_class(subscriber_id, *names: str):

@@ -31,7 +31,7 @@ from ..models import PROSPECT, Audience, SubscriberValue, UTCDateTime, ValueChan
 from ..models.audience import SUBSCRIBER_KEY
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import CreateTemporaryTableAs, upsert, written_rows
+from ..sqlutil import CreateTemporaryTableAs, sort_memory, upsert, written_rows
 from . import clv
 from .columns import read_columns, write_columns
 from .segments import parse_rfm_segments, segment_case
@@ -84,7 +84,7 @@ def value_audience(session: Session, audience_id: int, settings: ValueConfig, *,
         result = ValueResult(run.id, audience_id, as_of, window_start)
         session.execute(select(Audience.id).where(Audience.id == audience_id).with_for_update())
         _drop_temporary(session)
-        _sort_memory(session)
+        sort_memory(session)  # the per-day aggregate, the RANK() windows, the joins
         cents_total = stage_scores(session, audience_id, window_start, as_of, settings.margin_rate)
         _advance(progress)
         customer_clv = _fit_and_predict(session, audience_id, settings, as_of, run.id, result)
@@ -119,17 +119,6 @@ def _advance(progress: Progress | None) -> None:
 def _drop_temporary(session: Session) -> None:
     for name in (CHANGED, PREDICTIONS, SCORES, TOTALS):
         session.execute(text(f"DROP TABLE IF EXISTS {name}"))
-
-
-# Sorts of the run (the per-day aggregate, the RANK() windows, the joins) in memory instead of
-# temporary files: PostgreSQL's default work_mem (4 MB) spilled each of them to disk. For this
-# transaction only; a database server's memory, not the process's (the 400 MB budget).
-SORT_MEMORY = "256MB"
-
-
-def _sort_memory(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"SET LOCAL work_mem = '{SORT_MEMORY}'"))
 
 
 _META = MetaData()

@@ -62,9 +62,8 @@ def boundary_audience(session, name: str) -> int:
     between, at_point = subscriber("unsubscribes"), subscriber("cleaned")
     add_event(session, between, "click", FROM - timedelta(days=3))
     add_event(session, between, "click", FROM - timedelta(days=2))
-    # One call per subscriber: on Citus change_statuses cannot lock several subscribers at once (FOR UPDATE).
-    change_statuses(session, [StatusChange(between, "unsubscribed", POINTS[1] + timedelta(days=3), "test")])
-    change_statuses(session, [StatusChange(at_point, "cleaned", POINTS[4], "test")])
+    change_statuses(session, [StatusChange(between, "unsubscribed", POINTS[1] + timedelta(days=3), "test"),
+                              StatusChange(at_point, "cleaned", POINTS[4], "test")])
     # Joining between points and exactly at a point.
     subscriber("joins-between", POINTS[2] + timedelta(days=5))
     subscriber("joins-at-point", POINTS[3])

@@ -19,10 +19,11 @@ from mailseg.distribute import DistributeError, distribute, is_distributed
 from mailseg.engagement.classify import classify_audience, stage_changes_query
 from mailseg.engagement.rules import window_counts
 from mailseg.engagement.window import window_bounds
-from mailseg.models import Subscriber, SubscriberValue
+from mailseg.models import Subscriber, SubscriberStatusChange, SubscriberValue
 from mailseg.segments import add_segment, refresh_segment
 from mailseg.segments.compiler import members_query
 from mailseg.segments.grammar import parse_rule
+from mailseg.subscribers.status import StatusChange, change_statuses
 from mailseg.value.run import value_audience
 from mailseg.value.sql import customer_totals
 
@@ -117,6 +118,24 @@ def test_the_heavy_statements_run_on_each_shard(citus):
         _assert_pushed_down(_plan(session, select(totals)), shard_count)
         members = members_query(parse_rule(SIX_CONDITIONS), audience_id, AS_OF, config.engagement)
         _assert_pushed_down(_plan(session, members), shard_count)
+
+
+def test_status_changes_of_many_subscribers_in_one_call(citus):
+    """The rows of a batch lie on many shards, where SELECT ... FOR UPDATE is refused: the batch is
+    locked, changed and recorded all the same (a sunset policy or an import changes thousands at once)."""
+    with citus.session() as session:
+        audience_id = _fill(session)
+        ids = session.scalars(select(Subscriber.id).where(Subscriber.audience_id == audience_id,
+                                                          Subscriber.status == "subscribed")
+                              .order_by(Subscriber.id).limit(12)).all()
+        changes = [StatusChange(sid, "cleaned", AS_OF - timedelta(days=n), "test") for n, sid in enumerate(ids)]
+        assert change_statuses(session, changes) == 12
+        session.commit()
+        assert set(session.scalars(select(Subscriber.status).where(Subscriber.id.in_(ids)))) == {"cleaned"}
+        recorded = session.execute(select(SubscriberStatusChange.subscriber_id, SubscriberStatusChange.to_status)
+                                   .where(SubscriberStatusChange.subscriber_id.in_(ids))).all()
+        assert sorted(recorded) == sorted((sid, "cleaned") for sid in ids)
+        assert change_statuses(session, changes) == 0  # already cleaned: nothing applied twice
 
 
 def _results(db: Database) -> dict:

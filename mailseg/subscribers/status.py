@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..models import SUBSCRIBER_STATUSES, Subscriber, SubscriberStatusChange, utcnow
-from ..sqlutil import member_of
+from ..sqlutil import member_of, on_citus
 
 SUBSCRIBERS = Subscriber.__table__
 STATUS_CHANGES = SubscriberStatusChange.__table__
@@ -79,11 +79,21 @@ def change_statuses(session: Session, changes: Iterable[StatusChange]) -> int:
 def _current_statuses(session: Session, ids: list[int]) -> dict[int, tuple[int, str, datetime | None]]:
     """id -> (audience, status, time of its latest change), rows locked on PostgreSQL until commit."""
     found: dict[int, tuple[int, str, datetime | None]] = {}
+    citus = on_citus(session)
     for matches in member_of(session, SUBSCRIBERS.c.id, ids):
-        rows = session.execute(select(SUBSCRIBERS.c.id, SUBSCRIBERS.c.audience_id, SUBSCRIBERS.c.status,
-                                      SUBSCRIBERS.c.status_changed_at).where(matches).with_for_update()).all()
+        rows = session.execute(_locking_read(matches, citus)).all()
         found.update((row.id, (row.audience_id, row.status, row.status_changed_at)) for row in rows)
     return found
+
+
+def _locking_read(matches, citus: bool):
+    """Named statement "lock the subscribers": their current status, the rows locked until commit.
+    Citus runs SELECT ... FOR UPDATE only when every row is on one shard, which a batch of
+    subscribers never is; a no-op UPDATE ... RETURNING takes the same row locks on every shard."""
+    columns = (SUBSCRIBERS.c.id, SUBSCRIBERS.c.audience_id, SUBSCRIBERS.c.status, SUBSCRIBERS.c.status_changed_at)
+    if citus:
+        return update(SUBSCRIBERS).where(matches).values(status=SUBSCRIBERS.c.status).returning(*columns)
+    return select(*columns).where(matches).with_for_update()
 
 
 # --- the status at a moment ----------------------------------------------------------------------

@@ -11,7 +11,8 @@ step set-based (profile and figures: docs/BENCHMARKS.md, issue 13):
 4. "value changed": every subscriber's new row (segment rules, ABC classes, quadrants) compared with
    the stored one in one join, keeping only the rows that differ;
 5. history rows for the changed rows whose RFM segment, ABC class or quadrant moved, and the
-   changed rows upserted in one INSERT ... SELECT (a run without new orders writes nothing).
+   changed rows stored: an UPDATE of the stored ones, an INSERT of the new ones (a run without new
+   orders writes nothing).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import (BigInteger, Column, Float, Integer, MetaData, Numeric, Table, case, cast, func, insert,
-                        literal, null, or_, select, text, true)
+                        literal, null, or_, select, text, update)
 from sqlalchemy.orm import Session
 
 from ..config import ValueConfig
@@ -31,7 +32,7 @@ from ..models import PROSPECT, Audience, SubscriberValue, UTCDateTime, ValueChan
 from ..models.audience import SUBSCRIBER_KEY
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import CreateTemporaryTableAs, upsert, written_rows
+from ..sqlutil import CreateTemporaryTableAs, written_rows
 from . import clv
 from .columns import read_columns, write_columns
 from .segments import parse_rfm_segments, segment_case
@@ -330,15 +331,22 @@ def _write_history(session: Session, audience_id: int, as_of: datetime, run_id: 
 
 
 def _store_values(session: Session, audience_id: int, as_of: datetime, run_id: int) -> int:
-    """Named statement "store values": upsert the changed rows (the only ones in the changed table)."""
+    """Named statements "store values": the changed rows (the only ones in the changed table) in two
+    statements: an UPDATE ... FROM of the stored rows that changed, a plain INSERT ... SELECT of the
+    rows never stored (no stored row: no stored RFM segment beside the row, a column that is never
+    NULL). An upsert (INSERT ... ON CONFLICT DO UPDATE) checks the primary key before every insert:
+    1.4 x the plain INSERT on a first run, which writes a row per subscriber (docs/BENCHMARKS.md,
+    issue 13). The audience row is locked for the run, so no other run stores rows in between."""
     f = CHANGED_TABLE.c
+    stored = f[OLD["rfm"]].is_not(None)
+    updated = session.execute(
+        update(VALUES).where(VALUES.c.subscriber_id == f.subscriber_id, stored)
+        .values(as_of=literal(as_of, UTCDateTime), run_id=literal(run_id), **{name: f[name] for name in VALUE_COLUMNS})
+        .execution_options(preserve_rowcount=True)).rowcount or 0
     rows = select(f.subscriber_id, literal(audience_id), literal(as_of, UTCDateTime), literal(run_id),
-                  *(f[name] for name in VALUE_COLUMNS)).where(true())
+                  *(f[name] for name in VALUE_COLUMNS)).where(~stored)
     columns = ["subscriber_id", "audience_id", "as_of", "run_id", *VALUE_COLUMNS]
-    stmt = upsert(session, VALUES).from_select(columns, rows)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["subscriber_id"], set_={name: stmt.excluded[name] for name in ("as_of", "run_id", *VALUE_COLUMNS)})
-    return written_rows(session, stmt)
+    return updated + written_rows(session, insert(VALUES).from_select(columns, rows))
 
 
 def _count(session: Session, audience_id: int, result: ValueResult) -> None:

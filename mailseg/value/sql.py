@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from fractions import Fraction
 
-from sqlalchemy import Date, Integer, String, and_, case, cast, extract, func, literal, null, or_, select, text
+from sqlalchemy import Date, Float, Integer, Numeric, String, and_, case, cast, extract, func, literal, null, or_, select, text
 from sqlalchemy.orm import Session
 
 from ..models import UNCOUNTED_ORDER_STATUSES, Event, Subscriber, SubscriberClass, UTCDateTime
@@ -78,10 +78,14 @@ def customer_totals(session: Session, audience_id: int, window_start: datetime, 
     issue 13)."""
     in_lookback = EVENTS.c.occurred_at > literal(window_start, UTCDateTime)
     amount = func.coalesce(EVENTS.c.amount, 0)
+    # The rate as a NUMERIC: a float parameter made every contribution a float, whose sum depends on
+    # the order the rows arrive in (ties within a day, parallel workers), and a run with no new orders
+    # then rewrote a few thousand rows whose CLV moved in the last bit.
+    rate = cast(literal(margin_rate, Float), Numeric())
     day = day_key(session, EVENTS.c.occurred_at)
     orders = (
         select(EVENTS.c.subscriber_id, EVENTS.c.occurred_at, amount.label("amount"),
-               func.coalesce(EVENTS.c.margin, amount * margin_rate).label("margin"),
+               func.coalesce(EVENTS.c.margin, amount * rate).label("margin"),
                case((in_lookback, 1), else_=0).label("in_lookback"),
                func.dense_rank().over(partition_by=EVENTS.c.subscriber_id, order_by=day).label("day_rank"))
         .join(SUBSCRIBERS, SUBSCRIBERS.c.id == EVENTS.c.subscriber_id)

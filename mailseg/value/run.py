@@ -166,19 +166,18 @@ def _fit_and_predict(session: Session, audience_id: int, settings: ValueConfig, 
     """Fit both models on every subscriber with a counted order up to as_of; store the fit and the
     predictions, or keep the last good model and say why. Returns the customers' CLVs when fitted."""
     t = TOTALED.c
-    # In subscriber order (the same order every run: the same sums, the same fit). The figures as
-    # floats; the subscriber keys (63-bit: a float would round them) read on their own, in that order.
-    customers = select(t.subscriber_id).order_by(t.subscriber_id)
-    data = read_columns(session, customers.add_columns(t.days, t.first_day, t.last_day, t.total_amount,
-                                                       t.total_margin, t.first_day_amount, t.frequency))
+    # In subscriber order (the same order every run: the same sums, the same fit): the keys, and the
+    # figures as floats.
+    ids, data = read_columns(session, select(t.subscriber_id, t.days, t.first_day, t.last_day, t.total_amount,
+                                             t.total_margin, t.first_day_amount, t.frequency)
+                             .order_by(t.subscriber_id))
     PREDICTED.create(session.connection())
     if not len(data):
         result.model_reason = "no orders"
         result.model = _last_model(session, audience_id)
         return None
-    ids = np.fromiter(session.scalars(customers), dtype=np.int64, count=len(data))
-    days, first, last = data[:, 1], data[:, 2], data[:, 3]
-    total, margin, first_amount, frequency = data[:, 4], data[:, 5], data[:, 6], data[:, 7]
+    days, first, last = data[:, 0], data[:, 1], data[:, 2]
+    total, margin, first_amount, frequency = data[:, 3], data[:, 4], data[:, 5], data[:, 6]
     x, t_x, T, spend, rate = model_inputs(as_of, settings, days, first, last, total, margin, first_amount)
     repeat = int(np.sum(x > 0))
     fit = None

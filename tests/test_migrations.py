@@ -194,7 +194,8 @@ def test_the_value_tables_lose_their_subscriber_keys_and_get_them_back(db_url):
                    "VALUES (9, :sid, 'rfm', 'champions', '2025-03-01')")
     assert referring() == set()
     with db.engine.begin() as conn:
-        conn.execute(text("INSERT INTO audiences (id, name, provider, created_at) VALUES (9, 'values', 'mailchimp', '2025-01-01')"))
+        conn.execute(text("INSERT INTO audiences (id, name, provider, created_at) "
+                          "VALUES (9, 'values', 'mailchimp', '2025-01-01')"))
         conn.execute(text(
             "INSERT INTO subscribers (id, audience_id, email, status, subscribed_at, merge_fields, tags, created_at, "
             "updated_at) VALUES (951, 9, 'v951@example.com', 'subscribed', '2025-02-01', '{}', '[]', '2025-02-01', "

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from fractions import Fraction
 
-from sqlalchemy import Date, Float, Integer, Numeric, String, and_, case, cast, extract, func, literal, null, or_, select, text
+from sqlalchemy import (Date, Float, Integer, Numeric, String, and_, case, cast, extract, func, literal, null, or_,
+                        select, text)
 from sqlalchemy.orm import Session
 
 from ..models import UNCOUNTED_ORDER_STATUSES, Event, Subscriber, SubscriberClass, UTCDateTime

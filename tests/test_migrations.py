@@ -169,3 +169,49 @@ def test_subscriber_ids_become_keys_and_every_reference_follows(db_url):
     assert ids == {f" S{n}@Example.com ": subscriber_key(7, f"s{n}@example.com") for n in (901, 902)}
     assert events == [(" S901@Example.com ", 2), (" S902@Example.com ", 2)] and changes == 2 and classes == 2
     assert len(set(numbered)) == 2 and max(numbered) < 2**31 and orphans == 0
+
+
+def test_the_value_tables_lose_their_subscriber_keys_and_get_them_back(db_url):
+    """0020_i13_value_nofk: subscriber_values and value_changes take rows without a foreign key check
+    (a value run writes them from a SELECT over the subscribers); a downgrade drops the rows of
+    subscribers that do not exist and puts the keys back, which refuse such rows again."""
+    _single_node(db_url)
+    from alembic import command
+    from sqlalchemy import exc, text
+
+    from mailseg.db import Database, alembic_config
+
+    db = Database(db_url)
+    keyed = {"subscriber_values", "value_changes"}
+
+    def referring() -> set[str]:
+        insp = inspect(db.engine)
+        return {t for t in keyed if any(fk["referred_table"] == "subscribers" for fk in insp.get_foreign_keys(t))}
+
+    value_row = ("INSERT INTO subscriber_values (subscriber_id, audience_id, as_of, frequency, monetary, rfm_segment) "
+                 "VALUES (:sid, 9, '2025-03-01', 0, 0, 'prospect')")
+    history_row = ("INSERT INTO value_changes (audience_id, subscriber_id, family, to_value, changed_at) "
+                   "VALUES (9, :sid, 'rfm', 'champions', '2025-03-01')")
+    assert referring() == set()
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO audiences (id, name, provider, created_at) "
+                          "VALUES (9, 'values', 'mailchimp', '2025-01-01')"))
+        conn.execute(text(
+            "INSERT INTO subscribers (id, audience_id, email, status, subscribed_at, merge_fields, tags, created_at, "
+            "updated_at) VALUES (951, 9, 'v951@example.com', 'subscribed', '2025-02-01', '{}', '[]', '2025-02-01', "
+            "'2025-02-01')"))
+        for sid in (951, 952):  # 952 is no subscriber: no key refuses it
+            conn.execute(text(value_row), {"sid": sid})
+            conn.execute(text(history_row), {"sid": sid})
+    command.downgrade(alembic_config(db.engine), "0019_distribution")
+    with db.engine.connect() as conn:
+        kept = [conn.execute(text(f"SELECT subscriber_id FROM {t} WHERE audience_id = 9")).scalars().all()
+                for t in ("subscriber_values", "value_changes")]
+    assert kept == [[951], [951]] and referring() == keyed
+    with pytest.raises(exc.IntegrityError), db.engine.begin() as conn:
+        if db.engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+        conn.execute(text(history_row), {"sid": 953})
+    db.upgrade()
+    assert referring() == set()
+    db.dispose()

@@ -165,8 +165,16 @@ def test_history_only_on_change(session):
     assert again.changes == {"rfm": 0, "abc": 0, "quadrant": 0} and again.rows_written == 0
     for day in (3, 4, 5):
         make_order(session, audience, "a@example.com", utc(2026, 8, day), 100)
+    make_subscriber(session, audience, "new@example.com")
     session.commit()
-    value_audience(session, audience.id, settings(), as_of=AS_OF)
+    third = value_audience(session, audience.id, settings(), as_of=AS_OF)
+    # the stored rows that changed are updated, the new subscriber's row inserted; the rest untouched
+    stored = values(session)
+    assert third.rows_written == 3 and len(stored) == 5
+    assert (stored["a@example.com"].frequency, stored["a@example.com"].monetary) == (4, 310)
+    assert stored["a@example.com"].run_id == stored["b@example.com"].run_id == stored["new@example.com"].run_id \
+        == third.run_id != stored["prospect0@example.com"].run_id
+    assert (stored["new@example.com"].rfm_segment, stored["new@example.com"].frequency) == ("prospect", 0)
     changes = session.execute(select(Subscriber.email, ValueChange.family, ValueChange.from_value, ValueChange.to_value)
                               .join(Subscriber, Subscriber.id == ValueChange.subscriber_id)
                               .where(ValueChange.run_id != first.run_id)).all()

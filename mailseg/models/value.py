@@ -27,7 +27,8 @@ class SubscriberValue(Base):
         Index("ix_subscriber_values_audience_clv", "audience_id", "clv"),
     )
 
-    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    # No foreign key on subscriber_id (migration 0020), for the same reason as ValueChange.
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY, primary_key=True)
     audience_id: Mapped[int] = mapped_column()
     as_of: Mapped[datetime] = mapped_column(UTCDateTime)
     # Counted orders in the lookback (window_start < occurred_at <= as_of), their amounts, and the whole
@@ -68,9 +69,13 @@ class ValueChange(Base):
     )
 
     id: Mapped[int] = mapped_column(BIG_ID, autoincrement=True)
-    # No foreign keys on audience_id and run_id, for the same reason as ClassChange.
+    # No foreign keys on audience_id, run_id and (since migration 0020) subscriber_id, for the same
+    # reason as ClassChange: a first value run writes a value row per subscriber and up to three
+    # history rows per customer, and the per-row key checks were a large part of that run (issue 13
+    # benchmark). The rows are only written from a SELECT over the subscribers, which mailseg never
+    # deletes (a manual DELETE of subscribers must delete their value rows too).
     audience_id: Mapped[int] = mapped_column()
-    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY, ForeignKey("subscribers.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY)
     family: Mapped[str] = mapped_column(String(10))
     # None for the first value of the family (or for none: an ABC class lost by a lapsed customer).
     from_value: Mapped[str | None] = mapped_column(String(40))

@@ -11,7 +11,8 @@ step set-based (profile and figures: docs/BENCHMARKS.md, issue 13):
 4. "value changed": every subscriber's new row (segment rules, ABC classes, quadrants) compared with
    the stored one in one join, keeping only the rows that differ;
 5. history rows for the changed rows whose RFM segment, ABC class or quadrant moved, and the
-   changed rows upserted in one INSERT ... SELECT (a run without new orders writes nothing).
+   changed rows stored: an UPDATE of the stored ones, an INSERT of the new ones (a run without new
+   orders writes nothing).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import (BigInteger, Column, Float, Integer, MetaData, Numeric, Table, case, cast, func, insert,
-                        literal, null, or_, select, text, true)
+                        literal, null, or_, select, text, update)
 from sqlalchemy.orm import Session
 
 from ..config import ValueConfig
@@ -31,7 +32,7 @@ from ..models import PROSPECT, Audience, SubscriberValue, UTCDateTime, ValueChan
 from ..models.audience import SUBSCRIBER_KEY
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import CreateTemporaryTableAs, sort_memory, upsert, written_rows
+from ..sqlutil import CreateTemporaryTableAs, sort_memory, written_rows
 from . import clv
 from .columns import read_columns, write_columns
 from .segments import parse_rfm_segments, segment_case
@@ -154,19 +155,18 @@ def _fit_and_predict(session: Session, audience_id: int, settings: ValueConfig, 
     """Fit both models on every subscriber with a counted order up to as_of; store the fit and the
     predictions, or keep the last good model and say why. Returns the customers' CLVs when fitted."""
     t = TOTALED.c
-    # In subscriber order (the same order every run: the same sums, the same fit). The figures as
-    # floats; the subscriber keys (63-bit: a float would round them) read on their own, in that order.
-    customers = select(t.subscriber_id).order_by(t.subscriber_id)
-    data = read_columns(session, customers.add_columns(t.days, t.first_day, t.last_day, t.total_amount,
-                                                       t.total_margin, t.first_day_amount, t.frequency))
+    # In subscriber order (the same order every run: the same sums, the same fit): the keys, and the
+    # figures as floats.
+    ids, data = read_columns(session, select(t.subscriber_id, t.days, t.first_day, t.last_day, t.total_amount,
+                                             t.total_margin, t.first_day_amount, t.frequency)
+                             .order_by(t.subscriber_id))
     PREDICTED.create(session.connection())
     if not len(data):
         result.model_reason = "no orders"
         result.model = _last_model(session, audience_id)
         return None
-    ids = np.fromiter(session.scalars(customers), dtype=np.int64, count=len(data))
-    days, first, last = data[:, 1], data[:, 2], data[:, 3]
-    total, margin, first_amount, frequency = data[:, 4], data[:, 5], data[:, 6], data[:, 7]
+    days, first, last = data[:, 0], data[:, 1], data[:, 2]
+    total, margin, first_amount, frequency = data[:, 3], data[:, 4], data[:, 5], data[:, 6]
     x, t_x, T, spend, rate = model_inputs(as_of, settings, days, first, last, total, margin, first_amount)
     repeat = int(np.sum(x > 0))
     fit = None
@@ -319,15 +319,22 @@ def _write_history(session: Session, audience_id: int, as_of: datetime, run_id: 
 
 
 def _store_values(session: Session, audience_id: int, as_of: datetime, run_id: int) -> int:
-    """Named statement "store values": upsert the changed rows (the only ones in the changed table)."""
+    """Named statements "store values": the changed rows (the only ones in the changed table) in two
+    statements: an UPDATE ... FROM of the stored rows that changed, a plain INSERT ... SELECT of the
+    rows never stored (no stored row: no stored RFM segment beside the row, a column that is never
+    NULL). An upsert (INSERT ... ON CONFLICT DO UPDATE) checks the primary key before every insert:
+    1.4 x the plain INSERT on a first run, which writes a row per subscriber (docs/BENCHMARKS.md,
+    issue 13). The audience row is locked for the run, so no other run stores rows in between."""
     f = CHANGED_TABLE.c
+    stored = f[OLD["rfm"]].is_not(None)
+    updated = session.execute(
+        update(VALUES).where(VALUES.c.subscriber_id == f.subscriber_id, stored)
+        .values(as_of=literal(as_of, UTCDateTime), run_id=literal(run_id), **{name: f[name] for name in VALUE_COLUMNS})
+        .execution_options(preserve_rowcount=True)).rowcount or 0
     rows = select(f.subscriber_id, literal(audience_id), literal(as_of, UTCDateTime), literal(run_id),
-                  *(f[name] for name in VALUE_COLUMNS)).where(true())
+                  *(f[name] for name in VALUE_COLUMNS)).where(~stored)
     columns = ["subscriber_id", "audience_id", "as_of", "run_id", *VALUE_COLUMNS]
-    stmt = upsert(session, VALUES).from_select(columns, rows)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["subscriber_id"], set_={name: stmt.excluded[name] for name in ("as_of", "run_id", *VALUE_COLUMNS)})
-    return written_rows(session, stmt)
+    return updated + written_rows(session, insert(VALUES).from_select(columns, rows))
 
 
 def _count(session: Session, audience_id: int, result: ValueResult) -> None:

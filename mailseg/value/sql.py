@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from fractions import Fraction
 
-from sqlalchemy import Date, Integer, String, and_, case, cast, extract, func, literal, null, or_, select, text
+from sqlalchemy import (Date, Float, Integer, Numeric, String, and_, case, cast, extract, func, literal, null, or_,
+                        select, text)
 from sqlalchemy.orm import Session
 
 from ..models import UNCOUNTED_ORDER_STATUSES, Event, Subscriber, SubscriberClass, UTCDateTime
@@ -65,24 +66,29 @@ def customer_totals(session: Session, audience_id: int, window_start: datetime, 
     """Named statement "value totals": one row per subscriber of the audience with a counted order up
     to as_of (everyone else is a prospect without orders and needs no row here), in one pass.
 
-    Inner query: the counted orders with their UTC day (the models count purchase days; a day key,
-    turned into a day number only for the first and last order) and the subscriber's first purchase day (first_value in order of time: PostgreSQL reads the orders in
-    that order from the (subscriber_id, type, occurred_at) index, so it costs no sort). Outer query,
-    per subscriber: frequency / monetary in whole cents / recency_days of the lookback
-    (window_start < occurred_at <= as_of), and for the lifetime-value models the distinct purchase
-    days, first and last day, all-time amount and contribution (margin, else margin_rate x amount),
-    and the amount of the first day (the Gamma-Gamma spend is the mean of the days after it).
-    An earlier form grouped per subscriber and day first and then per subscriber: twice the
-    aggregation work for the same figures (docs/BENCHMARKS.md, issue 13)."""
+    Inner query: the counted orders with their UTC day (a day key, turned into a day number only for
+    the first and last order) and the day's DENSE_RANK among the subscriber's purchase days (one
+    window, one sort by subscriber and day). Outer query, per subscriber: frequency / monetary in whole
+    cents / recency_days of the lookback (window_start < occurred_at <= as_of), and for the
+    lifetime-value models the distinct purchase days (the highest day rank), first and last day,
+    all-time amount and contribution (margin, else margin_rate x amount), and the amount of the first
+    day (rank 1; the Gamma-Gamma spend is the mean of the days after it).
+    Earlier forms: per subscriber and day first, then per subscriber (twice the aggregation work; a
+    hash aggregate over (subscriber, day) spills); count(DISTINCT day) beside first_value() in time
+    order (PostgreSQL sorts each group again for the DISTINCT): 1.5 x this one (docs/BENCHMARKS.md,
+    issue 13)."""
     in_lookback = EVENTS.c.occurred_at > literal(window_start, UTCDateTime)
     amount = func.coalesce(EVENTS.c.amount, 0)
+    # The rate as a NUMERIC: a float parameter made every contribution a float, whose sum depends on
+    # the order the rows arrive in (ties within a day, parallel workers), and a run with no new orders
+    # then rewrote a few thousand rows whose CLV moved in the last bit.
+    rate = cast(literal(margin_rate, Float), Numeric())
     day = day_key(session, EVENTS.c.occurred_at)
     orders = (
-        select(EVENTS.c.subscriber_id, EVENTS.c.occurred_at, day.label("day"), amount.label("amount"),
-               func.coalesce(EVENTS.c.margin, amount * margin_rate).label("margin"),
+        select(EVENTS.c.subscriber_id, EVENTS.c.occurred_at, amount.label("amount"),
+               func.coalesce(EVENTS.c.margin, amount * rate).label("margin"),
                case((in_lookback, 1), else_=0).label("in_lookback"),
-               func.first_value(day).over(partition_by=EVENTS.c.subscriber_id, order_by=EVENTS.c.occurred_at,
-                                          rows=(None, 0)).label("first_day"))
+               func.dense_rank().over(partition_by=EVENTS.c.subscriber_id, order_by=day).label("day_rank"))
         .join(SUBSCRIBERS, SUBSCRIBERS.c.id == EVENTS.c.subscriber_id)
         .where(SUBSCRIBERS.c.audience_id == audience_id, counted_order(),
                EVENTS.c.occurred_at <= literal(as_of, UTCDateTime))
@@ -96,12 +102,12 @@ def customer_totals(session: Session, audience_id: int, window_start: datetime, 
                .label("monetary_cents"),
                case((frequency > 0, whole_days(session, as_of, func.max(case((o.in_lookback == 1, o.occurred_at))))))
                .label("recency_days"),
-               func.count(o.day.distinct()).label("days"),
+               func.max(o.day_rank).label("days"),
                day_number(session, func.min(o.occurred_at)).label("first_day"),
                day_number(session, func.max(o.occurred_at)).label("last_day"),
                func.sum(o.amount).label("total_amount"),
                func.sum(o.margin).label("total_margin"),
-               func.sum(case((o.day == o.first_day, o.amount), else_=0)).label("first_day_amount"))
+               func.sum(case((o.day_rank == 1, o.amount), else_=0)).label("first_day_amount"))
         .group_by(o.subscriber_id)
     )
 

@@ -31,7 +31,7 @@ from ..models import PROSPECT, Audience, SubscriberValue, UTCDateTime, ValueChan
 from ..models.audience import SUBSCRIBER_KEY
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import CreateTemporaryTableAs, upsert, written_rows
+from ..sqlutil import create_staging, drop_staging, stage, upsert, written_rows
 from . import clv
 from .columns import read_columns, write_columns
 from .segments import parse_rfm_segments, segment_case
@@ -90,8 +90,8 @@ def value_audience(session: Session, audience_id: int, settings: ValueConfig, *,
         customer_clv = _fit_and_predict(session, audience_id, settings, as_of, run.id, result)
         _advance(progress)
         result.profitable_clv = _profitable_threshold(session, settings, result.model_fitted, customer_clv)
-        session.execute(CreateTemporaryTableAs(
-            CHANGED, _changed_values(session, audience_id, rules, settings, result, int(cents_total))))
+        stage(session, CHANGED, _changed_values(session, audience_id, rules, settings, result, int(cents_total)),
+              key="subscriber_id")
         _advance(progress)
         result.changes = _write_history(session, audience_id, as_of, run.id)
         _advance(progress)
@@ -117,8 +117,7 @@ def _advance(progress: Progress | None) -> None:
 
 
 def _drop_temporary(session: Session) -> None:
-    for name in (CHANGED, PREDICTIONS, SCORES, TOTALS):
-        session.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    drop_staging(session, CHANGED, PREDICTIONS, SCORES, TOTALS)
 
 
 # Sorts of the run (the per-day aggregate, the RANK() windows, the joins) in memory instead of
@@ -140,8 +139,7 @@ SCORED = Table(SCORES, _META, Column("subscriber_id", SUBSCRIBER_KEY), *(Column(
     "r_score", "f_score", "m_score", "cents_before")))
 PREDICTED = Table(PREDICTIONS, _META, Column("subscriber_id", SUBSCRIBER_KEY), Column("repeat_days", Integer),
                   *(Column(name, Float) for name in ("t_x_weeks", "t_weeks", "margin_rate", "p_alive",
-                                                     "expected_orders", "expected_order_value", "clv")),
-                  prefixes=["TEMPORARY"])
+                                                     "expected_orders", "expected_order_value", "clv")))
 OLD = {family: f"old_{column}" for family, column in FAMILY_COLUMNS.items()}
 CHANGED_TABLE = Table(CHANGED, _META, *(Column(name) for name in ("subscriber_id",) + VALUE_COLUMNS),
                       *(Column(name) for name in OLD.values()))
@@ -149,14 +147,15 @@ CHANGED_TABLE = Table(CHANGED, _META, *(Column(name) for name in ("subscriber_id
 
 def stage_scores(session: Session, audience_id: int, window_start: datetime, as_of: datetime,
                  margin_rate: float) -> int:
-    """The temporary totals and scores tables of a value computation as of `as_of` (the run's and
-    explain's); returns the customers' revenue in cents, the ABC total."""
-    session.execute(CreateTemporaryTableAs(
-        TOTALS, customer_totals(session, audience_id, window_start, as_of, margin_rate)))
+    """The staging tables of totals and scores of a value computation as of `as_of` (the run's and
+    explain's; on Citus distributed: the totals aggregate runs on each shard, sqlutil.stage); returns
+    the customers' revenue in cents, the ABC total."""
+    stage(session, TOTALS, customer_totals(session, audience_id, window_start, as_of, margin_rate),
+          key="subscriber_id")
     customers, cents_total = session.execute(
         select(func.count(), func.coalesce(func.sum(TOTALED.c.monetary_cents), 0))
         .where(TOTALED.c.frequency > 0)).one()
-    session.execute(CreateTemporaryTableAs(SCORES, customer_scores(TOTALED, customers)))
+    stage(session, SCORES, customer_scores(TOTALED, customers), key="subscriber_id")
     return int(cents_total)
 
 
@@ -170,7 +169,7 @@ def _fit_and_predict(session: Session, audience_id: int, settings: ValueConfig, 
     customers = select(t.subscriber_id).order_by(t.subscriber_id)
     data = read_columns(session, customers.add_columns(t.days, t.first_day, t.last_day, t.total_amount,
                                                        t.total_margin, t.first_day_amount, t.frequency))
-    PREDICTED.create(session.connection())
+    create_staging(session, PREDICTED, key="subscriber_id")
     if not len(data):
         result.model_reason = "no orders"
         result.model = _last_model(session, audience_id)

@@ -47,29 +47,22 @@ class CreateTemporaryTableAs(Executable, ClauseElement):
     PostgreSQL may run the query in parallel."""
 
     inherit_cache = False
+    kind, rows = "TEMPORARY", ""
 
     def __init__(self, name: str, query: Select) -> None:
         self.name, self.query = name, query
 
 
-@compiles(CreateTemporaryTableAs)
-def _compile_create_temporary_table_as(element: CreateTemporaryTableAs, compiler, **kw) -> str:
-    return f"CREATE TEMPORARY TABLE {element.name} AS {compiler.process(element.query, **kw)}"
-
-
-class CreateStagingTable(Executable, ClauseElement):
+class CreateStagingTable(CreateTemporaryTableAs):
     """CREATE UNLOGGED TABLE name AS SELECT ... WITH NO DATA: the columns and types of the query, no
     rows (Citus's staging tables, see stage)."""
 
-    inherit_cache = False
-
-    def __init__(self, name: str, query: Select) -> None:
-        self.name, self.query = name, query
+    kind, rows = "UNLOGGED", " WITH NO DATA"
 
 
-@compiles(CreateStagingTable)
-def _compile_create_staging_table(element: CreateStagingTable, compiler, **kw) -> str:
-    return f"CREATE UNLOGGED TABLE {element.name} AS {compiler.process(element.query, **kw)} WITH NO DATA"
+@compiles(CreateTemporaryTableAs)
+def _compile_create_table_as(element: CreateTemporaryTableAs, compiler, **kw) -> str:
+    return f"CREATE {element.kind} TABLE {element.name} AS {compiler.process(element.query, **kw)}{element.rows}"
 
 
 def stage(session: Session, name: str, query: Select, *, key: str) -> None:

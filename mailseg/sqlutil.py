@@ -57,6 +57,7 @@ class CreateStagingTable(CreateTemporaryTableAs):
     """CREATE UNLOGGED TABLE name AS SELECT ... WITH NO DATA: the columns and types of the query, no
     rows (Citus's staging tables, see stage)."""
 
+    inherit_cache = False
     kind, rows = "UNLOGGED", " WITH NO DATA"
 
 

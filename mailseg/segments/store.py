@@ -1,8 +1,9 @@
 """Segments stored: definitions, evaluation into stored membership with a join/leave history, previews.
 
-Evaluation ("refresh") of one segment is four set-based statements over a temporary table holding
-the rule's result, in one transaction: history rows for who joined and who left, then the
-membership itself. Re-evaluating with no change writes nothing but the segment's "last evaluated".
+Evaluation ("refresh") of one segment is four set-based statements over a staging table holding
+the rule's result (temporary; on Citus distributed, sqlutil.stage), in one transaction: history
+rows for who joined and who left, then the membership itself. Re-evaluating with no change writes
+nothing but the segment's "last evaluated".
 """
 
 from __future__ import annotations

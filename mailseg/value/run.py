@@ -2,11 +2,12 @@
 
 Order of a run, all in one transaction (a crash leaves the previous values and a failed run), every
 step set-based (profile and figures: docs/BENCHMARKS.md, issue 13):
-1. "value totals" (sql.py): one aggregate pass over the counted orders into a temporary table, one
-   row per subscriber with an order up to as_of (prospects without orders get no row);
+1. "value totals" (sql.py): one aggregate pass over the counted orders into a staging table
+   (temporary; on Citus distributed, sqlutil.stage), one row per subscriber with an order up to
+   as_of (prospects without orders get no row);
 2. "value scores" (sql.py): RANK() scores and the ABC running sum over the customers only;
 3. the BG/NBD and Gamma-Gamma fits on the totals read as numpy arrays (clv.py), vectorised
-   predictions COPYed into a third temporary table; too little data or no convergence: no new
+   predictions COPYed into a third staging table; too little data or no convergence: no new
    model, the stored predictions of the last good model stay, and the summary says why;
 4. "value changed": every subscriber's new row (segment rules, ABC classes, quadrants) compared with
    the stored one in one join, keeping only the rows that differ;

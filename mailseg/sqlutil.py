@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator, Sequence, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Table, any_, literal, literal_column, text
+from sqlalchemy import ColumnElement, Select, Table, any_, column, insert, literal, literal_column, table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import ARRAY
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.expression import ClauseElement, Executable
 from sqlalchemy.orm import Session
 
@@ -58,17 +59,66 @@ class CreateTemporaryTableAs(Executable, ClauseElement):
     PostgreSQL may run the query in parallel."""
 
     inherit_cache = False
+    kind, rows = "TEMPORARY", ""
 
     def __init__(self, name: str, query: Select, *, fillfactor: int | None = None) -> None:
         self.name, self.query, self.fillfactor = name, query, fillfactor
 
 
+class CreateStagingTable(CreateTemporaryTableAs):
+    """CREATE UNLOGGED TABLE name AS SELECT ... WITH NO DATA: the columns and types of the query, no
+    rows (Citus's staging tables, see stage)."""
+
+    inherit_cache = False
+    kind, rows = "UNLOGGED", " WITH NO DATA"
+
+
 @compiles(CreateTemporaryTableAs)
-def _compile_create_temporary_table_as(element: CreateTemporaryTableAs, compiler, **kw) -> str:
+def _compile_create_table_as(element: CreateTemporaryTableAs, compiler, **kw) -> str:
     # fillfactor (PostgreSQL): free room in each page for updates that need no new index entry (HOT).
     storage = (f" WITH (fillfactor = {element.fillfactor})"
                if element.fillfactor and compiler.dialect.name == "postgresql" else "")
-    return f"CREATE TEMPORARY TABLE {element.name}{storage} AS {compiler.process(element.query, **kw)}"
+    return (f"CREATE {element.kind} TABLE {element.name}{storage} AS {compiler.process(element.query, **kw)}"
+            f"{element.rows}")
+
+
+def stage(session: Session, name: str, query: Select, *, key: str) -> None:
+    """A staging table `name` holding the rows of `query`, one row per subscriber (`key` their id).
+
+    SQLite, PostgreSQL: a temporary table (CREATE TEMPORARY TABLE AS). On Citus a temporary table
+    lives on the coordinator, so every row of the query would be pulled there (and pushed back to the
+    shards by the statements that join it): there the table is an unlogged distributed table
+    co-located with subscribers, filled by an INSERT ... SELECT that Citus runs on each shard when the
+    query joins per-subscriber tables on the subscriber key (tests/test_citus.py reads it from
+    EXPLAIN). It is an ordinary table visible to other sessions: created and dropped inside the job's
+    transaction, so two jobs staging under the same name wait for each other. Drop it with
+    drop_staging."""
+    if not on_citus(session):
+        session.execute(CreateTemporaryTableAs(name, query))
+        return
+    session.execute(CreateStagingTable(name, query))
+    _distribute_staging(session, name, key)
+    names = [selected.key for selected in query.selected_columns]
+    session.execute(insert(table(name, *(column(n) for n in names))).from_select(names, query))
+
+
+def create_staging(session: Session, staging: Table, *, key: str) -> None:
+    """An empty staging table of `staging`'s columns: temporary, or on Citus distributed (see stage)."""
+    ddl = str(CreateTable(staging).compile(session.get_bind()))
+    prefix = "CREATE UNLOGGED TABLE" if on_citus(session) else "CREATE TEMPORARY TABLE"
+    session.execute(text(ddl.replace("CREATE TABLE", prefix, 1)))
+    if on_citus(session):
+        _distribute_staging(session, staging.name, key)
+
+
+def _distribute_staging(session: Session, name: str, key: str) -> None:
+    session.execute(text("SELECT create_distributed_table(:name, :key, colocate_with => 'subscribers')"),
+                    {"name": name, "key": key})
+
+
+def drop_staging(session: Session, *names: str) -> None:
+    for name in names:
+        session.execute(text(f"DROP TABLE IF EXISTS {name}"))
 
 
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:

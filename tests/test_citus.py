@@ -5,11 +5,14 @@ The Citus tests run when MAILSEG_TEST_CITUS_URL is set (tests/conftest.py), skip
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
+from typing import Iterator
 
+import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
@@ -22,8 +25,11 @@ from mailseg.engagement.window import window_bounds
 from mailseg.models import Subscriber, SubscriberStatusChange, SubscriberValue
 from mailseg.segments import add_segment, refresh_segment
 from mailseg.segments.compiler import members_query
+from mailseg.segments import store as segment_store
 from mailseg.segments.grammar import parse_rule
+from mailseg.sqlutil import drop_staging
 from mailseg.subscribers.status import StatusChange, change_statuses
+from mailseg.value import run as value_run
 from mailseg.value.run import value_audience
 from mailseg.value.sql import customer_totals
 
@@ -136,6 +142,78 @@ def test_status_changes_of_many_subscribers_in_one_call(citus):
                                    .where(SubscriberStatusChange.subscriber_id.in_(ids))).all()
         assert sorted(recorded) == sorted((sid, "cleaned") for sid in ids)
         assert change_statuses(session, changes) == 0  # already cleaned: nothing applied twice
+
+
+@contextmanager
+def _writes_to(db: Database, tables: tuple[str, ...]) -> Iterator[list[tuple[str, str]]]:
+    """(table, SQL with its parameters bound) of every INSERT INTO / DELETE FROM one of `tables`
+    that the code runs."""
+    writes: list[tuple[str, str]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        words = statement.split(None, 3)
+        if len(words) > 2 and (words[0], words[1]) in (("INSERT", "INTO"), ("DELETE", "FROM")) and words[2] in tables:
+            writes.append((words[2], psycopg.ClientCursor(cursor.connection).mogrify(statement, parameters)))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield writes
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def _explain_kept(session, writes: list[tuple[str, str]], staging: tuple[str, ...]) -> dict[str, list[str]]:
+    """The plans of the recorded writes, read after the job committed with its staging tables kept
+    (Citus refuses an EXPLAIN inside the value run's transaction: it already wrote a reference table
+    locally), then the staging tables dropped."""
+    plans: dict[str, list[str]] = {}
+    for name, sql in writes:
+        plans.setdefault(name, []).append("\n".join(session.execute(text(f"EXPLAIN {sql}")).scalars()))
+    drop_staging(session, *staging)
+    session.commit()
+    return plans
+
+
+def test_value_staging_and_segment_evaluation_run_on_each_shard(citus, monkeypatch):
+    """The value run's staging (totals, changed rows), its history and stored values, and a segment
+    evaluation (staging, members in and out) execute as one task per shard: the staging tables are
+    distributed and co-located with the subscribers. Through the coordinator: the scores (RANK() and
+    the ABC running sum, windows over all customers of the audience) and the history rows (their ids
+    come from a sequence, and Citus evaluates nextval() on the coordinator): their SELECT runs per
+    shard, and only the customers' or the changed rows travel."""
+    config = Config()
+    keep = lambda session, *names: None  # noqa: E731  (the staging tables stay until explained)
+    monkeypatch.setattr(value_run, "drop_staging", keep)
+    monkeypatch.setattr(segment_store, "drop_staging", keep)
+    with citus.session() as session:
+        audience_id = _fill(session)
+        shard_count = int(next(line for line in session.execute(Explain(select(Subscriber.id))).scalars()
+                               if "Task Count" in line).split(":")[1])
+        classify_audience(session, audience_id, config.engagement, as_of=AS_OF)
+        segment = add_segment(session, audience_id, "six", SIX_CONDITIONS)
+        session.commit()
+        value_pushed = ("value_totals", "value_changed", "subscriber_values")
+        through_coordinator = ("value_scores", "value_changes", "segment_changes")
+        with _writes_to(citus, value_pushed + through_coordinator) as writes:
+            value_audience(session, audience_id, config.value, as_of=AS_OF)
+        plans = _explain_kept(session, writes, ("value_changed", "value_predictions", "value_scores", "value_totals"))
+        segment_pushed = ("segment_staging", "segment_members")
+        # the first evaluation: members join; a year later: members leave (DELETE ... NOT EXISTS)
+        for as_of in (AS_OF, AS_OF + timedelta(days=365)):
+            with _writes_to(citus, segment_pushed + through_coordinator) as writes:
+                refresh_segment(session, segment, config.engagement, as_of=as_of)
+                session.commit()
+            for name, found in _explain_kept(session, writes, ("segment_staging",)).items():
+                plans.setdefault(name, []).extend(found)
+    assert set(plans) == set(value_pushed + segment_pushed + through_coordinator), sorted(plans)
+    assert any(plan.startswith("Custom Scan") and "Delete" in plan for plan in plans["segment_members"]), \
+        plans["segment_members"]
+    for name in value_pushed + segment_pushed:
+        for plan in plans[name]:
+            _assert_pushed_down(plan, shard_count)
+    for name in through_coordinator:
+        for plan in plans[name]:
+            assert "INSERT/SELECT method: pull to coordinator" in plan and f"Task Count: {shard_count}" in plan, plan
 
 
 def _results(db: Database) -> dict:

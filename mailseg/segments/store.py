@@ -1,8 +1,9 @@
 """Segments stored: definitions, evaluation into stored membership with a join/leave history, previews.
 
-Evaluation ("refresh") of one segment is four set-based statements over a temporary table holding
-the rule's result, in one transaction: history rows for who joined and who left, then the
-membership itself. Re-evaluating with no change writes nothing but the segment's "last evaluated".
+Evaluation ("refresh") of one segment is four set-based statements over a staging table holding
+the rule's result (temporary; on Citus distributed, sqlutil.stage), in one transaction: history
+rows for who joined and who left, then the membership itself. Re-evaluating with no change writes
+nothing but the segment's "last evaluated".
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, Table, delete, exists, func, insert, literal, select, text, true
+from sqlalchemy import Column, Integer, MetaData, Table, delete, exists, func, insert, literal, select, true
 from sqlalchemy.orm import Session
 
 from ..config import EngagementConfig
@@ -19,12 +20,13 @@ from ..engagement.window import as_utc
 from ..models import (RetiredTag, Segment, SegmentChange, SegmentMember, SegmentSize, Subscriber, Survey,
                       UTCDateTime, utcnow)
 from ..progress import Progress
-from ..sqlutil import CreateTemporaryTableAs, on_citus, upsert, written_rows
+from ..sqlutil import drop_staging, stage, upsert, written_rows
 from .compiler import members_query
 from .grammar import Node, RuleError, check_name, parse_rule, referenced_segments
 
 MEMBERS = SegmentMember.__table__
-# The rule's result for one evaluation (CREATE TABLE AS: PostgreSQL may run the query in parallel).
+# The rule's result for one evaluation (CREATE TABLE AS: PostgreSQL may run the query in parallel; on
+# Citus a distributed table filled on each shard, sqlutil.stage).
 STAGING = Table("segment_staging", MetaData(), Column("id", Integer))
 PREVIEW_SAMPLE = 10
 
@@ -180,7 +182,7 @@ def refresh_segment(session: Session, segment: Segment, settings: EngagementConf
     as_of = as_utc(as_of)
     node = parse_for(session, segment.audience_id, segment.rule, name=segment.name)
     _drop_staging(session)
-    session.execute(CreateTemporaryTableAs(STAGING.name, members_query(node, segment.audience_id, as_of, settings)))
+    stage(session, STAGING.name, members_query(node, segment.audience_id, as_of, settings), key="id")
     joined, left = _write_changes(session, segment, as_of)
     _apply_membership(session, segment.id, as_of, joined=joined, left=left)
     _drop_staging(session)
@@ -206,17 +208,13 @@ def refresh_all(session: Session, audience_id: int, settings: EngagementConfig, 
 
 
 def _drop_staging(session: Session) -> None:
-    session.execute(text(f"DROP TABLE IF EXISTS {STAGING.name}"))
+    drop_staging(session, STAGING.name)
 
 
-def _anti_joins(session: Session, segment_id: int):
+def _anti_joins(segment_id: int):
     """(not yet a member, no longer staged): the staged ids that are not members, the members that are
-    not staged. NOT EXISTS on one database. On Citus the staging table is the coordinator's and the
-    members are sharded, and Citus cannot correlate the two: there each side is an uncorrelated
-    NOT IN subquery, which Citus computes once and ships (mailseg.distribute)."""
-    if on_citus(session):
-        members = select(MEMBERS.c.subscriber_id).where(MEMBERS.c.segment_id == segment_id)
-        return STAGING.c.id.not_in(members), MEMBERS.c.subscriber_id.not_in(select(STAGING.c.id))
+    not staged, as NOT EXISTS on the subscriber key (on Citus the staging table is co-located with the
+    members, so each shard answers for its own subscribers)."""
     member = exists().where(MEMBERS.c.segment_id == segment_id, MEMBERS.c.subscriber_id == STAGING.c.id)
     staged = exists().where(STAGING.c.id == MEMBERS.c.subscriber_id)
     return ~member, ~staged
@@ -224,7 +222,7 @@ def _anti_joins(session: Session, segment_id: int):
 
 def _write_changes(session: Session, segment: Segment, as_of: datetime) -> tuple[int, int]:
     """Segment history: one row per subscriber who joins (in the result, not a member) or leaves."""
-    not_member, not_staged = _anti_joins(session, segment.id)
+    not_member, not_staged = _anti_joins(segment.id)
     columns = ["audience_id", "segment_id", "subscriber_id", "joined", "changed_at"]
     at = literal(as_of, UTCDateTime)
     joins = select(literal(segment.audience_id), literal(segment.id), STAGING.c.id, literal(True), at).where(not_member)
@@ -253,5 +251,5 @@ def _apply_membership(session: Session, segment_id: int, as_of: datetime, *, joi
         stmt = upsert(session, MEMBERS).from_select(["segment_id", "subscriber_id", "joined_at"], rows)
         session.execute(stmt.on_conflict_do_nothing(index_elements=["segment_id", "subscriber_id"]))
     if left:
-        _, not_staged = _anti_joins(session, segment_id)
+        _, not_staged = _anti_joins(segment_id)
         session.execute(delete(MEMBERS).where(MEMBERS.c.segment_id == segment_id, not_staged))

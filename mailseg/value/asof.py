@@ -2,8 +2,8 @@
 own statements rather than read from the stored (current) values.
 
 The figures, scores and ABC position come from the value run's totals and scores statements
-(sql.py) evaluated as of T in temporary tables of this session; the lifetime value from the last
-good model fitted as of T or earlier (the run's prediction code); the quadrant, which depends on
+(sql.py) evaluated as of T in the run's staging tables (sqlutil.stage); the lifetime value from
+the last good model fitted as of T or earlier (the run's prediction code); the quadrant, which depends on
 the audience's median CLV and the engagement class at T, from the value history (the last quadrant
 change recorded at or before T). Costs one aggregate pass over the audience's orders.
 """

@@ -2,11 +2,12 @@
 
 Order of a run, all in one transaction (a crash leaves the previous values and a failed run), every
 step set-based (profile and figures: docs/BENCHMARKS.md, issue 13):
-1. "value totals" (sql.py): one aggregate pass over the counted orders into a temporary table, one
-   row per subscriber with an order up to as_of (prospects without orders get no row);
+1. "value totals" (sql.py): one aggregate pass over the counted orders into a staging table
+   (temporary; on Citus distributed, sqlutil.stage), one row per subscriber with an order up to
+   as_of (prospects without orders get no row);
 2. "value scores" (sql.py): RANK() scores and the ABC running sum over the customers only;
 3. the BG/NBD and Gamma-Gamma fits on the totals read as numpy arrays (clv.py), vectorised
-   predictions COPYed into a third temporary table; too little data or no convergence: no new
+   predictions COPYed into a third staging table; too little data or no convergence: no new
    model, the stored predictions of the last good model stay, and the summary says why;
 4. "value changed": every subscriber's new row (segment rules, ABC classes, quadrants) compared with
    the stored one in one join, keeping only the rows that differ;
@@ -32,7 +33,7 @@ from ..models import PROSPECT, Audience, SubscriberValue, UTCDateTime, ValueChan
 from ..models.audience import SUBSCRIBER_KEY
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import CreateTemporaryTableAs, sort_memory, written_rows
+from ..sqlutil import create_staging, drop_staging, sort_memory, stage, written_rows
 from . import clv
 from .columns import read_columns, write_columns
 from .segments import parse_rfm_segments, segment_case
@@ -91,8 +92,8 @@ def value_audience(session: Session, audience_id: int, settings: ValueConfig, *,
         customer_clv = _fit_and_predict(session, audience_id, settings, as_of, run.id, result)
         _advance(progress)
         result.profitable_clv = _profitable_threshold(session, settings, result.model_fitted, customer_clv)
-        session.execute(CreateTemporaryTableAs(
-            CHANGED, _changed_values(session, audience_id, rules, settings, result, int(cents_total))))
+        stage(session, CHANGED, _changed_values(session, audience_id, rules, settings, result, int(cents_total)),
+              key="subscriber_id")
         _advance(progress)
         result.changes = _write_history(session, audience_id, as_of, run.id)
         _advance(progress)
@@ -118,8 +119,7 @@ def _advance(progress: Progress | None) -> None:
 
 
 def _drop_temporary(session: Session) -> None:
-    for name in (CHANGED, PREDICTIONS, SCORES, TOTALS):
-        session.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    drop_staging(session, CHANGED, PREDICTIONS, SCORES, TOTALS)
 
 
 _META = MetaData()
@@ -130,8 +130,7 @@ SCORED = Table(SCORES, _META, Column("subscriber_id", SUBSCRIBER_KEY), *(Column(
     "r_score", "f_score", "m_score", "cents_before")))
 PREDICTED = Table(PREDICTIONS, _META, Column("subscriber_id", SUBSCRIBER_KEY), Column("repeat_days", Integer),
                   *(Column(name, Float) for name in ("t_x_weeks", "t_weeks", "margin_rate", "p_alive",
-                                                     "expected_orders", "expected_order_value", "clv")),
-                  prefixes=["TEMPORARY"])
+                                                     "expected_orders", "expected_order_value", "clv")))
 OLD = {family: f"old_{column}" for family, column in FAMILY_COLUMNS.items()}
 CHANGED_TABLE = Table(CHANGED, _META, *(Column(name) for name in ("subscriber_id",) + VALUE_COLUMNS),
                       *(Column(name) for name in OLD.values()))
@@ -139,14 +138,15 @@ CHANGED_TABLE = Table(CHANGED, _META, *(Column(name) for name in ("subscriber_id
 
 def stage_scores(session: Session, audience_id: int, window_start: datetime, as_of: datetime,
                  margin_rate: float) -> int:
-    """The temporary totals and scores tables of a value computation as of `as_of` (the run's and
-    explain's); returns the customers' revenue in cents, the ABC total."""
-    session.execute(CreateTemporaryTableAs(
-        TOTALS, customer_totals(session, audience_id, window_start, as_of, margin_rate)))
+    """The staging tables of totals and scores of a value computation as of `as_of` (the run's and
+    explain's; on Citus distributed: the totals aggregate runs on each shard, sqlutil.stage); returns
+    the customers' revenue in cents, the ABC total."""
+    stage(session, TOTALS, customer_totals(session, audience_id, window_start, as_of, margin_rate),
+          key="subscriber_id")
     customers, cents_total = session.execute(
         select(func.count(), func.coalesce(func.sum(TOTALED.c.monetary_cents), 0))
         .where(TOTALED.c.frequency > 0)).one()
-    session.execute(CreateTemporaryTableAs(SCORES, customer_scores(TOTALED, customers)))
+    stage(session, SCORES, customer_scores(TOTALED, customers), key="subscriber_id")
     return int(cents_total)
 
 
@@ -160,7 +160,7 @@ def _fit_and_predict(session: Session, audience_id: int, settings: ValueConfig, 
     ids, data = read_columns(session, select(t.subscriber_id, t.days, t.first_day, t.last_day, t.total_amount,
                                              t.total_margin, t.first_day_amount, t.frequency)
                              .order_by(t.subscriber_id))
-    PREDICTED.create(session.connection())
+    create_staging(session, PREDICTED, key="subscriber_id")
     if not len(data):
         result.model_reason = "no orders"
         result.model = _last_model(session, audience_id)

@@ -85,88 +85,83 @@ def _event_condition(metric: str, settings: EngagementConfig):
             REVENUE: purchase_condition(), "unsubscribe": EVENTS.c.type.in_(("unsubscribe", "complaint"))}[metric]
 
 
-def _window_end(exposures, moments: list[datetime], horizon: timedelta):
+def _window_end(moments: list[datetime], horizon: timedelta):
     """SQL: exposed_at + horizon, as a CASE over the cohort's moments (bounds computed in Python)."""
-    return case(*((exposures.c.exposed_at == literal(m, UTCDateTime()), literal(m + horizon, UTCDateTime()))
+    return case(*((EXPOSURES.c.exposed_at == literal(m, UTCDateTime()), literal(m + horizon, UTCDateTime()))
                   for m in moments))
 
 
-def _in_family(exposures):
+def _in_family():
     """The event is on the exposure's campaign or one of its resend versions (campaigns joined)."""
-    return or_(EVENTS.c.campaign_id == exposures.c.campaign_id, CAMPAIGNS.c.parent_id == exposures.c.campaign_id)
+    return or_(EVENTS.c.campaign_id == EXPOSURES.c.campaign_id, CAMPAIGNS.c.parent_id == EXPOSURES.c.campaign_id)
 
 
-def _cohort(exposures, key: CohortKey):
-    return and_(exposures.c.audience_id == key.audience_id, exposures.c.policy == key.policy,
-                exposures.c.cohort == key.cohort, exposures.c.variant == key.variant, exposures.c.salt == key.salt)
+def _cohort(key: CohortKey):
+    return and_(EXPOSURES.c.audience_id == key.audience_id, EXPOSURES.c.policy == key.policy,
+                EXPOSURES.c.cohort == key.cohort, EXPOSURES.c.variant == key.variant, EXPOSURES.c.salt == key.salt)
 
 
 def _event_outcomes(key: CohortKey, specs: list[MetricSpec], moments: list[datetime], settings: EngagementConfig):
-    """Uplift event outcomes: ONE pass over the events of the cohort's subscribers in their windows,
-    every event metric a conditional aggregate, grouped by exposure (subscriber_id, id). Joined on
-    subscriber_id (Citus: co-located); campaigns (a reference table) only when a metric is per family."""
-    y = EXPOSURES.alias("exposed")
+    """Uplift event outcomes per exposure: ONE pass over the events of the cohort's subscribers in their
+    windows, every event metric a conditional aggregate. The exposures are the left side of the join
+    and the rows are aggregated straight from it (never an aggregate joined back: PostgreSQL, taking a
+    cohort never analyzed for one row, re-ran such an aggregate per exposure). Joined on subscriber_id
+    (Citus: co-located); campaigns, a reference table, only when a metric is per family."""
     columns = []
     for spec in specs:
-        within = EVENTS.c.occurred_at <= _window_end(y, moments, spec.horizon)
+        within = EVENTS.c.occurred_at <= _window_end(moments, spec.horizon)
         condition = and_(_event_condition(spec.base, settings), within)
         if spec.family:
-            condition = and_(condition, _in_family(y))
+            condition = and_(condition, _in_family())
         if spec.base == REVENUE:
             columns.append(func.sum(case((condition, EVENTS.c.amount), else_=literal(0))).label(spec.metric))
         else:
             columns.append(func.max(case((condition, literal(1)), else_=literal(0))).label(spec.metric))
-    longest = max(specs, key=lambda s: s.horizon).horizon
-    source = EVENTS.join(y, y.c.subscriber_id == EVENTS.c.subscriber_id)
+    longest = max(spec.horizon for spec in specs)
+    source = EXPOSURES.outerjoin(EVENTS, and_(EVENTS.c.subscriber_id == EXPOSURES.c.subscriber_id,
+                                              EVENTS.c.occurred_at > EXPOSURES.c.exposed_at,
+                                              EVENTS.c.occurred_at <= _window_end(moments, longest)))
     if any(spec.family for spec in specs):
         source = source.outerjoin(CAMPAIGNS, CAMPAIGNS.c.id == EVENTS.c.campaign_id)
-    return (select(y.c.subscriber_id, y.c.id.label("exposure_id"), *columns).select_from(source)
-            .where(_cohort(y, key), EVENTS.c.occurred_at > y.c.exposed_at,
-                   EVENTS.c.occurred_at <= _window_end(y, moments, longest))
-            .group_by(y.c.subscriber_id, y.c.id).subquery("event_outcomes"))
+    return (select(EXPOSURES.c.held_out, *columns).select_from(source).where(_cohort(key))
+            .group_by(EXPOSURES.c.subscriber_id, EXPOSURES.c.id, EXPOSURES.c.held_out))
 
 
 def _reactivations(key: CohortKey, spec: MetricSpec, moments: list[datetime]):
-    """Uplift reactivations: the exposures whose subscriber moved to active or semi_active in the window."""
-    y = EXPOSURES.alias("exposed")
-    return (select(y.c.subscriber_id, y.c.id.label("exposure_id"), literal(1).label(spec.metric))
-            .select_from(CLASS_CHANGES.join(y, y.c.subscriber_id == CLASS_CHANGES.c.subscriber_id))
-            .where(_cohort(y, key), CLASS_CHANGES.c.to_class.in_(REACTIVATED_TO),
-                   CLASS_CHANGES.c.changed_at > y.c.exposed_at,
-                   CLASS_CHANGES.c.changed_at <= _window_end(y, moments, spec.horizon))
-            .group_by(y.c.subscriber_id, y.c.id).subquery("reactivations"))
+    """Uplift reactivation per exposure: moved to active or semi_active in the window (class history)."""
+    moved = and_(CLASS_CHANGES.c.subscriber_id == EXPOSURES.c.subscriber_id,
+                 CLASS_CHANGES.c.to_class.in_(REACTIVATED_TO), CLASS_CHANGES.c.changed_at > EXPOSURES.c.exposed_at,
+                 CLASS_CHANGES.c.changed_at <= _window_end(moments, spec.horizon))
+    value = func.max(case((CLASS_CHANGES.c.subscriber_id.is_not(None), literal(1)), else_=literal(0)))
+    return (select(EXPOSURES.c.held_out, value.label(spec.metric))
+            .select_from(EXPOSURES.outerjoin(CLASS_CHANGES, moved)).where(_cohort(key))
+            .group_by(EXPOSURES.c.subscriber_id, EXPOSURES.c.id, EXPOSURES.c.held_out))
+
+
+def _add_group_sums(session: Session, per_exposure, specs: list[MetricSpec], out: dict) -> None:
+    """Uplift outcome per group: count, and per metric the sum and sum of squares of the per-exposure values."""
+    rows = per_exposure.subquery("per_exposure")
+    aggregates = [func.count()]
+    for spec in specs:
+        value = func.coalesce(rows.c[spec.metric], literal(0))
+        aggregates += [func.sum(value), func.sum(value * value)]
+    for held, n, *sums in session.execute(select(rows.c.held_out, *aggregates).group_by(rows.c.held_out)):
+        for index, spec in enumerate(specs):
+            out[spec.metric][bool(held)].add(n, sums[2 * index], sums[2 * index + 1])
 
 
 def measure(session: Session, key: CohortKey, specs: list[MetricSpec],
             settings: EngagementConfig) -> dict[str, dict[bool, GroupSums]]:
-    """Per metric and group (True: held out): n, sum and sum of squares of the metric over the cohort,
-    every metric in one statement."""
+    """Per metric and group (True: held out): n, sum and sum of squares of the metric over the cohort:
+    the event metrics in one statement, the reactivation (class history) in another."""
     out = {spec.metric: {True: GroupSums(), False: GroupSums()} for spec in specs}
-    moments = sorted(session.scalars(select(EXPOSURES.c.exposed_at).where(_cohort(EXPOSURES, key)).distinct()))
-    if not specs or not moments:
+    moments = sorted(session.scalars(select(EXPOSURES.c.exposed_at).where(_cohort(key)).distinct()))
+    if not moments:
         return out
-    x = EXPOSURES
-    source, values = x, {}
-    event_specs = [s for s in specs if s.base != REACTIVATION]
+    event_specs = [spec for spec in specs if spec.base != REACTIVATION]
     if event_specs:
-        events = _event_outcomes(key, event_specs, moments, settings)
-        source = source.outerjoin(events, and_(events.c.subscriber_id == x.c.subscriber_id,
-                                               events.c.exposure_id == x.c.id))
-        values.update((s.metric, events.c[s.metric]) for s in event_specs)
+        _add_group_sums(session, _event_outcomes(key, event_specs, moments, settings), event_specs, out)
     for spec in specs:
         if spec.base == REACTIVATION:
-            moved = _reactivations(key, spec, moments)
-            source = source.outerjoin(moved, and_(moved.c.subscriber_id == x.c.subscriber_id,
-                                                  moved.c.exposure_id == x.c.id))
-            values[spec.metric] = moved.c[spec.metric]
-    # Uplift outcome per group: count, and per metric the sum and sum of squares of the per-exposure values.
-    aggregates = [func.count()]
-    for spec in specs:
-        value = func.coalesce(values[spec.metric], literal(0))
-        aggregates += [func.sum(value), func.sum(value * value)]
-    rows = session.execute(select(x.c.held_out, *aggregates).select_from(source).where(_cohort(x, key))
-                           .group_by(x.c.held_out)).all()
-    for held, n, *sums in rows:
-        for index, spec in enumerate(specs):
-            out[spec.metric][bool(held)].add(n, sums[2 * index], sums[2 * index + 1])
+            _add_group_sums(session, _reactivations(key, spec, moments), [spec], out)
     return out

@@ -17,7 +17,8 @@ day lasts seconds, and a test server may run with autovacuum off, so without thi
 plan every statement of the run for the empty tables it started with (the first re-engagement
 selection after the first pull of 20,000 members then ran for minutes: nested loops over a
 "1-row" subscribers table). That time is printed apart and
-is not in the chain's figures.
+is not in the chain's figures. `--naptime 0` runs without it: the product then has only its own
+ANALYZE after a pull, an import or a classification that filled a table (sqlutil.refresh_statistics).
 """
 
 from __future__ import annotations

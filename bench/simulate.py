@@ -17,7 +17,8 @@ day lasts seconds, and a test server may run with autovacuum off, so without thi
 plan every statement of the run for the empty tables it started with (the first re-engagement
 selection after the first pull of 20,000 members then ran for minutes: nested loops over a
 "1-row" subscribers table). That time is printed apart and
-is not in the chain's figures.
+is not in the chain's figures. `--naptime 0` runs without it: the product then has only its own
+ANALYZE after a pull, an import or a classification that filled a table (sqlutil.refresh_statistics).
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ def build(db: Database, config: Config, members: int) -> tuple[int, Config]:
 class AutoAnalyze:
     """What autovacuum's analyze would have done by now (PostgreSQL only); seconds spent."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, enabled: bool = True) -> None:
         self.db, self.seconds, self.tables = db, 0.0, 0
+        self.enabled = enabled and db.dialect == "postgresql"
         self.lock, self.stop = threading.Lock(), threading.Event()
 
     def every(self, naptime: float) -> threading.Thread:
@@ -72,7 +74,7 @@ class AutoAnalyze:
         return thread
 
     def __call__(self, _step: str = "", _as_of: datetime | None = None) -> None:
-        if self.db.dialect != "postgresql":
+        if not self.enabled:
             return
         with self.lock:
             self._analyze()
@@ -104,7 +106,8 @@ def main() -> None:
     parser.add_argument("--step-days", type=int, default=1)
     parser.add_argument("--database", help="SQLAlchemy URL of an empty database (default: a temporary SQLite file)")
     parser.add_argument("--naptime", type=float, default=10.0,
-                        help="PostgreSQL: seconds between the autovacuum stand-in's checks")
+                        help="PostgreSQL: seconds between the autovacuum stand-in's checks; 0: no stand-in (the "
+                             "product's own ANALYZE after a large pull or classification only)")
     args = parser.parse_args()
     url = args.database or f"sqlite:///{tempfile.mkdtemp(prefix='mailseg-bench-')}/simulate.sqlite3"
     db = Database(url)
@@ -112,9 +115,10 @@ def main() -> None:
     config = Config().replace(database={"url": url}, platform={"kind": "sandbox"})
     began = time.perf_counter()
     audience_id, config = build(db, config, args.subscribers)
-    analyze = AutoAnalyze(db)
+    analyze = AutoAnalyze(db, enabled=args.naptime > 0)
     analyze()
-    analyze.every(args.naptime)
+    if analyze.enabled:
+        analyze.every(args.naptime)
     print(f"built {args.subscribers:,} sandbox members in {time.perf_counter() - began:.1f} s ({db.dialect})",
           flush=True)
     steps: dict[str, float] = {}

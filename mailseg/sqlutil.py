@@ -152,3 +152,25 @@ def member_of(session: Session, column, values: Sequence[T]) -> Iterator[ColumnE
         return
     for chunk in in_chunks(values):
         yield column.in_(chunk)
+
+
+# autovacuum's default analyze rule: a table is analyzed again once more rows changed than this
+ANALYZE_BASE_ROWS, ANALYZE_SCALE = 50, 0.1
+
+
+def refresh_statistics(session: Session, written: dict[str, int]) -> list[str]:
+    """PostgreSQL: ANALYZE (and commit) each table a job wrote more rows to than autovacuum's rule lets
+    pass before it re-analyzes (50 + 10% of the rows the statistics counted; a table never analyzed
+    counts none). Called once per job that knows how many rows it wrote (a pull, an import): what a
+    large first pull filled is then planned with its real size by the steps after it (a never-analyzed
+    table is planned as a small one; the re-engagement entrants ran as a nested loop for minutes),
+    without waiting for autovacuum, which may be off or a minute behind. Returns the tables analyzed."""
+    if session.get_bind().dialect.name != "postgresql":
+        return []
+    due = [name for name, rows in sorted(written.items()) if rows > ANALYZE_BASE_ROWS and rows > (
+        ANALYZE_BASE_ROWS + ANALYZE_SCALE * max(0.0, session.scalar(
+            text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"), {"name": name}) or 0.0))]
+    for name in due:
+        session.execute(text(f'ANALYZE "{name}"'))
+    session.commit()
+    return due

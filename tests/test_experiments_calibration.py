@@ -30,7 +30,6 @@ from mailseg.providers import platform_factory
 from mailseg.sandbox import world
 from mailseg.sync.pull import pull_audience
 
-from .factories import analyze
 
 EXPERIMENTS = 40
 MEMBERS = 200  # per experiment
@@ -79,7 +78,6 @@ def run_experiments(database, config, effect: float) -> list[dict]:
         send(platform, earlier)  # the content the policy's mail repeats, a week before
         clock(T0)
         pull_audience(session, audience, cfg, platform, as_of=T0)
-        analyze(database)  # 8,000 members and their sends arrived: what autovacuum would do next
         ids = session.scalars(select(Subscriber.id).where(Subscriber.audience_id == audience.id)
                               .order_by(Subscriber.email)).all()
         treated_emails = []

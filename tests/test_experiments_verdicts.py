@@ -15,7 +15,7 @@ from mailseg.experiments.assignment import bucket, bucket_reference, held_out_re
 from mailseg.experiments.uplift import freeze_due, uplift_report
 from mailseg.models import Subscriber, Verdict
 
-from .factories import make_audience, make_event, make_exposures, make_subscriber, utc
+from .factories import make_audience, make_event, make_exposures, make_subscriber, sent_campaign, utc
 
 EXPOSED = utc(2026, 8, 3, 10)  # a Monday: the cohort is the week of 2026-08-03
 CLOSES = utc(2026, 8, 10) + timedelta(days=14)  # week's end + the offer's 14-day horizon
@@ -76,6 +76,39 @@ def test_cohorts_of_the_same_experiment_pool(session, config):
     (offer,) = uplift_report(session, audience_id, config, policy="offer")
     pooled = offer.pooled_metric("open")
     assert pooled.cohorts == 2 and pooled.comparison.treated_n == 60 and pooled.comparison.control_n == 60
+
+
+def test_resend_outcomes_count_the_campaign_family_in_each_moments_window(session, config):
+    """A resend cohort of two runs (two moments, two campaigns): an exposure's opens count on its own
+    campaign and versions only, in its own moment's window (no other exposure's campaign or window)."""
+    audience = make_audience(session)
+    first, second = EXPOSED, EXPOSED + timedelta(days=2)
+    spring = sent_campaign(session, audience.id, "spring", first - timedelta(days=3))
+    spring_v2 = sent_campaign(session, audience.id, "spring-v2", first, parent_id=spring, variant=2, kind="resend")
+    summer = sent_campaign(session, audience.id, "summer", second - timedelta(days=3))
+    a = [make_subscriber(session, audience, f"a{i}@x.org").id for i in range(6)]
+    b = [make_subscriber(session, audience, f"b{i}@x.org").id for i in range(4)]
+    make_exposures(session, audience.id, "resend", "resend:spring:v2", first, a[:3], held=False, variant=2,
+                   campaign_id=spring)
+    make_exposures(session, audience.id, "resend", "resend:spring:v2", first, a[3:], held=True, variant=2,
+                   campaign_id=spring)
+    make_exposures(session, audience.id, "resend", "resend:summer:v2", second, b[:2], held=False, variant=2,
+                   campaign_id=summer)
+    make_exposures(session, audience.id, "resend", "resend:summer:v2", second, b[2:], held=True, variant=2,
+                   campaign_id=summer)
+    make_event(session, a[0], "open", first + timedelta(days=1), campaign_id=spring_v2)  # a version: counts
+    make_event(session, a[1], "open", first + timedelta(days=1), campaign_id=spring)  # the original: counts
+    make_event(session, a[2], "open", first + timedelta(days=1), campaign_id=summer)  # another exposure's
+    make_event(session, a[3], "open", first + timedelta(days=8), campaign_id=spring)  # after the first window
+    make_event(session, b[0], "open", first + timedelta(days=8), campaign_id=summer)  # inside the second's window
+    make_event(session, b[2], "purchase", second + timedelta(days=1), amount=12.5)  # any campaign's order counts
+    session.commit()
+    assert freeze_due(session, audience.id, config, utc(2026, 8, 10) + timedelta(days=7)) == 5
+    groups = dict(session.execute(select(Verdict.metric, Verdict.groups)).all())
+    assert groups["open"]["treated"] == {"n": 5, "sum": 3.0, "sum_sq": 3.0}
+    assert groups["open"]["control"] == {"n": 5, "sum": 0.0, "sum_sq": 0.0}
+    assert groups["revenue"]["control"] == {"n": 5, "sum": 12.5, "sum_sq": 12.5 ** 2}
+    assert groups["purchase"]["treated"]["sum"] == 0
 
 
 def test_assignment_in_sql_is_the_reference_and_stable(session, config):

@@ -25,7 +25,7 @@ from ..config import EngagementConfig
 from ..models import Audience, ClassChange, JobRun, UTCDateTime, utcnow
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import CreateTemporaryTableAs, on_citus, sort_memory, upsert, written_rows
+from ..sqlutil import CreateTemporaryTableAs, on_citus, refresh_statistics, sort_memory, upsert, written_rows
 from ..subscribers.status import first_change_after, status_at_expression
 from .rules import CLASSES, SUBSCRIBERS, class_at_expression, window_counts
 from .window import CLASS_NAMES, window_bounds
@@ -90,6 +90,8 @@ def classify_audience(session: Session, audience_id: int, settings: EngagementCo
             summary["completes_run"] = failed_before
         summary.update(summary_extra or {})
         finish_run(session, run, summary)  # commits the work and the run's success together
+    # a first classification writes everyone's class: the policies' queries after it read those tables
+    refresh_statistics(session, {ClassChange.__tablename__: result.changes, CLASSES.name: result.changes})
     return result
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Config
 from ..models import Exposure, Verdict, utcnow
-from .outcomes import PROPORTIONS, REVENUE, CohortKey, GroupSums, measure
+from .outcomes import PROPORTIONS, REVENUE, CohortKey, GroupSums, MetricSpec, measure
 from .stats import Comparison, compare_means, compare_proportions, mde_proportion
 
 COMMON = ("open", "click", "purchase", REVENUE, "unsubscribe")
@@ -28,13 +28,6 @@ BENEFIT = {"cap": "reactivation", "reengagement": "reactivation", "resend": "ope
            "plan": "click"}
 HARM = "unsubscribe"
 CUMULATIVE = ("open_cumulative", "click_cumulative")  # resend versions 2..n, on version 2's cohort
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    metric: str
-    horizon: timedelta
-    family: bool  # measured on the resend's campaign and versions only
 
 
 def horizon_days(config: Config, policy: str) -> int:
@@ -80,17 +73,17 @@ def freeze_due(session: Session, audience_id: int, config: Config, as_of: dateti
         .where(Verdict.audience_id == audience_id))}
     written = 0
     for key, share in cohort_keys(session, audience_id):
-        for spec in metric_specs(config, key.policy, key.variant):
-            closed = closes_at(key.cohort, spec)
-            if closed > as_of or (key.policy, key.cohort, key.variant, key.salt, spec.metric) in done:
-                continue
-            metric = spec.metric.removesuffix("_cumulative")
-            groups = measure(session, key, metric, spec.horizon, config.engagement, family=spec.family)
-            result = compare(metric, groups, config.uplift.min_group_size)
+        due = [spec for spec in metric_specs(config, key.policy, key.variant)
+               if closes_at(key.cohort, spec) <= as_of
+               and (key.policy, key.cohort, key.variant, key.salt, spec.metric) not in done]
+        measured = measure(session, key, due, config.engagement)
+        for spec in due:
+            groups = measured[spec.metric]
+            result = compare(spec.base, groups, config.uplift.min_group_size)
             session.add(Verdict(audience_id=audience_id, policy=key.policy, cohort=key.cohort, variant=key.variant,
                                 salt=key.salt, share=share, horizon_days=spec.horizon.days, metric=spec.metric,
                                 groups={"treated": groups[False].as_dict(), "control": groups[True].as_dict()},
-                                result=result.as_dict(), closed_at=closed, computed_at=utcnow()))
+                                result=result.as_dict(), closed_at=closes_at(key.cohort, spec), computed_at=utcnow()))
             written += 1
     session.commit()
     return written

@@ -8,16 +8,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Iterable, Sequence
+from typing import Sequence
 
-from sqlalchemy import func, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from ..config import FlaggingConfig
-from ..models import (UNCOUNTED_ORDER_STATUSES, Campaign, Event, Subscriber, normalise_email,
+from ..models import (UNCOUNTED_ORDER_STATUSES, Campaign, Event, normalise_email,
                       normalise_order_status, utcnow)
-from ..sqlutil import in_chunks, member_of, upsert
+from ..sqlutil import in_chunks, upsert
+from ..subscribers.lookup import subscriber_ids_by_email
 from ..subscribers.status import StatusChange, change_statuses
 from ..timeutil import isoformat_utc
 from .bulk import MIN_COPY_ROWS, copy_insert_events, insert_events_sqlite
@@ -166,28 +166,6 @@ def store_events(session: Session, audience_id: int, events: Sequence[EventIn], 
 
 def _subscriber_ids(session: Session, audience_id: int, events: Sequence[EventIn]) -> dict[str, int]:
     return subscriber_ids_by_email(session, audience_id, (e.email for e in events if e.subscriber_id is None))
-
-
-def subscriber_ids_by_email(session: Session, audience_id: int, emails: Iterable[str | None]) -> dict[str, int]:
-    """Normalised email -> id, for the emails that are subscribers of the audience.
-
-    Named statement "subscribers by email", one per batch. PostgreSQL: the emails as one array
-    parameter, unnested and joined to the (audience_id, email) index. Not `email = ANY(array)`:
-    after five runs psycopg prepares the statement, PostgreSQL then settles on a generic plan,
-    and for ANY that was a scan of the audience comparing every subscriber with all 1,000 emails
-    (0.3 s per API batch became 3 s from the tenth batch on; docs/BENCHMARKS.md, issue 13)."""
-    emails = sorted({normalise_email(e) for e in emails if e})
-    found: dict[str, int] = {}
-    if emails and session.get_bind().dialect.name == "postgresql":
-        wanted = func.unnest(literal(emails, ARRAY(Subscriber.email.type))).table_valued("email").render_derived()
-        stmt = (select(Subscriber.email, Subscriber.id).join(wanted, Subscriber.email == wanted.c.email)
-                .where(Subscriber.audience_id == audience_id))
-        found.update(session.execute(stmt).all())
-        return found
-    for matches in member_of(session, Subscriber.email, emails):
-        stmt = select(Subscriber.email, Subscriber.id).where(Subscriber.audience_id == audience_id, matches)
-        found.update(session.execute(stmt).all())
-    return found
 
 
 def _campaign_ids(session: Session, audience_id: int, events: Sequence[EventIn]) -> dict[str, int]:

@@ -16,10 +16,12 @@ from ..models import (EVENT_TYPES, SUBSCRIBER_STATUSES, Campaign, Event, Subscri
                       normalise_order_status)
 from ..models.events import ORDER_STATUS_MAX
 from ..progress import Progress
+from ..sqlutil import refresh_statistics
+from ..subscribers.lookup import subscriber_ids_by_email
 from ..subscribers.upsert import SubscriberRow, upsert_subscribers
 from ..timeutil import parse_datetime
 from ..values import check_column_text, check_decimal, check_text
-from .events import EventIn, StoreResult, store_events, subscriber_ids_by_email
+from .events import EventIn, StoreResult, store_events
 from .records import FileFormatError, Record, RowError, csv_header, read_records
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -113,7 +115,10 @@ def import_events_file(session: Session, audience_id: int, path: Path, *, skip_b
         report.events.add(store_events(session, audience_id, batch, flagging=flagging))
 
     parsed = (_parse_event(path.name, record) for record in read_records(path, formats={"csv", "jsonl"}))
-    return _Batches(session, report, store, skip_bad=skip_bad, batch_size=batch_size, progress=progress).run(parsed)
+    _Batches(session, report, store, skip_bad=skip_bad, batch_size=batch_size, progress=progress).run(parsed)
+    if report.stored:
+        refresh_statistics(session, {Event.__tablename__: report.events.inserted})
+    return report
 
 
 def _parse_event(file: str, record: Record) -> EventIn | RowError:
@@ -227,7 +232,10 @@ def import_subscribers_file(session: Session, audience_id: int, path: Path, *, s
                     seen[row.email] = record.line
             yield row
 
-    return _Batches(session, report, store, skip_bad=skip_bad, batch_size=batch_size, progress=progress).run(parse_all())
+    _Batches(session, report, store, skip_bad=skip_bad, batch_size=batch_size, progress=progress).run(parse_all())
+    if report.stored:
+        refresh_statistics(session, {Subscriber.__tablename__: report.inserted})
+    return report
 
 
 def _parse_subscriber(file: str, record: Record) -> SubscriberRow | RowError:

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from ..config import FlaggingConfig
 from ..models import normalise_email
 from ..timeutil import parse_datetime
-from .events import EventIn, store_events, subscriber_ids_by_email
+from ..subscribers.lookup import subscriber_ids_by_email
+from .events import EventIn, store_events
 from .importing import EMAIL_PATTERN, check_order_fields
 
 MAX_BATCH = 1000

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from ..models import Event, Subscriber, SubscriberStatusChange, utcnow
 from ..models.audience import subscriber_key
 from ..sqlutil import member_of, upsert
+from .lookup import subscribers_by_email
 from .status import StatusChange, change_statuses, creation_status
 
 SUBSCRIBERS = Subscriber.__table__
@@ -133,12 +134,8 @@ def _status_changes(session: Session, rows: list[SubscriberRow], before: dict[st
 
 def _existing(session: Session, audience_id: int, emails: list[str]) -> dict[str, tuple[int, str]]:
     """email -> (id, status) of the emails already in the audience."""
-    found: dict[str, tuple[int, str]] = {}
-    for matches in member_of(session, SUBSCRIBERS.c.email, sorted(set(emails))):
-        rows = session.execute(select(SUBSCRIBERS.c.email, SUBSCRIBERS.c.id, SUBSCRIBERS.c.status)
-                               .where(SUBSCRIBERS.c.audience_id == audience_id, matches)).all()
-        found.update((email, (sid, status)) for email, sid, status in rows)
-    return found
+    found = subscribers_by_email(session, audience_id, emails, SUBSCRIBERS.c.status)
+    return {email: (row.id, row.status) for email, row in found.items()}
 
 
 def _existing_ids(session: Session, audience_id: int, emails: list[str]) -> dict[str, int]:

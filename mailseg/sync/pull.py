@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 
 from ..config import Config
 from ..engagement.window import window_bounds
-from ..ingest.events import EventIn, StoreResult, store_events, subscriber_ids_by_email
-from ..models import Audience, Campaign, PullCursor, Subscriber, normalise_email, utcnow
+from ..ingest.events import EventIn, StoreResult, store_events
+from ..models import Audience, Campaign, Event, PullCursor, Subscriber, normalise_email, utcnow
 from ..progress import Progress
 from ..providers.base import Activity, CampaignInfo, EmailPlatform, Member
 from ..runs import finish_run, recorded_run
-from ..sqlutil import chunked, upsert
+from ..sqlutil import chunked, refresh_statistics, upsert
+from ..subscribers.lookup import subscriber_ids_by_email
 from ..subscribers.upsert import SubscriberRow, upsert_subscribers
 from .classes import provider_list_id
 from .state import clear_failures_for
@@ -70,12 +71,14 @@ def pull_audience(session: Session, audience: Audience, config: Config, platform
     with recorded_run(session, "pull", audience_id=audience.id, as_of=as_of) as run:
         started = as_of or utcnow()
         _pull_members(session, audience.id, list_id, platform, config.sync.tag_prefix, started, report, progress)
+        refresh_statistics(session, {Subscriber.__tablename__: report.inserted})  # before the sends' lookups
         if config.mailchimp.store_id:
             _pull_orders(session, audience.id, config.mailchimp.store_id, platform, started, report, progress)
         oldest, _ = window_bounds(started, config.engagement.window_months)  # campaigns that can still count
         for campaign in platform.sent_campaigns(list_id):
             if campaign.sent_at is not None and campaign.sent_at >= oldest:
                 _pull_campaign(session, audience.id, campaign, platform, started, report, progress)
+        refresh_statistics(session, {Event.__tablename__: report.events.inserted + report.orders.inserted})
         finish_run(session, run, report.summary())
     return report
 

@@ -167,10 +167,24 @@ def refresh_statistics(session: Session, written: dict[str, int]) -> list[str]:
     without waiting for autovacuum, which may be off or a minute behind. Returns the tables analyzed."""
     if session.get_bind().dialect.name != "postgresql":
         return []
-    due = [name for name, rows in sorted(written.items()) if rows > ANALYZE_BASE_ROWS and rows > (
-        ANALYZE_BASE_ROWS + ANALYZE_SCALE * max(0.0, session.scalar(
-            text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"), {"name": name}) or 0.0))]
+    due = [name for name, rows in sorted(written.items()) if rows > ANALYZE_BASE_ROWS
+           and rows > ANALYZE_BASE_ROWS + ANALYZE_SCALE * planned_rows(session, name)]
     for name in due:
         session.execute(text(f'ANALYZE "{name}"'))
     session.commit()
     return due
+
+
+def planned_rows(session: Session, table_name: str) -> float:
+    """The rows PostgreSQL's statistics count in a table (0 when never analyzed). On Citus a distributed
+    table's statistics are its shards' (ANALYZE analyses the shards; the coordinator's table stays at 0):
+    their sum."""
+    if on_citus(session) and session.scalar(
+            text("SELECT count(*) FROM pg_dist_partition WHERE logicalrelid = to_regclass(:name)"), {"name": table_name}):
+        counted = session.scalar(text(
+            "SELECT sum(greatest(result::float, 0)) FROM run_command_on_shards(:name, "
+            "$$SELECT reltuples FROM pg_class WHERE oid = '%s'::regclass$$)"), {"name": table_name})
+    else:
+        counted = session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"),
+                                 {"name": table_name})
+    return max(0.0, counted or 0.0)

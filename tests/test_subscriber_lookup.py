@@ -5,19 +5,15 @@ statistics (PostgreSQL), so the steps after a first pull are not planned for an 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import event, insert, select
 
 from mailseg.models import Audience, Subscriber
 from mailseg.providers.mailchimp import MailchimpPlatform
-from mailseg.sqlutil import refresh_statistics
+from mailseg.sqlutil import planned_rows, refresh_statistics
 from mailseg.subscribers.lookup import subscriber_ids_by_email, subscribers_by_email
 from mailseg.sync.pull import pull_audience
 
 from .factories import LIST_ID, make_audience, make_subscriber
-
-
-def _reltuples(session, table: str) -> float:
-    return session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"), {"t": table})
 
 
 def test_found_by_address_in_their_own_audience_only(session):
@@ -40,7 +36,7 @@ def test_lookup_joins_the_keys_on_a_table_never_analyzed(session, database):
                                           "status": "subscribed", "merge_fields": {}, "tags": []}
                                          for i in range(20_000)])
     session.commit()
-    assert _reltuples(session, "subscribers") <= 0  # no statistics: the case a first pull leaves
+    assert planned_rows(session, "subscribers") <= 0  # no statistics: the case a first pull leaves
     issued = []
 
     def keep(conn, cursor, statement, parameters, context, executemany):
@@ -76,7 +72,7 @@ def test_statistics_refreshed_after_a_job_filled_a_table(session, database, mail
     if database.dialect != "postgresql":
         assert refresh_statistics(session, {"subscribers": 120}) == []  # SQLite plans without them
         return
-    assert _reltuples(session, "subscribers") == 120  # the first pull analyzed what it filled
+    assert planned_rows(session, "subscribers") == 120  # the first pull analyzed what it filled
     assert refresh_statistics(session, {"subscribers": 50 + 12}) == []  # autovacuum's rule: not yet
     assert refresh_statistics(session, {"subscribers": 50 + 13}) == ["subscribers"]
     assert session.scalar(select(Subscriber.id).limit(1)) is not None

@@ -112,8 +112,11 @@ def _maximise(evaluate, start: np.ndarray, what: str) -> np.ndarray:
     Nelder-Mead from where it stopped and L-BFGS-B again. A FitError when nothing converges to a
     finite optimum or the parameters run off to a boundary."""
     def objective(log_params):
-        params = np.exp(log_params)
-        value, grad = evaluate(params)
+        # The line search probes far-off points where exp() overflows and the terms become inf - inf:
+        # such a point is answered as the worst possible below, so numpy's warnings about it are noise.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            params = np.exp(log_params)
+            value, grad = evaluate(params)
         if not np.isfinite(value) or not np.all(np.isfinite(grad)):
             return 1e300, np.zeros_like(log_params)
         return -value, -grad * params  # d/d(log p) = p d/dp

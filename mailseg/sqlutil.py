@@ -180,7 +180,8 @@ def planned_rows(session: Session, table_name: str) -> float:
     table's statistics are its shards' (ANALYZE analyses the shards; the coordinator's table stays at 0):
     their sum."""
     if on_citus(session) and session.scalar(
-            text("SELECT count(*) FROM pg_dist_partition WHERE logicalrelid = to_regclass(:name)"), {"name": table_name}):
+            text("SELECT count(*) FROM pg_dist_partition WHERE logicalrelid = to_regclass(:name)"),
+            {"name": table_name}):
         counted = session.scalar(text(
             "SELECT sum(greatest(result::float, 0)) FROM run_command_on_shards(:name, "
             "$$SELECT reltuples FROM pg_class WHERE oid = '%s'::regclass$$)"), {"name": table_name})

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from ..config import EngagementConfig
 from ..models import UTCDateTime
 from ..models.audience import SUBSCRIBER_KEY
-from ..sqlutil import CreateTemporaryTableAs, sort_memory
+from ..sqlutil import CreateTemporaryTableAs, drop_staging, sort_memory
 from .rules import ENGAGEMENT_TYPES, EVENTS, SUBSCRIBERS, class_clock_changes, counted_click, counted_open, \
     engagement_level, in_window
 from .window import window_bounds
@@ -107,7 +107,7 @@ class RunningWindow:
         rows = (select(BUCKETS.c.subscriber_id, change(BUCKETS.c.clicks).label("clicks"),
                        change(BUCKETS.c.opens).label("opens"))
                 .where(enters | leaves).group_by(BUCKETS.c.subscriber_id))
-        self.session.execute(text(f"DROP TABLE IF EXISTS {DELTA.name}"))
+        drop_staging(self.session, DELTA.name)
         self.session.execute(CreateTemporaryTableAs(DELTA.name, rows))
 
     def _reconsider(self, before: tuple[datetime, datetime], after: tuple[datetime, datetime]) -> None:
@@ -118,7 +118,7 @@ class RunningWindow:
                                        self.settings)
         crossed = (select(DELTA.c.subscriber_id).join(WINDOW, WINDOW.c.subscriber_id == DELTA.c.subscriber_id)
                    .where(level_before != level_after))
-        self.session.execute(text(f"DROP TABLE IF EXISTS {RECONSIDER.name}"))
+        drop_staging(self.session, RECONSIDER.name)
         self.session.execute(CreateTemporaryTableAs(RECONSIDER.name, crossed))
         # A separate INSERT ... SELECT: the clock changes read the distributed tables on Citus.
         self.session.execute(insert(RECONSIDER).from_select(
@@ -132,7 +132,7 @@ class RunningWindow:
 
 def drop_tables(session: Session) -> None:
     for table in TABLES:
-        session.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
+        drop_staging(session, table.name)
 
 
 def _bucket_counts(session: Session, audience_id: int, points: list[datetime],

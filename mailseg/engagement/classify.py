@@ -25,7 +25,8 @@ from ..config import EngagementConfig
 from ..models import Audience, ClassChange, JobRun, UTCDateTime, utcnow
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import CreateTemporaryTableAs, on_citus, refresh_statistics, sort_memory, upsert, written_rows
+from ..sqlutil import (CreateTemporaryTableAs, drop_staging, on_citus, refresh_statistics, sort_memory, upsert,
+                       written_rows)
 from ..subscribers.status import first_change_after, status_at_expression
 from .rules import CLASSES, SUBSCRIBERS, class_at_expression, window_counts
 from .window import CLASS_NAMES, window_bounds
@@ -71,7 +72,7 @@ def classify_audience(session: Session, audience_id: int, settings: EngagementCo
         result = ClassifyResult(run.id, audience_id, as_of, window_start, completes_run_id=failed_before)
         _lock_audience(session, audience_id)
         sort_memory(session)  # the window's aggregate, the joins of every subscriber
-        _drop_staging(session)
+        drop_staging(session, STAGING.name)
         window = (counts(window_start, as_of) if counts is not None
                   else window_counts(audience_id, window_start, as_of, settings))
         _stage_changes(session, stage_changes_query(audience_id, window_start, as_of, settings, window,
@@ -83,7 +84,7 @@ def classify_audience(session: Session, audience_id: int, settings: EngagementCo
         _advance(progress)
         result.counts = class_counts(session, audience_id)
         _advance(progress)
-        _drop_staging(session)
+        drop_staging(session, STAGING.name)
         summary = {"counts": result.counts, "changes": result.changes,
                    "window_start": window_start.isoformat()}
         if failed_before is not None:
@@ -131,10 +132,6 @@ def _previous_failed_run(session: Session, audience_id: int, this_run: int) -> i
 def _lock_audience(session: Session, audience_id: int) -> None:
     """Serialise runs of one audience on PostgreSQL (SQLite has a single writer anyway)."""
     session.execute(select(Audience.id).where(Audience.id == audience_id).with_for_update())
-
-
-def _drop_staging(session: Session) -> None:
-    session.execute(text(f"DROP TABLE IF EXISTS {STAGING.name}"))
 
 
 def _stage_changes(session: Session, changes: Select) -> None:

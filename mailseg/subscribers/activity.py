@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..engagement.rules import EVENTS, SUBSCRIBERS, counted_click, human
 from ..models import SubscriberActivity, SubscriberClass, utcnow
-from ..sqlutil import CreateTemporaryTableAs, on_citus, upsert
+from ..sqlutil import CreateTemporaryTableAs, drop_staging, on_citus, upsert
 
 ACTIVITY = SubscriberActivity.__table__
 # The class of the last classification (subscriber_classes, its one home), copied for the index that
@@ -46,7 +46,7 @@ def refresh_activity(session: Session, audience_id: int, *, as_of: datetime | No
             .where(SUBSCRIBERS.c.audience_id == audience_id, or_(human_open, counted_click()),
                    EVENTS.c.occurred_at <= as_of)
             .group_by(EVENTS.c.subscriber_id, SUBSCRIBERS.c.audience_id, CLASSES.c.engagement_class))
-    session.execute(text(f"DROP TABLE IF EXISTS {STAGING.name}"))
+    drop_staging(session, STAGING.name)
     session.execute(CreateTemporaryTableAs(STAGING.name, last))
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"ANALYZE {STAGING.name}"))  # row counts for the joins below (hash joins, not probes)
@@ -66,5 +66,5 @@ def refresh_activity(session: Session, audience_id: int, *, as_of: datetime | No
               ~exists(select(STAGING.c.subscriber_id).where(STAGING.c.subscriber_id == ACTIVITY.c.subscriber_id)))
     session.execute(delete(ACTIVITY).where(ACTIVITY.c.audience_id == audience_id, staged))
     count = session.scalar(select(func.count()).select_from(STAGING))
-    session.execute(text(f"DROP TABLE IF EXISTS {STAGING.name}"))
+    drop_staging(session, STAGING.name)
     return count

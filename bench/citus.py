@@ -12,8 +12,11 @@ Then on each it times:
 - the bare scan: SELECT count(*) FROM (SELECT subscriber_id, max(occurred_at) FROM events WHERE type
   IN ('open', 'click') GROUP BY subscriber_id) — on Citus, Citus's own pushed-down GROUP BY
   subscriber_id (the smaller of two runs); on Citus also one shard's time from EXPLAIN ANALYZE;
-- a first classification (everyone classified), a value run, the 6-condition segment of
+- a first classification (everyone classified) and a routine one (the same as_of again), a first value
+  run (every value row written) and a routine one (no new orders), the 6-condition segment of
   bench/segments.py evaluated and stored.
+Both databases are built first; then each step runs on Citus and at once on one PostgreSQL, so the two
+figures of a step share the load of the (shared) machine.
 Prints every time, each job's ratio to the bare scan of its database, and Citus / PostgreSQL.
 """
 
@@ -91,22 +94,50 @@ def shard_scan(url: str) -> tuple[float, int]:
     return shard_ms / 1000, tasks
 
 
-def jobs(url: str) -> dict[str, float]:
-    config, db = Config(), Database(url)
-    times = {"bare_scan": bare_scan(url)}
-    with db.session() as session:
-        times["classify"] = _timed(lambda: classify_audience(session, 1, config.engagement, as_of=synthetic.AS_OF))
-        times["value"] = _timed(lambda: value_audience(session, 1, config.value, as_of=synthetic.AS_OF))
-        segment = add_segment(session, 1, "six", segments_bench.SIX_CONDITIONS)
-        session.commit()
+class Jobs:
+    """The timed jobs on one database, run one step at a time so the two databases' steps can alternate
+    (the same step on Citus and on one PostgreSQL back to back, under the same load of the shared machine)."""
+
+    STEPS = ("bare_scan", "classify", "routine_classify", "value", "routine_value", "segment")
+
+    def __init__(self, url: str) -> None:
+        self.url, self.config, self.db = url, Config(), Database(url)
+        self.session = self.db.session()
+        self.segment = None
+
+    def run(self, step: str) -> float:
+        if step == "bare_scan":
+            return bare_scan(self.url)
+        if step in ("classify", "routine_classify"):  # the first: everyone classified; then the same as_of again
+            return _timed(lambda: classify_audience(self.session, 1, self.config.engagement, as_of=synthetic.AS_OF))
+        if step in ("value", "routine_value"):  # the first: every value row written; then no new orders
+            return _timed(lambda: value_audience(self.session, 1, self.config.value, as_of=synthetic.AS_OF))
+        self.segment = add_segment(self.session, 1, "six", segments_bench.SIX_CONDITIONS)
+        self.session.commit()
 
         def evaluate() -> None:
-            refresh_segment(session, segment, config.engagement, as_of=synthetic.AS_OF)
-            session.commit()
+            refresh_segment(self.session, self.segment, self.config.engagement, as_of=synthetic.AS_OF)
+            self.session.commit()
 
-        times["segment"] = _timed(evaluate)
-    db.dispose()
-    return times
+        return _timed(evaluate)
+
+    def close(self) -> None:
+        self.session.close()
+        self.db.dispose()
+
+
+def alternate(citus_url: str, pg_url: str) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {"citus": {}, "postgresql": {}}
+    sides = {"citus": Jobs(citus_url), "postgresql": Jobs(pg_url)}
+    try:
+        for step in Jobs.STEPS:
+            for name, jobs in sides.items():
+                results[name][step] = jobs.run(step)
+                log(f"{name}: {step} {results[name][step]:.2f} s")
+    finally:
+        for jobs in sides.values():
+            jobs.close()
+    return results
 
 
 def main() -> None:
@@ -127,18 +158,17 @@ def main() -> None:
         db.dispose()
         log(f"citus: {subscribers} subscribers, {subscribers * per_subscriber} events")
         build(citus_url, subscribers, per_subscriber)
-        results["citus"] = jobs(citus_url)
-        results["citus"]["one_shard_scan"], results["citus"]["shards"] = shard_scan(citus_url)
         with classify_bench.scratch_database("postgresql", args.postgres_url) as pg_url:
             log("single PostgreSQL: the same data")
             build(pg_url, subscribers, per_subscriber)
-            results["postgresql"] = jobs(pg_url)
+            results = alternate(citus_url, pg_url)
+        results["citus"]["one_shard_scan"], results["citus"]["shards"] = shard_scan(citus_url)
     finally:
         drop_citus_database(args.citus_url, name)
     citus, single = results["citus"], results["postgresql"]
     report = {"subscribers": subscribers, "events_about": subscribers * per_subscriber, "citus": citus,
               "postgresql": single}
-    for job in ("classify", "value", "segment"):
+    for job in Jobs.STEPS[1:]:
         report[f"{job}_to_bare_scan"] = {"citus": round(citus[job] / citus["bare_scan"], 2),
                                          "postgresql": round(single[job] / single["bare_scan"], 2)}
         report[f"{job}_citus_to_postgresql"] = round(citus[job] / single[job], 2)

@@ -216,6 +216,31 @@ def test_value_staging_and_segment_evaluation_run_on_each_shard(citus, monkeypat
             assert "INSERT/SELECT method: pull to coordinator" in plan and f"Task Count: {shard_count}" in plan, plan
 
 
+def test_classification_staging_and_current_classes_run_on_each_shard(citus, monkeypatch):
+    """A first classification stages everyone's change in a distributed table filled on each shard and
+    writes the current classes from it per shard; only the history rows (sequence ids, nextval() on
+    the coordinator) pass through it. A year later the classes move again: the same, with UPDATE and
+    DELETE forms not recorded here (tests/test_classification.py checks their results)."""
+    from mailseg.engagement import classify as classify_module
+
+    config = Config()
+    monkeypatch.setattr(classify_module, "drop_staging", lambda session, *names: None)
+    with citus.session() as session:
+        audience_id = _fill(session)
+        shard_count = int(next(line for line in session.execute(Explain(select(Subscriber.id))).scalars()
+                               if "Task Count" in line).split(":")[1])
+        pushed, through_coordinator = ("classify_staging", "subscriber_classes"), ("class_changes",)
+        with _writes_to(citus, pushed + through_coordinator) as writes:
+            classify_audience(session, audience_id, config.engagement, as_of=AS_OF)
+        plans = _explain_kept(session, writes, ("classify_staging",))
+    assert set(plans) == set(pushed + through_coordinator), sorted(plans)
+    for name in pushed:
+        for plan in plans[name]:
+            _assert_pushed_down(plan, shard_count)
+    for plan in plans["class_changes"]:
+        assert "INSERT/SELECT method: pull to coordinator" in plan and f"Task Count: {shard_count}" in plan, plan
+
+
 def _results(db: Database) -> dict:
     """Classify, value and a 6-condition segment on the same data; the outcome per e-mail."""
     config = Config()

@@ -25,8 +25,7 @@ from ..config import EngagementConfig
 from ..models import Audience, ClassChange, JobRun, UTCDateTime, utcnow
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import (CreateTemporaryTableAs, drop_staging, on_citus, refresh_statistics, sort_memory, upsert,
-                       written_rows)
+from ..sqlutil import drop_staging, on_citus, refresh_statistics, sort_memory, stage, upsert, written_rows
 from ..subscribers.status import first_change_after, status_at_expression
 from .rules import CLASSES, SUBSCRIBERS, class_at_expression, window_counts
 from .window import CLASS_NAMES, window_bounds
@@ -35,8 +34,9 @@ JOB = "classify"
 # Statements reported to the progress bar: stage changes, history, current classes, counts.
 CLASSIFY_STEPS = 4
 
-# The temporary table of one run's changes, created by _stage_changes with CREATE TABLE AS
-# (PostgreSQL runs that query in parallel; INSERT ... SELECT would not).
+# The staging table of one run's changes, created by _stage_changes (sqlutil.stage): a temporary
+# table by CREATE TABLE AS (PostgreSQL runs that query in parallel; INSERT ... SELECT would not), on
+# Citus a distributed table filled on each shard.
 STAGING = Table("classify_staging", MetaData(), Column("subscriber_id", Integer),
                 Column("from_class", String(20)), Column("to_class", String(20)))
 
@@ -135,7 +135,7 @@ def _lock_audience(session: Session, audience_id: int) -> None:
 
 
 def _stage_changes(session: Session, changes: Select) -> None:
-    session.execute(CreateTemporaryTableAs(STAGING.name, changes))
+    stage(session, STAGING.name, changes, key="subscriber_id")
     # Statistics for the statements that read it: without them PostgreSQL takes a new temporary table
     # for a few rows and, on a first classification, probes the class table it is filling with a
     # nested loop for every staged row (quadratic: minutes at 1,000,000 subscribers).

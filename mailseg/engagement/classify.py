@@ -57,7 +57,8 @@ def classify_audience(session: Session, audience_id: int, settings: EngagementCo
                       as_of: datetime | None = None, progress: Progress | None = None,
                       summary_extra: dict | None = None,
                       counts: Callable[[datetime, datetime], Select] | None = None,
-                      reconsider: Select | None = None) -> ClassifyResult:
+                      reconsider: Select | None = None,
+                      counts_before: dict[str, int] | None = None) -> ClassifyResult:
     """Classify every subscriber of the audience as of `as_of` (default now) and record the run
     (summary_extra is added to the run's summary, e.g. the backfill a point belongs to).
 
@@ -65,7 +66,9 @@ def classify_audience(session: Session, audience_id: int, settings: EngagementCo
     (default: rules.window_counts over the events); a backfill passes its pre-aggregated buckets.
     `reconsider` (subscriber ids) limits the run to the subscribers whose class can differ from the
     stored one (default: all); a backfill passes those of rules.class_clock_changes and the ones
-    whose counts crossed a threshold since its previous point."""
+    whose counts crossed a threshold since its previous point, and with them `counts_before`, the
+    class counts its previous point left: this run's counts are those moved by its changes instead of
+    a count over the whole class table."""
     window_start, as_of = window_bounds(as_of or utcnow(), settings.window_months)
     with recorded_run(session, JOB, audience_id=audience_id, as_of=as_of) as run:
         failed_before = _previous_failed_run(session, audience_id, run.id)
@@ -82,7 +85,8 @@ def classify_audience(session: Session, audience_id: int, settings: EngagementCo
         _advance(progress)
         _apply_classes(session, audience_id, as_of)
         _advance(progress)
-        result.counts = class_counts(session, audience_id)
+        result.counts = (class_counts(session, audience_id) if counts_before is None
+                         else _moved_counts(session, counts_before))
         _advance(progress)
         drop_staging(session, STAGING.name)
         summary = {"counts": result.counts, "changes": result.changes,
@@ -112,6 +116,21 @@ def class_counts(session: Session, audience_id: int) -> dict[str, int]:
         .group_by(CLASSES.c.engagement_class)).all()
     counts = dict.fromkeys(CLASS_NAMES, 0)
     counts.update(rows)
+    return counts
+
+
+def _moved_counts(session: Session, counts_before: dict[str, int]) -> dict[str, int]:
+    """The class counts after the staged changes, from the counts before them: a backfill's point,
+    whose changes all apply (nothing else classifies the audience during a backfill; its reconsidered
+    subscribers rely on that too)."""
+    counts = dict(counts_before)
+    moves = select(STAGING.c.from_class, STAGING.c.to_class, func.count()).group_by(STAGING.c.from_class,
+                                                                                    STAGING.c.to_class)
+    for from_class, to_class, moved in session.execute(moves):
+        if from_class is not None:
+            counts[from_class] -= moved
+        if to_class is not None:
+            counts[to_class] += moved
     return counts
 
 

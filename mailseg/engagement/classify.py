@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import (Column, Integer, MetaData, Select, String, Table, delete, exists, func, insert, literal, select,
-                        text, update)
+from sqlalchemy import (Boolean, Column, Integer, MetaData, Select, String, Table, delete, exists, func, insert, literal,
+                        select, text, update)
 from sqlalchemy.orm import Session
 
 from ..config import EngagementConfig
@@ -38,7 +38,8 @@ CLASSIFY_STEPS = 4
 # The temporary table of one run's changes, created by _stage_changes with CREATE TABLE AS
 # (PostgreSQL runs that query in parallel; INSERT ... SELECT would not).
 STAGING = Table("classify_staging", MetaData(), Column("subscriber_id", Integer),
-                Column("from_class", String(20)), Column("to_class", String(20)))
+                Column("from_class", String(20)), Column("to_class", String(20)),
+                Column("classified", Boolean))  # the subscriber has a class row (its class may be NULL)
 
 
 @dataclass
@@ -172,7 +173,7 @@ def stage_changes_query(audience_id: int, window_start: datetime, as_of: datetim
     new_class = class_at_expression(counts.c.clicks, counts.c.opens, status_at_expression(status_then),
                                     window_start, as_of, settings)
     changed = (select(SUBSCRIBERS.c.id.label("subscriber_id"), CLASSES.c.engagement_class.label("from_class"),
-                      new_class.label("to_class"))
+                      new_class.label("to_class"), CLASSES.c.subscriber_id.is_not(None).label("classified"))
                .select_from(SUBSCRIBERS.outerjoin(counts, counts.c.subscriber_id == SUBSCRIBERS.c.id)
                             .outerjoin(status_then, status_then.c.subscriber_id == SUBSCRIBERS.c.id)
                             .outerjoin(CLASSES, CLASSES.c.subscriber_id == SUBSCRIBERS.c.id))
@@ -215,12 +216,18 @@ def _apply_classes(session: Session, audience_id: int, as_of: datetime) -> None:
         session.execute(delete(CLASSES).where(exists().where(staged, *gone)))
     session.execute(update(CLASSES).where(staged, STAGING.c.to_class.is_not(None), _still_current())
                     .values(engagement_class=STAGING.c.to_class, class_since=literal(as_of, UTCDateTime)))
-    # A first class applies when the subscriber still has no row: ON CONFLICT DO NOTHING says that
-    # without an anti-join. (PostgreSQL planned the anti-join against the class table being filled
-    # as a nested loop over its new rows, quadratic: 91 s for 100,000 first classes.) Sorted by the
-    # key, the primary key's index is filled in order.
+    # A first class: the subscriber had no class row when staged, and none is written since on
+    # PostgreSQL (the audience's lock, _lock_audience, keeps other runs out): a plain INSERT ...
+    # SELECT, sorted by the key so the primary key's index is filled in order. (An anti-join against
+    # the class table being filled was planned as a quadratic nested loop: 91 s for 100,000 first
+    # classes; ON CONFLICT DO NOTHING's speculative insertion cost 7.4-8.1 s for 1,000,000 rows
+    # against 5.8-5.9 s plain.) SQLite has no row locks: a run that committed first classes since
+    # this one staged them wins there, through ON CONFLICT DO NOTHING.
+    columns = ["subscriber_id", "audience_id", "engagement_class", "class_since"]
     first = (select(STAGING.c.subscriber_id, literal(audience_id), STAGING.c.to_class, literal(as_of, UTCDateTime))
-             .where(STAGING.c.to_class.is_not(None), STAGING.c.from_class.is_(None))
+             .where(STAGING.c.to_class.is_not(None), STAGING.c.classified.is_(False))
              .order_by(STAGING.c.subscriber_id))
-    session.execute(upsert(session, CLASSES).from_select(
-        ["subscriber_id", "audience_id", "engagement_class", "class_since"], first).on_conflict_do_nothing())
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(upsert(session, CLASSES).from_select(columns, first).on_conflict_do_nothing())
+    else:
+        session.execute(insert(CLASSES).from_select(columns, first))

@@ -101,8 +101,10 @@ def backfill_audience(session: Session, audience_id: int, settings: EngagementCo
             for as_of in points:
                 reconsider = window.move_to(as_of)
                 session.commit()
+                before = result.points[-1].counts if result.points else None
                 result.points.append(classify_audience(session, audience_id, settings, as_of=as_of,
                                                        counts=window.counts, reconsider=reconsider,
+                                                       counts_before=before,
                                                        summary_extra={"backfill": start.isoformat()}))
                 if progress is not None:
                     progress.advance(1)

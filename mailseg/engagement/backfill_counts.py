@@ -17,23 +17,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Integer, MetaData, Select, Table, and_, case, func, insert, literal, select, text, update
+from sqlalchemy import (Boolean, Column, Integer, MetaData, Select, Table, and_, case, func, insert, literal, or_, select,
+                        text, update)
 from sqlalchemy.orm import Session
 
 from ..config import EngagementConfig
 from ..models import UTCDateTime
 from ..models.audience import SUBSCRIBER_KEY
 from ..sqlutil import CreateTemporaryTableAs, drop_staging, sort_memory
-from .rules import ENGAGEMENT_TYPES, EVENTS, SUBSCRIBERS, class_clock_changes, counted_click, counted_open, \
-    engagement_level, in_window
+from .rules import ENGAGEMENT_TYPES, EVENTS, SUBSCRIBERS, class_clock_changes, counted_click, counted_engagement, \
+    counted_open, engagement_level, in_window
 from .window import window_bounds
 
 _META = MetaData()
 
 
-def _counts_table(name: str) -> Table:
+def _counts_table(name: str, *extra: Column) -> Table:
     return Table(name, _META, Column("subscriber_id", SUBSCRIBER_KEY), Column("clicks", Integer),
-                 Column("opens", Integer))
+                 Column("opens", Integer), *extra)
 
 
 # The counted clicks and opens per subscriber and interval (bounds[bucket - 1], bounds[bucket]].
@@ -41,8 +42,8 @@ BUCKETS = Table("backfill_buckets", _META, Column("subscriber_id", SUBSCRIBER_KE
                 Column("clicks", Integer), Column("opens", Integer))
 # Per subscriber with any bucket: the counts in the current point's window (0 when none).
 WINDOW = _counts_table("backfill_window")
-# Per subscriber with a bucket entering or leaving the window: what the window's counts change by.
-DELTA = _counts_table("backfill_delta")
+# Per subscriber whose window counts change: by how much, and whether that moves its engagement level.
+DELTA = _counts_table("backfill_delta", Column("crossed", Boolean))
 # The subscribers the current point classifies again (ids may repeat).
 RECONSIDER = Table("backfill_reconsider", _META, Column("subscriber_id", SUBSCRIBER_KEY))
 TABLES = (RECONSIDER, DELTA, WINDOW, BUCKETS)
@@ -96,28 +97,32 @@ class RunningWindow:
         self.session.execute(text(f"ANALYZE {WINDOW.name}"))
 
     def _delta(self, entering: tuple[int, int], leaving: tuple[int, int]) -> None:
-        """Named statement "window delta": per subscriber, the sum of its entering buckets less the
-        sum of its leaving ones (a bucket can be both when the step is longer than the window)."""
+        """Named statement "window delta": per subscriber whose counts change, the sum of its entering
+        buckets less the sum of its leaving ones (a bucket can be both when the step is longer than the
+        window), and whether that moves its engagement level (rules.engagement_level): "crossed"."""
         enters = and_(BUCKETS.c.bucket > entering[0], BUCKETS.c.bucket <= entering[1])
         leaves = and_(BUCKETS.c.bucket > leaving[0], BUCKETS.c.bucket <= leaving[1])
 
         def change(column):
             return (func.sum(case((enters, column), else_=0)) - func.sum(case((leaves, column), else_=0)))
 
-        rows = (select(BUCKETS.c.subscriber_id, change(BUCKETS.c.clicks).label("clicks"),
-                       change(BUCKETS.c.opens).label("opens"))
-                .where(enters | leaves).group_by(BUCKETS.c.subscriber_id))
+        moved = (select(BUCKETS.c.subscriber_id, change(BUCKETS.c.clicks).label("clicks"),
+                        change(BUCKETS.c.opens).label("opens"))
+                 .where(enters | leaves).group_by(BUCKETS.c.subscriber_id).subquery("moved"))
+        level_before = engagement_level(WINDOW.c.clicks, WINDOW.c.opens, self.settings)
+        level_after = engagement_level(WINDOW.c.clicks + moved.c.clicks, WINDOW.c.opens + moved.c.opens,
+                                       self.settings)
+        rows = (select(moved.c.subscriber_id, moved.c.clicks, moved.c.opens,
+                       (level_before != level_after).label("crossed"))
+                .join(WINDOW, WINDOW.c.subscriber_id == moved.c.subscriber_id)
+                .where(or_(moved.c.clicks != 0, moved.c.opens != 0)))
         drop_staging(self.session, DELTA.name)
         self.session.execute(CreateTemporaryTableAs(DELTA.name, rows))
 
     def _reconsider(self, before: tuple[datetime, datetime], after: tuple[datetime, datetime]) -> None:
-        """Named statement "crossed a threshold" (the delta moves a subscriber's engagement level),
-        then the clock changes of rules.py: the subscribers the next point classifies again."""
-        level_before = engagement_level(WINDOW.c.clicks, WINDOW.c.opens, self.settings)
-        level_after = engagement_level(WINDOW.c.clicks + DELTA.c.clicks, WINDOW.c.opens + DELTA.c.opens,
-                                       self.settings)
-        crossed = (select(DELTA.c.subscriber_id).join(WINDOW, WINDOW.c.subscriber_id == DELTA.c.subscriber_id)
-                   .where(level_before != level_after))
+        """The subscribers the next point classifies again: those whose delta crossed a threshold,
+        then the clock changes of rules.py."""
+        crossed = select(DELTA.c.subscriber_id).where(DELTA.c.crossed.is_(True))
         drop_staging(self.session, RECONSIDER.name)
         self.session.execute(CreateTemporaryTableAs(RECONSIDER.name, crossed))
         # A separate INSERT ... SELECT: the clock changes read the distributed tables on Citus.
@@ -137,17 +142,19 @@ def drop_tables(session: Session) -> None:
 
 def _bucket_counts(session: Session, audience_id: int, points: list[datetime],
                    settings: EngagementConfig) -> list[datetime]:
-    """Named statement "bucket counts": the one pass over the audience's opens and clicks from the
-    first window's start to the last point, counted by the counted-event rule (rules.py) per subscriber
-    and interval between consecutive boundaries. Returns the sorted boundaries."""
+    """Named statement "bucket counts": the one pass over the audience's counted opens and clicks
+    (rules.py) from the first window's start to the last point, per subscriber and interval between
+    consecutive boundaries. Events counted by neither rule never move a window's counts: they are left
+    out, and so are the subscribers who have no other (their counts are 0 at every point, as a missing
+    row's are). Returns the sorted boundaries."""
     bounds = sorted({window_bounds(p, settings.window_months)[0] for p in points} | set(points))
-    bucket = case(*[(EVENTS.c.occurred_at <= literal(b, UTCDateTime), i) for i, b in enumerate(bounds[1:], start=1)])
+    bucket = _bucket_of(EVENTS.c.occurred_at, bounds, 1, len(bounds) - 1)
     rows = (select(EVENTS.c.subscriber_id, bucket.label("bucket"),
                    func.sum(case((counted_click(), 1), else_=0)).label("clicks"),
                    func.sum(case((counted_open(settings), 1), else_=0)).label("opens"))
             .join(SUBSCRIBERS, SUBSCRIBERS.c.id == EVENTS.c.subscriber_id)
             .where(SUBSCRIBERS.c.audience_id == audience_id, EVENTS.c.type.in_(ENGAGEMENT_TYPES),
-                   in_window(bounds[0], bounds[-1]))
+                   counted_engagement(settings), in_window(bounds[0], bounds[-1]))
             .group_by(EVENTS.c.subscriber_id, bucket)
             .order_by(bucket))
     # Stored in bucket order with an index on the bucket, so a point's delta reads the rows of its
@@ -158,3 +165,14 @@ def _bucket_counts(session: Session, audience_id: int, points: list[datetime],
     # every aggregate over this table.
     session.execute(text(f"ANALYZE {BUCKETS.name}"))
     return bounds
+
+
+def _bucket_of(moment, bounds: list[datetime], low: int, high: int):
+    """The bucket i in low..high with bounds[i - 1] < moment <= bounds[i], for a moment inside
+    (bounds[low - 1], bounds[high]]: a CASE nested as a binary search, a handful of comparisons per
+    event instead of one per boundary."""
+    if low == high:
+        return literal(low)
+    middle = (low + high) // 2
+    return case((moment <= literal(bounds[middle], UTCDateTime), _bucket_of(moment, bounds, low, middle)),
+                else_=_bucket_of(moment, bounds, middle + 1, high))

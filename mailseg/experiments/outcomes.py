@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from ..config import EngagementConfig
 from ..engagement.rules import counted_click, counted_open
 from ..models import Campaign, ClassChange, Event, Exposure
 from ..models.base import UTCDateTime
+from ..sqlutil import without_jit
 
 EVENTS = Event.__table__
 EXPOSURES = Exposure.__table__
@@ -28,6 +29,7 @@ PROPORTIONS = ("open", "click", "purchase", "unsubscribe", "reactivation")
 REVENUE = "revenue"
 REACTIVATION = "reactivation"
 REACTIVATED_TO = ("active", "semi_active")
+HARM_TYPES = ("unsubscribe", "complaint")  # the unsubscribe metric: either counts
 
 
 @dataclass
@@ -82,7 +84,7 @@ def purchase_condition():
 def _event_condition(metric: str, settings: EngagementConfig):
     # counted-event rule: human opens and clicks as the classification counts them (engagement/rules.py)
     return {"open": counted_open(settings), "click": counted_click(), "purchase": purchase_condition(),
-            REVENUE: purchase_condition(), "unsubscribe": EVENTS.c.type.in_(("unsubscribe", "complaint"))}[metric]
+            REVENUE: purchase_condition(), "unsubscribe": EVENTS.c.type.in_(HARM_TYPES)}[metric]
 
 
 def _window_end(moments: list[datetime], horizon: timedelta):
@@ -121,8 +123,12 @@ def _outcome(spec: MetricSpec, moments: list[datetime], settings: EngagementConf
     if spec.base == REVENUE:
         total = select(func.coalesce(func.sum(EVENTS.c.amount), literal(0))).select_from(source).where(condition)
         return total.correlate(EXPOSURES).scalar_subquery()
-    rows = select(literal(1)).select_from(source).where(condition)
-    return case((rows.correlate(EXPOSURES).exists(), literal(1)), else_=literal(0))
+    # one index range per type: PostgreSQL takes a type IN (...) on the index's middle column as a
+    # filter over all the subscriber's index entries, of every type and time
+    ranges = [EVENTS.c.type == type_ for type_ in HARM_TYPES] if spec.base == "unsubscribe" else [true()]
+    found = [select(literal(1)).select_from(source).where(condition, one).correlate(EXPOSURES).exists()
+             for one in ranges]
+    return case((or_(*found), literal(1)), else_=literal(0))
 
 
 def _per_exposure(key: CohortKey, specs: list[MetricSpec], moments: list[datetime], settings: EngagementConfig):
@@ -130,14 +136,17 @@ def _per_exposure(key: CohortKey, specs: list[MetricSpec], moments: list[datetim
 
     Each subquery reads one index range (the subscriber's rows of the metric's type inside the window),
     so a verdict costs in proportion to the cohort's exposures and their windows, whatever the planner
-    knows of the tables. Joined forms were not: a left join of the exposures to the events on
-    subscriber_id was planned as a hash join building a hash of ALL events ever recorded (no type or
-    time restriction can reach a hash join's inner scan), then filtering each subscriber's history
-    through the moments' CASE, once per cohort (428 s for 27 verdicts at 100,000 members and 23
-    weeks); and an aggregate joined back to the exposures was re-run per exposure when a just-written
-    cohort was taken for one row."""
-    return select(EXPOSURES.c.held_out, *(_outcome(spec, moments, settings).label(spec.metric) for spec in specs)
-                  ).where(_cohort(key))
+    knows of the tables. The joined forms did not (bench/verdicts.py, docs/BENCHMARKS.md issue 15): a
+    left join of the exposures to the events on subscriber_id was planned as a hash of ALL events ever
+    recorded per cohort (no type or time condition reaches a hash join's inner scan), or as a nested
+    loop over each subscriber's whole history (the type, the index's middle column, not in the join);
+    and an aggregate joined back to the exposures was re-run per exposure when a just-written cohort
+    was taken for one row. measure() turns PostgreSQL's JIT off for it (sqlutil.without_jit)."""
+    # Grouped by the exposure so that each outcome is computed once: an ungrouped subquery is merged
+    # into the per-group sums, and each correlated subquery then runs once per reference (three).
+    return (select(EXPOSURES.c.held_out, *(_outcome(spec, moments, settings).label(spec.metric) for spec in specs))
+            .where(_cohort(key)).group_by(EXPOSURES.c.subscriber_id, EXPOSURES.c.id, EXPOSURES.c.held_out,
+                                          EXPOSURES.c.exposed_at, EXPOSURES.c.campaign_id))
 
 
 def _add_group_sums(session: Session, per_exposure, specs: list[MetricSpec], out: dict) -> None:
@@ -159,5 +168,6 @@ def measure(session: Session, key: CohortKey, specs: list[MetricSpec],
     out = {spec.metric: {True: GroupSums(), False: GroupSums()} for spec in specs}
     moments = sorted(session.scalars(select(EXPOSURES.c.exposed_at).where(_cohort(key)).distinct()))
     if moments and specs:
+        without_jit(session)
         _add_group_sums(session, _per_exposure(key, specs, moments, settings), specs, out)
     return out

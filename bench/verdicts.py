@@ -1,20 +1,21 @@
 """Time the uplift verdicts (`experiments.uplift.freeze_due`) on a simulation's PostgreSQL database,
 in one transaction that is rolled back: the database is left as it was.
 
-    .venv/bin/python bench/verdicts.py --database URL [--as-of 2026-04-26T10:00] [--days 7] [--explain 2]
+    .venv/bin/python bench/verdicts.py --database URL [--as-of 2026-04-26T10:00] [--days 7] [--explain 2] [--dump FILE]
 
 The verdicts that closed in the `days` before `as_of` (default: the latest verdict's close) are
 judged again: experiment_verdicts is shadowed by a temporary copy without them (so a simulation still
 running on the database is never blocked by this transaction's rows), then freeze_due runs as of
 `as_of`. Prints the time of the call, the time per cohort judged and per kind of statement (cohort
 list, moments, events, reactivation), and EXPLAIN (ANALYZE, BUFFERS) of the `explain` slowest
-statements. On a database without experiment_cohorts (migrated before 0021) while the code has it,
+statements; --dump writes the verdicts' sums, to compare two versions of the code. On a database without experiment_cohorts (migrated before 0021) while the code has it,
 the table is shadowed too, filled as the migration would (that time printed apart).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -102,6 +103,14 @@ def explain(conn, statements, count: int) -> None:
         print("\n".join(row[0] for row in cursor.fetchall()))
 
 
+def dump(conn, cut: datetime, path: str) -> None:
+    """The verdicts judged, keyed by cohort and metric: two runs' files compare their sums."""
+    rows = conn.execute(text("SELECT policy, cohort, variant, salt, metric, groups FROM experiment_verdicts "
+                             "WHERE closed_at > :cut ORDER BY 1, 2, 3, 4, 5"), {"cut": cut}).all()
+    Path(path).write_text(json.dumps({f"{p} {c} v{v} {s} {m}": g for p, c, v, s, m, g in rows}, indent=1,
+                                     sort_keys=True))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", required=True, help="SQLAlchemy URL of a simulation's PostgreSQL database")
@@ -109,6 +118,7 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=7.0, help="judge again the verdicts closed in these days")
     parser.add_argument("--explain", type=int, default=0, help="EXPLAIN ANALYZE the N slowest statements")
     parser.add_argument("--timeout-minutes", type=int, default=15)
+    parser.add_argument("--dump", help="write the verdicts judged (groups' n, sum, sum of squares) to this JSON file")
     args = parser.parse_args()
     db = Database(args.database)
     timer = Timer(db.engine)
@@ -136,6 +146,8 @@ def main() -> None:
         for seconds, key, metrics, exposed in sorted((c for c in cohorts if c[2]), key=lambda c: -c[0]):
             print(f"  {key.policy:<12} {key.cohort} v{key.variant}: {metrics} metrics, {exposed:>7,} exposures, "
                   f"{seconds:6.2f} s")
+        if args.dump:
+            dump(conn, as_of - timedelta(days=args.days), args.dump)
         statements = list(timer.statements)
         explain(conn, statements, args.explain)
         conn.rollback()

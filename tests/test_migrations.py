@@ -251,4 +251,7 @@ def test_the_cohort_list_is_filled_from_the_exposures(db_url):
     command.downgrade(alembic_config(db.engine), "0020_i13_value_nofk")
     assert not inspect(db.engine).has_table("experiment_cohorts")
     db.upgrade()
+    with db.engine.begin() as conn:  # db_url is not truncated between tests
+        for table in ("experiment_cohorts", "experiment_exposures", "subscribers", "audiences"):
+            conn.execute(text(f"DELETE FROM {table} WHERE {'id' if table == 'audiences' else 'audience_id'} = 21"))
     db.dispose()

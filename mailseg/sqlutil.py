@@ -35,6 +35,14 @@ def sort_memory(session: Session) -> None:
         session.execute(text(f"SET LOCAL work_mem = '{SORT_MEMORY}'"))
 
 
+def without_jit(session: Session) -> None:
+    """SET LOCAL jit = off for the rest of the current transaction (PostgreSQL; nothing on SQLite). For
+    statements of many correlated subqueries: their estimated cost crosses jit_above_cost, and compiling
+    their expressions took seconds per statement where running them took a fraction of a second."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+
+
 def written_rows(session: Session, stmt) -> int:
     """The rows an INSERT ... SELECT wrote. Its rowcount, except on Citus: an INSERT ... SELECT that
     Citus runs through the coordinator reports the rows it sent to the shards, not those written (ON

@@ -473,7 +473,7 @@ def check_openapi(response, path: str, method: str) -> None:
 def make_exposures(session, audience_id: int, policy: str, key: str, at: datetime, subscriber_ids, *, held: bool,
                    variant: int = 0, campaign_id: int | None = None, share: float = 0.5, salt: str = "") -> None:
     """Exposures of one group of an experiment, as the policies record them."""
-    from mailseg.experiments.exposures import cohort_of
+    from mailseg.experiments.exposures import cohort_of, note_cohort
     from mailseg.models import Exposure
 
     for sid in subscriber_ids:
@@ -481,16 +481,20 @@ def make_exposures(session, audience_id: int, policy: str, key: str, at: datetim
                              exposed_at=at, cohort=cohort_of(at), salt=salt, share=share, variant=variant,
                              campaign_id=campaign_id))
     session.flush()
+    if subscriber_ids:
+        note_cohort(session, audience_id, policy, cohort_of(at), variant, salt, share)
 
 
 def make_event(session, subscriber_id: int, type_: str, at: datetime, *, machine: bool = False,
-               amount: float | None = None, campaign_id: int | None = None, url: str | None = None) -> None:
+               amount: float | None = None, campaign_id: int | None = None, url: str | None = None,
+               order_status: str | None = None) -> None:
     import uuid
 
     from mailseg.models import Event
 
     session.add(Event(subscriber_id=subscriber_id, type=type_, occurred_at=at, is_machine=machine, amount=amount,
-                      campaign_id=campaign_id, source="import", dedupe_key=uuid.uuid4().hex, url=url))
+                      campaign_id=campaign_id, source="import", dedupe_key=uuid.uuid4().hex, url=url,
+                      order_status=order_status))
     session.flush()
 
 

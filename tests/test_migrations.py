@@ -215,3 +215,43 @@ def test_the_value_tables_lose_their_subscriber_keys_and_get_them_back(db_url):
     db.upgrade()
     assert referring() == set()
     db.dispose()
+
+
+def test_the_cohort_list_is_filled_from_the_exposures(db_url):
+    """0021_i15_cohorts: one experiment_cohorts row per cohort of the exposures already recorded, with
+    the largest share; a downgrade drops the table. (Audience 21: the other tests' rows stay in db_url.)"""
+    _single_node(db_url)
+    from alembic import command
+    from sqlalchemy import text
+
+    from mailseg.db import Database, alembic_config
+
+    db = Database(db_url)
+    command.downgrade(alembic_config(db.engine), "0020_i13_value_nofk")
+    exposure = ("INSERT INTO experiment_exposures (id, audience_id, policy, key, subscriber_id, held_out, exposed_at, "
+                "cohort, salt, share, variant) VALUES (:id, 21, :policy, :key, 961, false, '2026-08-03 10:00:00', "
+                ":cohort, '', :share, :variant)")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO audiences (id, name, provider, created_at) "
+                          "VALUES (21, 'cohorts', 'mailchimp', '2025-01-01')"))
+        conn.execute(text(
+            "INSERT INTO subscribers (id, audience_id, email, status, subscribed_at, merge_fields, tags, created_at, "
+            "updated_at) VALUES (961, 21, 'c961@example.com', 'subscribed', '2025-02-01', '{}', '[]', '2025-02-01', "
+            "'2025-02-01')"))
+        for row in ((1, "offer", "offer:a", "2026-08-03", 0.1, 0), (2, "offer", "offer:b", "2026-08-03", 0.3, 0),
+                    (3, "offer", "offer:c", "2026-08-10", 0.2, 0), (4, "resend", "resend:c1:v2", "2026-08-03", 0.1, 2)):
+            conn.execute(text(exposure), dict(zip(("id", "policy", "key", "cohort", "share", "variant"), row)))
+    db.upgrade()
+    with db.engine.connect() as conn:
+        listed = conn.execute(text("SELECT policy, cohort, variant, share FROM experiment_cohorts "
+                                   "WHERE audience_id = 21 ORDER BY policy, cohort")).all()
+    assert [(p, str(c), v, s) for p, c, v, s in listed] == [("offer", "2026-08-03", 0, 0.3),
+                                                            ("offer", "2026-08-10", 0, 0.2),
+                                                            ("resend", "2026-08-03", 2, 0.1)]
+    command.downgrade(alembic_config(db.engine), "0020_i13_value_nofk")
+    assert not inspect(db.engine).has_table("experiment_cohorts")
+    db.upgrade()
+    with db.engine.begin() as conn:  # db_url is not truncated between tests
+        for table in ("experiment_cohorts", "experiment_exposures", "subscribers", "audiences"):
+            conn.execute(text(f"DELETE FROM {table} WHERE {'id' if table == 'audiences' else 'audience_id'} = 21"))
+    db.dispose()

@@ -2,6 +2,7 @@
 (control), with the moment, the action's key, and the experiment's settings. Both groups are
 recorded the same way and in the same transaction as the action itself, so a crash never leaves
 one group without the other; the unique key (audience, policy, key, subscriber) makes a re-run a no-op.
+The cohort the exposures fall in is written beside them (experiment_cohorts: the verdicts' list).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from sqlalchemy import Date, Float, Integer, Select, exists, false, literal, sel
 from sqlalchemy.orm import Session
 
 from ..config import Config
-from ..models import Exposure, PolicyRecipient, UTCDateTime
+from ..models import ExperimentCohort, Exposure, PolicyRecipient, UTCDateTime
 from ..sqlutil import upsert, written_rows
 from .assignment import held_out, settings
 
 EXPOSURES = Exposure.__table__
+COHORTS = ExperimentCohort.__table__
 
 
 def cohort_of(moment: datetime) -> date:
@@ -57,7 +59,21 @@ def record(session: Session, audience_id: int, config: Config, policy: str, key:
         ["audience_id", "policy", "key", "subscriber_id", "held_out", "exposed_at", "cohort", "salt", "share",
          "variant", "campaign_id"], rows).on_conflict_do_nothing(
         index_elements=["audience_id", "policy", "key", "subscriber_id"])
-    return written_rows(session, stmt)
+    written = written_rows(session, stmt)
+    if written:
+        note_cohort(session, audience_id, policy, cohort_of(as_of), variant, salt, share)
+    return written
+
+
+def note_cohort(session: Session, audience_id: int, policy: str, cohort: date, variant: int, salt: str,
+                share: float) -> None:
+    """The cohort's row in experiment_cohorts, written with its exposures (never for an empty group):
+    the verdicts list their cohorts from it. Its share is the largest its exposures were recorded with."""
+    stmt = upsert(session, COHORTS).values(audience_id=audience_id, policy=policy, cohort=cohort, variant=variant,
+                                           salt=salt, share=share)
+    session.execute(stmt.on_conflict_do_update(index_elements=["audience_id", "policy", "cohort", "variant", "salt"],
+                                               set_={"share": stmt.excluded.share},
+                                               where=stmt.excluded.share > COHORTS.c.share))
 
 
 def record_action(session: Session, audience_id: int, config: Config, policy: str, action, *,

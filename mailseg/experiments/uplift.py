@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..config import Config
-from ..models import Exposure, Verdict, utcnow
+from ..models import ExperimentCohort, Exposure, Verdict, utcnow
 from .outcomes import PROPORTIONS, REVENUE, CohortKey, GroupSums, MetricSpec, measure
 from .stats import Comparison, compare_means, compare_proportions, mde_proportion
 
@@ -28,6 +28,7 @@ BENEFIT = {"cap": "reactivation", "reengagement": "reactivation", "resend": "ope
            "plan": "click"}
 HARM = "unsubscribe"
 CUMULATIVE = ("open_cumulative", "click_cumulative")  # resend versions 2..n, on version 2's cohort
+COHORTS = ExperimentCohort.__table__
 
 
 def horizon_days(config: Config, policy: str) -> int:
@@ -56,17 +57,19 @@ def compare(metric: str, groups: dict[bool, GroupSums], min_group: int) -> Compa
 
 
 def cohort_keys(session: Session, audience_id: int, policy: str | None = None) -> list[tuple[CohortKey, float]]:
-    stmt = (select(Exposure.policy, Exposure.cohort, Exposure.variant, Exposure.salt, func.max(Exposure.share))
-            .where(Exposure.audience_id == audience_id)
-            .group_by(Exposure.policy, Exposure.cohort, Exposure.variant, Exposure.salt)
-            .order_by(Exposure.policy, Exposure.cohort, Exposure.variant))
+    """The audience's cohorts and their share, from experiment_cohorts (one row per cohort, written
+    with its exposures): the cost follows the number of cohorts, not of exposures."""
+    stmt = (select(COHORTS.c.policy, COHORTS.c.cohort, COHORTS.c.variant, COHORTS.c.salt, COHORTS.c.share)
+            .where(COHORTS.c.audience_id == audience_id)
+            .order_by(COHORTS.c.policy, COHORTS.c.cohort, COHORTS.c.variant, COHORTS.c.salt))
     if policy is not None:
-        stmt = stmt.where(Exposure.policy == policy)
+        stmt = stmt.where(COHORTS.c.policy == policy)
     return [(CohortKey(audience_id, p, c, v, s), share) for p, c, v, s, share in session.execute(stmt)]
 
 
 def freeze_due(session: Session, audience_id: int, config: Config, as_of: datetime | None = None) -> int:
-    """Compute and store the verdicts of every metric whose cohort closed by as_of and has none yet."""
+    """Compute and store the verdicts of every metric whose cohort closed by as_of and has none yet:
+    a cohort with nothing due (still open, or judged) costs no statement."""
     as_of = as_of or utcnow()
     done = {(v.policy, v.cohort, v.variant, v.salt, v.metric) for v in session.execute(
         select(Verdict.policy, Verdict.cohort, Verdict.variant, Verdict.salt, Verdict.metric)
@@ -76,6 +79,8 @@ def freeze_due(session: Session, audience_id: int, config: Config, as_of: dateti
         due = [spec for spec in metric_specs(config, key.policy, key.variant)
                if closes_at(key.cohort, spec) <= as_of
                and (key.policy, key.cohort, key.variant, key.salt, spec.metric) not in done]
+        if not due:
+            continue
         measured = measure(session, key, due, config.engagement)
         for spec in due:
             groups = measured[spec.metric]

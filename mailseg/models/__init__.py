@@ -11,7 +11,7 @@ from .policies import ACTION_STEPS, POLICIES, REENGAGEMENT_STATES, CampaignPlan,
 from .segments import RetiredTag, Segment, SegmentChange, SegmentMember, SegmentSize
 from .surveys import SURVEY_KINDS, FormSubmission, SignupForm, Survey, SurveyAnswer, SurveyResponse
 from .scheduling import SchedulerLease, apscheduler_jobs
-from .experiments import EXPERIMENT_POLICIES, Exposure, Verdict
+from .experiments import EXPERIMENT_POLICIES, ExperimentCohort, Exposure, Verdict
 from .sandbox import (SANDBOX_STATES, SandboxActivity, SandboxCampaign, SandboxList, SandboxMember, SandboxRecipient,
                       SandboxSegment, SandboxSegmentMember)
 from .sync import PullCursor, SyncFailure, SyncMember, SyncSegment
@@ -28,6 +28,6 @@ __all__ = [
     "SURVEY_KINDS", "FormSubmission", "SignupForm", "Survey", "SurveyAnswer", "SurveyResponse",
     "API_SCOPES", "ApiToken", "UNCOUNTED_ORDER_STATUSES", "normalise_order_status", "PROSPECT", "QUADRANTS", "VALUE_FAMILIES",
     "SubscriberClass", "SubscriberValue", "ValueChange", "ValueModel", "SubscriberActivity",
-    "EXPERIMENT_POLICIES", "Exposure", "Verdict", "SANDBOX_STATES", "SandboxActivity",
+    "EXPERIMENT_POLICIES", "ExperimentCohort", "Exposure", "Verdict", "SANDBOX_STATES", "SandboxActivity",
     "SandboxCampaign", "SandboxList", "SandboxMember", "SandboxRecipient", "SandboxSegment", "SandboxSegmentMember",
 ]

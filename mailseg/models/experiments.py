@@ -48,6 +48,22 @@ class Exposure(Base):
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
 
 
+class ExperimentCohort(Base):
+    """An experiment's cohort (policy, week of exposure, resend version, salt), written when its first
+    exposures are recorded: the verdicts' list of cohorts, so finding the cohorts to judge never reads
+    the exposures of all history. share: the largest share any of its exposures was recorded with."""
+
+    __tablename__ = "experiment_cohorts"
+    __table_args__ = (PrimaryKeyConstraint("audience_id", "policy", "cohort", "variant", "salt"),)
+
+    audience_id: Mapped[int] = mapped_column(ForeignKey("audiences.id", ondelete="CASCADE"))
+    policy: Mapped[str] = mapped_column(String(20))
+    cohort: Mapped[date] = mapped_column(Date)
+    variant: Mapped[int] = mapped_column()
+    salt: Mapped[str] = mapped_column(String(100))
+    share: Mapped[float] = mapped_column()
+
+
 class Verdict(Base):
     """One metric of one cohort, computed once when the cohort's horizon closed and never again."""
 

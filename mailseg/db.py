@@ -107,9 +107,12 @@ def alembic_config(engine: Engine):
     return cfg
 
 
-# Indexes only the migrations know: PostgreSQL expression indexes the models cannot declare for one
-# dialect (ix_subscribers_search, migration 0014b_audience_search). Autogenerate leaves them alone.
-DATABASE_ONLY_INDEXES = frozenset({"ix_subscribers_search"})
+# Indexes only the migrations know, for one dialect, which the models cannot declare: a PostgreSQL
+# expression index (ix_subscribers_search, migration 0014b_audience_search), and SQLite's index of a
+# subscriber's history in time order, which PostgreSQL's primary key serves (0022_history_keys).
+# Autogenerate leaves them alone.
+DATABASE_ONLY_INDEXES = frozenset({"ix_subscribers_search", "ix_class_changes_subscriber",
+                                   "ix_value_changes_subscriber", "ix_segment_changes_subscriber"})
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

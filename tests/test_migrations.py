@@ -15,6 +15,8 @@ def test_migrations_reach_head(database):
     database.require_current_schema()
 
 
+# The data-moving tests below take `database` beside db_url only for its truncation: on PostgreSQL
+# db_url is the worker's one database, where other tests' rows would meet theirs.
 def _single_node(db_url: str) -> None:
     """Downgrades and data moves of old revisions happen before `mailseg db distribute`, never after."""
     if "/mailseg_citus_" in db_url:
@@ -37,7 +39,7 @@ def test_every_model_table_exists(database):
     assert {t.name for t in Base.metadata.sorted_tables} <= tables
 
 
-def test_downgrade_to_base_and_up_again(db_url):
+def test_downgrade_to_base_and_up_again(db_url, database):
     _single_node(db_url)
     from alembic import command
 
@@ -51,7 +53,7 @@ def test_downgrade_to_base_and_up_again(db_url):
     db.dispose()
 
 
-def test_the_status_history_is_seeded_for_existing_subscribers(db_url):
+def test_the_status_history_is_seeded_for_existing_subscribers(db_url, database):
     """Migrating a database with subscribers: one estimated change for each not in its creation status."""
     _single_node(db_url)
     from alembic import command
@@ -86,7 +88,7 @@ def test_the_status_history_is_seeded_for_existing_subscribers(db_url):
     assert stamps == ["2025-06-01 10:00:00", "2025-02-01 00:00:00", "2025-02-01 00:00:00"]
 
 
-def test_the_current_classes_move_to_their_own_table(db_url):
+def test_the_current_classes_move_to_their_own_table(db_url, database):
     """0015: the classes stored in subscribers are copied to subscriber_classes, the rows referring to
     subscribers survive (no table copy on SQLite), and a downgrade puts the classes back."""
     _single_node(db_url)
@@ -123,7 +125,7 @@ def test_the_current_classes_move_to_their_own_table(db_url):
     db.dispose()
 
 
-def test_subscriber_ids_become_keys_and_every_reference_follows(db_url):
+def test_subscriber_ids_become_keys_and_every_reference_follows(db_url, database):
     """0019_distribution: subscribers get subscriber_key ids; their events, history and current class
     (whose subscriber_id has no foreign key since 0015) move with them, and back on a downgrade."""
     _single_node(db_url)
@@ -171,7 +173,7 @@ def test_subscriber_ids_become_keys_and_every_reference_follows(db_url):
     assert len(set(numbered)) == 2 and max(numbered) < 2**31 and orphans == 0
 
 
-def test_the_value_tables_lose_their_subscriber_keys_and_get_them_back(db_url):
+def test_the_value_tables_lose_their_subscriber_keys_and_get_them_back(db_url, database):
     """0020_i13_value_nofk: subscriber_values and value_changes take rows without a foreign key check
     (a value run writes them from a SELECT over the subscribers); a downgrade drops the rows of
     subscribers that do not exist and puts the keys back, which refuse such rows again."""
@@ -217,7 +219,7 @@ def test_the_value_tables_lose_their_subscriber_keys_and_get_them_back(db_url):
     db.dispose()
 
 
-def test_the_cohort_list_is_filled_from_the_exposures(db_url):
+def test_the_cohort_list_is_filled_from_the_exposures(db_url, database):
     """0021_i15_cohorts: one experiment_cohorts row per cohort of the exposures already recorded, with
     the largest share; a downgrade drops the table. (Audience 21: the other tests' rows stay in db_url.)"""
     _single_node(db_url)
@@ -254,4 +256,40 @@ def test_the_cohort_list_is_filled_from_the_exposures(db_url):
     with db.engine.begin() as conn:  # db_url is not truncated between tests
         for table in ("experiment_cohorts", "experiment_exposures", "subscribers", "audiences"):
             conn.execute(text(f"DELETE FROM {table} WHERE {'id' if table == 'audiences' else 'audience_id'} = 21"))
+    db.dispose()
+
+
+HISTORY_TABLES = ("class_changes", "value_changes", "segment_changes")
+
+
+def _history_keys(engine) -> dict[str, tuple[list[str], set[str]]]:
+    found = inspect(engine)
+    return {table: (found.get_pk_constraint(table)["constrained_columns"],
+                    {index["name"] for index in found.get_indexes(table)}) for table in HISTORY_TABLES}
+
+
+def test_the_history_tables_keep_one_index_per_subscriber(db_url, database):
+    """0022_history_keys: on PostgreSQL the primary key (subscriber_id, changed_at, id) replaces the key
+    (subscriber_id, id) and the index (subscriber_id, changed_at); a downgrade puts both back. SQLite
+    keeps its rowid key and the index."""
+    _single_node(db_url)
+    from alembic import command
+
+    from mailseg.db import Database, alembic_config
+
+    db = Database(db_url)
+    keys = _history_keys(db.engine)
+    for table in HISTORY_TABLES:
+        if db.dialect == "postgresql":
+            assert keys[table] == (["subscriber_id", "changed_at", "id"], keys[table][1])
+            assert f"ix_{table}_subscriber" not in keys[table][1]
+        else:
+            assert keys[table][0] == ["id"] and f"ix_{table}_subscriber" in keys[table][1]
+    command.downgrade(alembic_config(db.engine), "0021_i15_cohorts")
+    before = _history_keys(db.engine)
+    for table in HISTORY_TABLES:
+        assert f"ix_{table}_subscriber" in before[table][1]
+        assert before[table][0] == (["subscriber_id", "id"] if db.dialect == "postgresql" else ["id"])
+    db.upgrade()
+    assert _history_keys(db.engine) == keys
     db.dispose()

@@ -137,7 +137,7 @@ def reset_history(session: Session, audience_id: int, start: datetime) -> tuple[
                               .execution_options(synchronize_session=False)).rowcount
     # The classes set at or after start are recomputed by the points: every one of them goes. Then
     # named statement "class before start": each unclassified subscriber's latest remaining change
-    # (index ix_class_changes_subscriber) is put back — the ones whose class was removed above, and
+    # (the key (subscriber_id, changed_at, id) on PostgreSQL) is put back — the ones whose class was removed above, and
     # the ones a classification as of a moment before their subscription left without one.
     session.execute(delete(CLASSES).where(CLASSES.c.audience_id == audience_id, CLASSES.c.class_since >= start)
                     .execution_options(synchronize_session=False))

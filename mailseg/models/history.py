@@ -46,8 +46,9 @@ class ClassChange(Base):
 
     __tablename__ = "class_changes"
     __table_args__ = (
-        PrimaryKeyConstraint("subscriber_id", "id"),
-        Index("ix_class_changes_subscriber", "subscriber_id", "changed_at"),
+        # a subscriber's history in time order (0022_history_keys; SQLite: its rowid key `id`
+        # and the index ix_class_changes_subscriber, mailseg.db.DATABASE_ONLY_INDEXES)
+        PrimaryKeyConstraint("subscriber_id", "changed_at", "id"),
         Index("ix_class_changes_audience_time", "audience_id", "changed_at"),
     )
 

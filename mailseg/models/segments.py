@@ -61,9 +61,10 @@ class SegmentChange(Base):
 
     __tablename__ = "segment_changes"
     __table_args__ = (
-        PrimaryKeyConstraint("subscriber_id", "id"),
+        # a subscriber's history in time order (0022_history_keys; SQLite: its rowid key `id`
+        # and the index ix_segment_changes_subscriber, mailseg.db.DATABASE_ONLY_INDEXES)
+        PrimaryKeyConstraint("subscriber_id", "changed_at", "id"),
         Index("ix_segment_changes_segment_time", "segment_id", "changed_at"),
-        Index("ix_segment_changes_subscriber", "subscriber_id", "changed_at"),
     )
 
     id: Mapped[int] = mapped_column(BIG_ID, autoincrement=True)

@@ -63,8 +63,9 @@ class ValueChange(Base):
 
     __tablename__ = "value_changes"
     __table_args__ = (
-        PrimaryKeyConstraint("subscriber_id", "id"),
-        Index("ix_value_changes_subscriber", "subscriber_id", "changed_at"),
+        # a subscriber's history in time order (0022_history_keys; SQLite: its rowid key `id`
+        # and the index ix_value_changes_subscriber, mailseg.db.DATABASE_ONLY_INDEXES)
+        PrimaryKeyConstraint("subscriber_id", "changed_at", "id"),
         Index("ix_value_changes_audience_family_time", "audience_id", "family", "changed_at"),
     )
 

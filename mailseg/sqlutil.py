@@ -29,18 +29,22 @@ def on_citus(session: Session) -> bool:
 SORT_MEMORY = "256MB"
 
 
-def sort_memory(session: Session) -> None:
-    """SET LOCAL work_mem for the rest of the current transaction (PostgreSQL; nothing on SQLite)."""
+def set_local(session: Session, setting: str, value: str) -> None:
+    """SET LOCAL setting = value for the rest of the current transaction (PostgreSQL; nothing on SQLite)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"SET LOCAL work_mem = '{SORT_MEMORY}'"))
+        session.execute(text(f"SET LOCAL {setting} = '{value}'"))
+
+
+def sort_memory(session: Session) -> None:
+    """work_mem for the rest of the current transaction (see SORT_MEMORY)."""
+    set_local(session, "work_mem", SORT_MEMORY)
 
 
 def without_jit(session: Session) -> None:
-    """SET LOCAL jit = off for the rest of the current transaction (PostgreSQL; nothing on SQLite). For
-    statements of many correlated subqueries: their estimated cost crosses jit_above_cost, and compiling
-    their expressions took seconds per statement where running them took a fraction of a second."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL jit = off"))
+    """jit off for the rest of the current transaction. For statements of many correlated subqueries:
+    their estimated cost crosses jit_above_cost, and compiling their expressions took seconds per
+    statement where running them took a fraction of a second."""
+    set_local(session, "jit", "off")
 
 
 def written_rows(session: Session, stmt) -> int:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from ..models import Event, Subscriber, SubscriberStatusChange, utcnow
 from ..models.audience import subscriber_key
 from ..sqlutil import member_of, upsert
-from .lookup import subscribers_by_email
+from .lookup import subscriber_ids_by_email, subscribers_by_email
 from .status import StatusChange, change_statuses, creation_status
 
 SUBSCRIBERS = Subscriber.__table__
@@ -57,7 +57,7 @@ def upsert_subscribers(session: Session, audience_id: int, rows: list[Subscriber
     for (columns, _), group in groups.items():
         touched.update(_upsert_group(session, audience_id, columns, group, now))
     ids = {**{email: sid for email, (sid, _) in before.items()},
-           **_existing_ids(session, audience_id, [row.email for row in rows if row.email not in before])}
+           **subscriber_ids_by_email(session, audience_id, [row.email for row in rows if row.email not in before])}
     _check_keys(audience_id, rows, ids)
     changes = _status_changes(session, rows, before, ids, source, now)
     change_statuses(session, changes)
@@ -136,10 +136,6 @@ def _existing(session: Session, audience_id: int, emails: list[str]) -> dict[str
     """email -> (id, status) of the emails already in the audience."""
     found = subscribers_by_email(session, audience_id, emails, SUBSCRIBERS.c.status)
     return {email: (row.id, row.status) for email, row in found.items()}
-
-
-def _existing_ids(session: Session, audience_id: int, emails: list[str]) -> dict[str, int]:
-    return {email: sid for email, (sid, _) in _existing(session, audience_id, emails).items()}
 
 
 def _without_import_history(session: Session, ids: list[int]) -> set[int]:

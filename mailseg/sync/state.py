@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from ..models import Subscriber, SyncFailure, SyncMember, SyncSegment, normalise_email, utcnow
-from ..sqlutil import in_chunks, upsert
+from ..sqlutil import in_chunks, set_local, upsert
 
 PAGE_ROWS = 25_000
 MEMBERS = SyncMember.__table__
@@ -93,8 +93,7 @@ def _custom_plans(session: Session) -> None:
     """Plan each diff query for its own values on PostgreSQL. psycopg prepares a statement after five
     runs, and PostgreSQL may then reuse a generic plan that ignores which class and segment are asked
     for: a plan that took minutes instead of a second at a million subscribers."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    set_local(session, "plan_cache_mode", "force_custom_plan")
 
 
 def _keyset(session: Session, key, source, conditions) -> Iterator[tuple[int, str]]:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, abort, redirect, request
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from ..ingest.events import EventIn, store_events
 from ..ingest.queue import QueueUnavailable
 from ..models import utcnow
+from ..sqlutil import set_local
 from ..web import config, db_session, tracking_buffer, tracking_queue
 from ..web.client_ip import client_ip
 from .recording import click_event, open_event
@@ -67,10 +67,9 @@ def _record(make_event, token) -> None:
 def _store_now(audience_id: int, event: EventIn) -> None:
     """A token for a subscriber or campaign deleted since must not break the answer."""
     session = db_session()
-    if session.get_bind().dialect.name == "postgresql":
-        # One open or click is worth less than an fsync per request: PostgreSQL may lose the last
-        # few hundred milliseconds of them if the server itself crashes, never corrupts anything.
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    # One open or click is worth less than an fsync per request: PostgreSQL may lose the last few
+    # hundred milliseconds of them if the server itself crashes, never corrupts anything.
+    set_local(session, "synchronous_commit", "off")
     try:
         store_events(session, audience_id, [event], flagging=config().flagging)
         session.commit()

@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synthetic  # noqa: E402
-from classify import DEFAULT_PG, FULL_SIZE, bare_scan, build, log, scratch_database  # noqa: E402
+from classify import DEFAULT_PG, FULL_SIZE, bare_scan, build, kept_database, log, scratch_database  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from value import _time_statements  # noqa: E402
@@ -60,7 +60,8 @@ def main() -> None:
         return
     subscribers = int(FULL_SIZE[args.db][0] * args.scale)
     if args.keep:
-        url = kept_database(args.postgres_url, args.keep, subscribers)
+        url = kept_database(args.postgres_url, args.keep, subscribers, WRITTEN,
+                            lambda url: build("postgresql", url, subscribers, FULL_SIZE["postgresql"][1]))
         measure(url, args.profile)
         return
     with scratch_database(args.db, args.postgres_url) as url:
@@ -70,34 +71,6 @@ def main() -> None:
 
 # What the measured steps write; emptied before measuring in a kept database.
 WRITTEN = "class_changes, subscriber_classes, job_runs, job_requests"
-
-
-def kept_database(postgres_url: str, name: str, subscribers: int) -> str:
-    """The URL of the kept database `name`: created, migrated and built when it has no subscribers yet,
-    else emptied of the steps' writes (so the first classification is a first one again)."""
-    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.scalar(text("SELECT count(*) FROM pg_database WHERE datname = :n"), {"n": name}):
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    db = Database(url)
-    db.upgrade()
-    with db.engine.connect() as conn:
-        built = conn.scalar(text("SELECT count(*) FROM subscribers"))
-    db.dispose()
-    if not built:
-        build("postgresql", url, subscribers, FULL_SIZE["postgresql"][1])
-    elif built != subscribers:
-        raise SystemExit(f"database {name} holds {built} subscribers, not {subscribers}: drop it or use another")
-    else:
-        engine = create_engine(url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text(f"TRUNCATE {WRITTEN}"))
-            conn.execute(text(f"VACUUM ANALYZE {WRITTEN}"))
-        engine.dispose()
-        log(f"reusing database {name} ({built} subscribers)")
-    return url
 
 
 def measure(url: str, profile: bool = False) -> None:

@@ -96,6 +96,35 @@ class scratch_database:
         engine.dispose()
 
 
+def kept_database(postgres_url: str, name: str, subscribers: int, written: str, build_into) -> str:
+    """The URL of the kept PostgreSQL database `name` (a bench's --keep): created, migrated and built
+    by `build_into(url)` when it has no subscribers yet, else emptied of what the measured steps write
+    (`written`, a comma-separated list of tables) so that a first run is a first run again."""
+    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.scalar(text("SELECT count(*) FROM pg_database WHERE datname = :n"), {"n": name}):
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    db = Database(url)
+    db.upgrade()
+    with db.engine.connect() as conn:
+        built = conn.scalar(text("SELECT count(*) FROM subscribers"))
+    db.dispose()
+    if not built:
+        build_into(url)
+    elif built != subscribers:
+        raise SystemExit(f"database {name} holds {built} subscribers, not {subscribers}: drop it or use another")
+    else:
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f"TRUNCATE {written}"))
+            conn.execute(text(f"VACUUM ANALYZE {written}"))
+        engine.dispose()
+        log(f"reusing database {name} ({built} subscribers)")
+    return url
+
+
 def build(dialect: str, url: str, subscribers: int, per_subscriber: int) -> None:
     log(f"generating {subscribers} subscribers and about {subscribers * per_subscriber} events")
     started = time.perf_counter()

@@ -3,6 +3,10 @@
     .venv/bin/python bench/value.py --db postgresql             # 1,000,000 subscribers, 500,000 customers, ~5,000,000 orders
     .venv/bin/python bench/value.py --db sqlite                 # 200,000 subscribers, 100,000 customers, ~1,000,000 orders
     .venv/bin/python bench/value.py --db postgresql --scale 0.2 # a fifth of that
+    .venv/bin/python bench/value.py --db postgresql --keep i13_bench  # build once, reuse after
+
+--keep NAME builds the audience into the PostgreSQL database NAME and keeps it; a later run with the
+same NAME (and scale) skips the build and empties what the value runs write instead.
 
 Builds a synthetic audience in a scratch database (see bench/classify.py): half the subscribers are
 customers whose orders follow the BG/NBD story over two years (a Gamma purchase rate, a Beta chance to
@@ -10,8 +14,10 @@ stop after each order), spend the Gamma-Gamma story, 3% refunded. Times the bare
     SELECT subscriber_id, count(*), sum(amount), max(occurred_at) FROM events WHERE type = 'purchase'
     GROUP BY subscriber_id
 into a temporary table, then runs the whole value run (scores, ABC, both model fits, predictions,
-storing, history) twice, each in a fresh process (peak memory from getrusage): the second run, with
-no new orders, must write no history rows. Each run's slowest SQL statements are logged (SQLAlchemy
+storing, history) three times, each in a fresh process (peak memory from getrusage): the first one
+(which also builds the kept order totals from all orders), a second with no new orders, which must
+write no history rows, and a third after a day's business arrived through the ingest function
+(NEW_ORDERS new orders and REFUNDS refunds of stored ones, on the day of AS_OF): the routine run. Each run's slowest SQL statements are logged (SQLAlchemy
 cursor events; the rest of a run is Python: the fits, reading and writing the model's columns). Prints times, the ratio value run / bare scan (goal <= 3)
 and the peak memory (goal < 400 MB).
 """
@@ -35,7 +41,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import synthetic  # noqa: E402  (bench/ is the script's directory)
-from classify import DEFAULT_PG, _libpq, bare_scan, log, scratch_database  # noqa: E402
+from classify import DEFAULT_PG, _libpq, bare_scan, kept_database, log, scratch_database  # noqa: E402
 
 from mailseg.config import Config  # noqa: E402
 from mailseg.db import Database  # noqa: E402
@@ -48,10 +54,18 @@ BARE_SCAN = ("CREATE TEMPORARY TABLE bare_scan AS SELECT subscriber_id, count(*)
 ORDER_COLUMNS = ("id, subscriber_id, type, occurred_at, is_machine, source, dedupe_key, created_at, amount, "
                  "order_id, order_status")
 DAYS = 730
+# What the value runs write (and the order totals they keep); emptied before measuring in a kept database.
+WRITTEN = "subscriber_values, value_changes, value_models, order_totals, order_changes, job_runs, job_requests"
+# A day's business before the third run: new orders of this many customers, and this many refunds.
+NEW_ORDERS, REFUNDS = 5_000, 500
 
 
 def order_rows(subscribers: int, seed: int = 3):
-    """Orders of every second subscriber: about 10 each on average, as the BG/NBD story draws them."""
+    """Orders of every second subscriber: about 10 each on average, as the BG/NBD story draws them,
+    with the dedupe keys ingest gives orders (so that ingest finds them again: the refunds of
+    add_days_orders)."""
+    from mailseg.ingest.events import EventIn, dedupe_key
+
     rnd = random.Random(seed)
     order_id = 0
     for n in range(1, subscribers + 1, 2):
@@ -65,8 +79,8 @@ def order_rows(subscribers: int, seed: int = 3):
             at = synthetic._stamp(synthetic.AS_OF - timedelta(days=DAYS - day))
             status = "refunded" if rnd.random() < 0.03 else "paid"
             amount = round(rnd.gammavariate(4.0, 1 / nu), 2)
-            yield (order_id, sub_id, "purchase", at, False, "import", f"o{order_id:011d}", at, amount,
-                   f"order-{order_id}", status)
+            key = dedupe_key(1, sub_id, EventIn("purchase", at, "import", order_id=f"order-{order_id}"), None)
+            yield (order_id, sub_id, "purchase", at, False, "import", key, at, amount, f"order-{order_id}", status)
             if rnd.random() < dropout:
                 break
             day += rnd.expovariate(weekly / 7)
@@ -149,6 +163,34 @@ def _log_statements(run: dict) -> None:
         log(f"    {seconds:7.2f} s  {statement}")
 
 
+def add_days_orders(url: str, subscribers: int) -> None:
+    """NEW_ORDERS orders of as many customers and REFUNDS refunds, through store_events (so ingest
+    marks their subscribers for the kept order totals), all before AS_OF."""
+    from decimal import Decimal
+
+    from mailseg.ingest.events import EventIn, store_events
+
+    rnd = random.Random(11)
+    customers = [synthetic.key_of(n) for n in rnd.sample(range(1, subscribers + 1, 2), NEW_ORDERS)]
+    orders = [EventIn("purchase", synthetic.AS_OF - timedelta(hours=rnd.uniform(1, 20)), "import",
+                      subscriber_id=key, amount=Decimal(f"{rnd.uniform(5, 200):.2f}"), order_id=f"day-{n}")
+              for n, key in enumerate(customers)]
+    db = Database(url)
+    with db.session() as session:
+        refunded = session.execute(text("SELECT subscriber_id, order_id, occurred_at, amount, id FROM events WHERE "
+                                        "type = 'purchase' AND order_status = 'paid' ORDER BY id LIMIT :n"),
+                                   {"n": REFUNDS}).all()
+        # which ones, so that a kept database can be given back as built (_forget_days_orders)
+        session.execute(text("CREATE TABLE IF NOT EXISTS bench_refunds (id BIGINT)"))
+        session.execute(text("INSERT INTO bench_refunds (id) VALUES (:id)"), [{"id": row.id} for row in refunded])
+        orders += [EventIn("purchase", at, "import", subscriber_id=key, amount=amount, order_id=order_id,
+                           order_status="refunded") for key, order_id, at, amount, _ in refunded]
+        result = store_events(session, 1, orders)
+        session.commit()
+    db.dispose()
+    log(f"a day's business: {result.inserted} new orders, {result.orders_cancelled} refunds")
+
+
 def measure(url: str) -> None:
     engine = create_engine(url)
     with engine.connect() as conn:
@@ -169,14 +211,34 @@ def measure(url: str) -> None:
     log(f"second value run: {second['seconds']:.2f} s, {second['history_rows_written']} history rows, "
         f"{second['rows_written']} value rows written, peak memory {second['max_rss_mb']:.0f} MB")
     _log_statements(second)
+    add_days_orders(url, subscribers)
+    third = run_value_process(url)
+    log(f"third value run (after a day's orders): {third['seconds']:.2f} s, {third['history_rows_written']} history "
+        f"rows, {third['rows_written']} value rows written, peak memory {third['max_rss_mb']:.0f} MB")
+    _log_statements(third)
     print(json.dumps({
         "dialect": engine.dialect.name, "subscribers": subscribers, "orders": orders,
         "customers": first["customers"], "bare_scan_s": round(scan, 2),
         "first_value_s": round(first["seconds"], 2), "second_value_s": round(second["seconds"], 2),
+        "third_value_s": round(third["seconds"], 2),
         "ratio_first": round(first["seconds"] / scan, 2), "ratio_second": round(second["seconds"] / scan, 2),
+        "ratio_third": round(third["seconds"] / scan, 2),
         "second_run_history_rows": second["history_rows_written"],
-        "peak_memory_mb": round(max(first["max_rss_mb"], second["max_rss_mb"]), 1),
+        "peak_memory_mb": round(max(run["max_rss_mb"] for run in (first, second, third)), 1),
     }, indent=2))
+
+
+def _forget_days_orders(url: str) -> None:
+    """A kept database as built: the orders and refunds of an earlier run's day taken back, the order
+    totals marked never built."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM events WHERE order_id LIKE 'day-%'"))
+        conn.execute(text("CREATE TABLE IF NOT EXISTS bench_refunds (id BIGINT)"))
+        conn.execute(text("UPDATE events SET order_status = 'paid' WHERE id IN (SELECT id FROM bench_refunds)"))
+        conn.execute(text("DELETE FROM bench_refunds"))
+        conn.execute(text("UPDATE audiences SET order_totals_built_at = NULL"))
+    engine.dispose()
 
 
 def main() -> None:
@@ -184,13 +246,21 @@ def main() -> None:
     parser.add_argument("--db", choices=("postgresql", "sqlite"), required=True)
     parser.add_argument("--scale", type=float, default=1.0, help="Fraction of the full size (default 1).")
     parser.add_argument("--postgres-url", default=os.environ.get("MAILSEG_BENCH_POSTGRES_URL", DEFAULT_PG))
+    parser.add_argument("--keep", metavar="NAME", help="Build into this PostgreSQL database once and keep it.")
     parser.add_argument("--value-url", help=argparse.SUPPRESS)  # internal: one value run, JSON out
     args = parser.parse_args()
     if args.value_url:
         print(json.dumps(value_once(args.value_url)))
         return
+    subscribers = int(FULL_SIZE[args.db] * args.scale)
+    if args.keep:
+        url = kept_database(args.postgres_url, args.keep, subscribers, WRITTEN,
+                            lambda url: build("postgresql", url, subscribers))
+        _forget_days_orders(url)
+        measure(url)
+        return
     with scratch_database(args.db, args.postgres_url) as url:
-        build(args.db, url, int(FULL_SIZE[args.db] * args.scale))
+        build(args.db, url, subscribers)
         measure(url)
 
 

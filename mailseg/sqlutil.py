@@ -177,13 +177,21 @@ def refresh_statistics(session: Session, written: dict[str, int]) -> list[str]:
     large first pull filled is then planned with its real size by the steps after it (a never-analyzed
     table is planned as a small one; the re-engagement entrants ran as a nested loop for minutes),
     without waiting for autovacuum, which may be off or a minute behind. Returns the tables analyzed."""
+    due = analyze_written(session, written)
+    if session.get_bind().dialect.name == "postgresql":
+        session.commit()
+    return due
+
+
+def analyze_written(session: Session, written: dict[str, int]) -> list[str]:
+    """refresh_statistics' ANALYZE without the commit, for a job that goes on in the same transaction
+    (ANALYZE counts the rows the transaction itself wrote)."""
     if session.get_bind().dialect.name != "postgresql":
         return []
     due = [name for name, rows in sorted(written.items()) if rows > ANALYZE_BASE_ROWS
            and rows > ANALYZE_BASE_ROWS + ANALYZE_SCALE * planned_rows(session, name)]
     for name in due:
         session.execute(text(f'ANALYZE "{name}"'))
-    session.commit()
     return due
 
 

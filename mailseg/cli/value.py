@@ -25,14 +25,18 @@ from .runtime import Runtime, fails_cleanly, pass_runtime
 @click.command("value")
 @audience_option
 @as_of_option("Value as of this ISO-8601 moment (a bare date is 00:00 UTC; default: now).")
+@click.option("--rebuild-totals", is_flag=True,
+              help="Sum the kept order totals again from all the audience's orders (after orders were written "
+                   "into the database other than through mailseg).")
 @pass_runtime
 @fails_cleanly
-def value(rt: Runtime, audience: str | None, as_of: datetime | None) -> None:
+def value(rt: Runtime, audience: str | None, as_of: datetime | None, rebuild_totals: bool) -> None:
     """Compute every subscriber's value: RFM, ABC, lifetime value and quadrant, with history."""
     with rt.migrated_db().session() as session:
         audience_row = find_audience(session, audience)
         with progress(f"valuing {audience_row.name}", VALUE_STEPS) as bar:
-            result = value_audience(session, audience_row.id, rt.settings(session).value, as_of=as_of, progress=bar)
+            result = value_audience(session, audience_row.id, rt.settings(session).value, as_of=as_of, progress=bar,
+                                    rebuild_totals=rebuild_totals)
     for line in summary_lines(audience_row.name, result):
         click.echo(line)
     _print_counts(result)
@@ -41,6 +45,11 @@ def value(rt: Runtime, audience: str | None, as_of: datetime | None) -> None:
 def summary_lines(name: str, result: ValueResult) -> list[str]:
     lines = [f"{name} as of {isoformat_utc(result.as_of)} (orders from {isoformat_utc(result.window_start)}, excluded): "
              f"{result.customers} customer(s), run {result.run_id}"]
+    totals = result.totals
+    if totals:
+        lines.append(f"order totals: built from all orders ({totals['subscribers']} subscriber(s) with orders)"
+                     if totals["rebuilt"] else f"order totals: {totals['subscribers']} subscriber(s) with changed orders "
+                     "summed again")
     model = result.model
     if result.model_fitted:
         lines.append("lifetime value: model fitted in this run")

@@ -4,17 +4,18 @@ stored through store_events, so deduplication, flagging and status changes are o
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Sequence
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..config import FlaggingConfig
-from ..models import (UNCOUNTED_ORDER_STATUSES, Campaign, Event, normalise_email,
+from ..models import (UNCOUNTED_ORDER_STATUSES, Campaign, Event, OrderChange, normalise_email,
                       normalise_order_status, utcnow)
 from ..sqlutil import in_chunks, upsert
 from ..subscribers.lookup import subscriber_ids_by_email
@@ -159,8 +160,11 @@ def store_events(session: Session, audience_id: int, events: Sequence[EventIn], 
     result.machine = sum(1 for row in new_rows if row["is_machine"])
     result.by_type.update(row["type"] for row in new_rows)
     result.status_changes = _apply_status_changes(session, new_rows)
-    result.orders_cancelled = _apply_order_cancellations(
-        session, [row for row in rows if row["dedupe_key"] not in inserted_keys])
+    cancelled = _apply_order_cancellations(session, [row for row in rows if row["dedupe_key"] not in inserted_keys])
+    result.orders_cancelled = len(cancelled)
+    # the value run's kept order totals of these subscribers are to be summed again (value/totals.py)
+    _mark_order_changes(session, audience_id, [row["subscriber_id"] for row in new_rows if row["type"] == "purchase"]
+                       + cancelled)
     return result
 
 
@@ -237,21 +241,34 @@ def _merge_repeated_order(row: dict, event: EventIn) -> None:
         row["order_status"] = status
 
 
-def _apply_order_cancellations(session: Session, repeated_rows: list[dict]) -> int:
+def _apply_order_cancellations(session: Session, repeated_rows: list[dict]) -> list[int]:
     """An order arriving again cancelled or refunded (a Mailchimp pull after the refund, an API retry
     with the new state) stops counting. A cancellation is final: an older "paid" copy arriving later
-    never makes a refunded order count again."""
+    never makes a refunded order count again. Returns the subscribers of the orders it cancelled (an
+    order is stored under the subscriber it first came with, maybe not this copy's)."""
     table = Event.__table__
-    changed = 0
+    changed: list[int] = []
     for row in repeated_rows:
         if row["type"] != "purchase" or row["order_status"] not in UNCOUNTED_ORDER_STATUSES:
             continue
         stmt = (update(table)
                 .where(table.c.dedupe_key == row["dedupe_key"],
                        or_(table.c.order_status.is_(None), table.c.order_status.not_in(UNCOUNTED_ORDER_STATUSES)))
-                .values(order_status=row["order_status"]))
-        changed += session.execute(stmt).rowcount
+                .values(order_status=row["order_status"])
+                .returning(table.c.subscriber_id))
+        changed.extend(session.execute(stmt).scalars())
     return changed
+
+
+def _mark_order_changes(session: Session, audience_id: int, subscriber_ids: list[int]) -> None:
+    """Mark the subscribers whose orders changed, for the value run's kept order totals
+    (mailseg/value/totals.py): a row per subscriber and call, never updated, so a batch never waits
+    on a value run consuming older marks."""
+    mark = uuid.uuid4().hex
+    rows = [{"subscriber_id": subscriber_id, "mark": mark, "audience_id": audience_id}
+            for subscriber_id in sorted(set(subscriber_ids))]
+    if rows:
+        session.execute(insert(OrderChange.__table__), rows)
 
 
 def _apply_status_changes(session: Session, new_rows: list[dict]) -> int:

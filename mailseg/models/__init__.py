@@ -15,7 +15,7 @@ from .experiments import EXPERIMENT_POLICIES, ExperimentCohort, Exposure, Verdic
 from .sandbox import (SANDBOX_STATES, SandboxActivity, SandboxCampaign, SandboxList, SandboxMember, SandboxRecipient,
                       SandboxSegment, SandboxSegmentMember)
 from .sync import PullCursor, SyncFailure, SyncMember, SyncSegment
-from .value import PROSPECT, QUADRANTS, VALUE_FAMILIES, SubscriberValue, ValueChange, ValueModel
+from .value import PROSPECT, QUADRANTS, VALUE_FAMILIES, OrderChange, OrderTotals, SubscriberValue, ValueChange, ValueModel
 
 __all__ = [
     "Audience", "Base", "ClassChange", "SchedulerLease", "apscheduler_jobs", "JobRun", "RUN_STATUSES", "CAMPAIGN_KINDS", "Campaign", "EVENT_SOURCES", "EVENT_TYPES", "Event",
@@ -27,7 +27,7 @@ __all__ = [
     "RetiredTag", "Segment", "SegmentChange", "SegmentMember", "SegmentSize",
     "SURVEY_KINDS", "FormSubmission", "SignupForm", "Survey", "SurveyAnswer", "SurveyResponse",
     "API_SCOPES", "ApiToken", "UNCOUNTED_ORDER_STATUSES", "normalise_order_status", "PROSPECT", "QUADRANTS", "VALUE_FAMILIES",
-    "SubscriberClass", "SubscriberValue", "ValueChange", "ValueModel", "SubscriberActivity",
+    "SubscriberClass", "SubscriberValue", "ValueChange", "ValueModel", "OrderTotals", "OrderChange", "SubscriberActivity",
     "EXPERIMENT_POLICIES", "ExperimentCohort", "Exposure", "Verdict", "SANDBOX_STATES", "SandboxActivity",
     "SandboxCampaign", "SandboxList", "SandboxMember", "SandboxRecipient", "SandboxSegment", "SandboxSegmentMember",
 ]

@@ -51,6 +51,9 @@ class Audience(Base):
     provider: Mapped[str] = mapped_column(String(40), default="mailchimp")
     provider_list_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the value run last built the audience's order totals from all its orders (NULL: never, so
+    # the next value run builds them; mailseg/value/totals.py).
+    order_totals_built_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     subscribers: Mapped[list["Subscriber"]] = relationship(back_populates="audience", lazy="raise")
 

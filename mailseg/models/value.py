@@ -85,6 +85,42 @@ class ValueChange(Base):
     run_id: Mapped[int | None] = mapped_column()
 
 
+class OrderTotals(Base):
+    """Every counted order of a subscriber up to now, summed: what the lifetime-value models need
+    beyond the lookback. Kept between value runs from the orders ingest marks (OrderChange); see
+    mailseg/value/totals.py. No row: no counted order."""
+
+    __tablename__ = "order_totals"
+
+    # No foreign key, as for SubscriberValue: written only by INSERT ... SELECT over the orders.
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY, primary_key=True)
+    audience_id: Mapped[int] = mapped_column()
+    orders: Mapped[int] = mapped_column()
+    # Distinct UTC calendar days with an order, the first and last order, the amount of the first day.
+    days: Mapped[int] = mapped_column()
+    first_order_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_order_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_day_amount: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    amount: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    # The margins given with orders, and the amount of the orders without one (their contribution is
+    # value.margin_rate x amount, applied by the run: the rate is configuration, not data).
+    margin: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    amount_without_margin: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+
+
+class OrderChange(Base):
+    """A mark left by ingest: the subscriber's orders changed (a new order, a cancellation) since their
+    order totals were summed. One row per subscriber and ingest call, never updated, so ingest never
+    waits for a value run consuming older marks."""
+
+    __tablename__ = "order_changes"
+    __table_args__ = (PrimaryKeyConstraint("subscriber_id", "mark"),)
+
+    subscriber_id: Mapped[int] = mapped_column(SUBSCRIBER_KEY)
+    mark: Mapped[str] = mapped_column(String(32))
+    audience_id: Mapped[int] = mapped_column()
+
+
 class ValueModel(Base):
     """A good fit of the BG/NBD and Gamma-Gamma models for an audience; the latest one is used."""
 

@@ -1,12 +1,11 @@
 """Moving per-customer columns between the database and numpy in bounded memory: the model inputs
-are read into one float array, the predictions written back (PostgreSQL: binary COPY in both
-directions, parsed and built by numpy without a Python object per value; SQLite: the driver in
-partitions). A value run at 500,000 customers stays well under the 400 MB the benchmark allows (see
+are read into one float array, the predictions written back (PostgreSQL: rows packed into bytea
+by the server on the way out, binary COPY on the way in, parsed and built by numpy without a Python
+object per value; SQLite: the driver in partitions). A value run at 500,000 customers stays well under the 400 MB the benchmark allows (see
 docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
 
-import io
 import itertools
 
 import numpy as np
@@ -36,7 +35,7 @@ def read_columns(session: Session, stmt: Select) -> tuple[np.ndarray, np.ndarray
     columns = [func.coalesce(cast(column, Float), 0.0) for column in values]
     stmt = stmt.with_only_columns(key, *columns)
     if _postgresql(session):
-        return _copy_out(session, stmt, len(columns))
+        return _packed_out(session, stmt, len(columns))
     keys, blocks = [], []
     for rows in session.execute(stmt.execution_options(yield_per=PARTITION)).partitions():
         keys.append(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)))
@@ -48,25 +47,24 @@ def read_columns(session: Session, stmt: Select) -> tuple[np.ndarray, np.ndarray
     return np.concatenate(keys), np.concatenate(blocks)
 
 
-def _copy_out(session: Session, stmt: Select, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """COPY (stmt) TO STDOUT in binary: a non-NULL int8 key, then `width` non-NULL float8 fields, so
-    each row has the same layout and numpy reads the whole answer as one structured array."""
-    sql = str(stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
-    buffer = io.BytesIO()
-    cursor = session.connection().connection.driver_connection.cursor()
-    try:
-        with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT binary)") as copy:
-            for block in copy:
-                buffer.write(block)
-    finally:
-        cursor.close()
-    raw = buffer.getbuffer()[len(COPY_SIGNATURE):-len(COPY_TRAILER)]
-    fields = [("count", ">i2"), ("l_key", ">i4"), ("key", ">i8")]
-    fields += [item for k in range(width) for item in ((f"l{k}", ">i4"), (f"v{k}", ">f8"))]
-    rows = np.frombuffer(raw, dtype=np.dtype(fields))
+def _packed_out(session: Session, stmt: Select, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows packed by PostgreSQL into a few bytea values: per row int8send(key) then float8send()
+    of each of the `width` non-NULL float columns, string_agg'ed per 1/64 of the key space (keys are
+    63-bit: each chunk stays far below bytea's 1 GB at any audience this process can hold), so numpy
+    reads each chunk as one structured array. A binary COPY hands the rows over one at a time, a
+    Python call each: 1.4 s of a 500,000-customer run against 0.3 s (docs/BENCHMARKS.md, issue 13).
+    The rows come in no particular order: they are put in key order here."""
+    sql = str(stmt.order_by(None).compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+    names = ["k", *(f"v{n}" for n in range(width))]
+    packed = " || ".join(["int8send(k)", *(f"float8send(v{n})" for n in range(width))])
+    chunks = session.connection().exec_driver_sql(
+        f"SELECT string_agg({packed}, ''::bytea) FROM ({sql}) AS rows ({', '.join(names)}) GROUP BY k >> 57").scalars()
+    layout = np.dtype([("key", ">i8"), *((f"v{n}", ">f8") for n in range(width))])
+    rows = np.concatenate([np.frombuffer(chunk, dtype=layout) for chunk in chunks] or [np.zeros(0, dtype=layout)])
+    rows = rows[np.argsort(rows["key"], kind="stable")]
     if not len(rows):
         return np.zeros(0, dtype=np.int64), np.zeros((0, width))
-    return rows["key"].astype(np.int64), np.column_stack([rows[f"v{k}"].astype(float) for k in range(width)])
+    return rows["key"].astype(np.int64), np.column_stack([rows[f"v{n}"].astype(float) for n in range(width)])
 
 
 def write_columns(session: Session, table: str, columns: dict[str, np.ndarray]) -> None:

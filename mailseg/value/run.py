@@ -2,15 +2,17 @@
 
 Order of a run, all in one transaction (a crash leaves the previous values and a failed run), every
 step set-based (profile and figures: docs/BENCHMARKS.md, issue 13):
-1. "value totals" (sql.py): one aggregate pass over the counted orders into a staging table
-   (temporary; on Citus distributed, sqlutil.stage), one row per subscriber with an order up to
-   as_of (prospects without orders get no row);
+1. the kept order totals brought up to date (totals.py: the subscribers whose orders changed since
+   the last run, or a first build), then "value totals" (sql.py): the lookback's orders aggregated
+   beside them into a staging table (temporary; on Citus distributed, sqlutil.stage), one row per
+   subscriber with an order up to as_of (prospects without orders get no row);
 2. "value scores" (sql.py): RANK() scores and the ABC running sum over the customers only;
 3. the BG/NBD and Gamma-Gamma fits on the totals read as numpy arrays (clv.py), vectorised
    predictions COPYed into a third staging table; too little data or no convergence: no new
    model, the stored predictions of the last good model stay, and the summary says why;
-4. "value changed": every subscriber's new row (segment rules, ABC classes, quadrants) compared with
-   the stored one in one join, keeping only the rows that differ;
+4. "value changed": every customer's new row (segment rules, ABC classes, quadrants) compared with
+   the stored one in one join, then everyone else's stored row compared with the prospect row,
+   keeping only the rows that differ;
 5. history rows for the changed rows whose RFM segment, ABC class or quadrant moved, and the
    changed rows stored: an UPDATE of the stored ones, an INSERT of the new ones (a run without new
    orders writes nothing).
@@ -33,11 +35,12 @@ from ..models import PROSPECT, Audience, SubscriberValue, UTCDateTime, ValueChan
 from ..models.audience import SUBSCRIBER_KEY
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import create_staging, drop_staging, sort_memory, stage, written_rows
+from ..sqlutil import create_staging, drop_staging, sort_memory, stage, without_jit, written_rows
 from . import clv
 from .columns import read_columns, write_columns
 from .segments import parse_rfm_segments, segment_case
 from .sql import CLASSES, ENGAGEMENT_CLASS, SUBSCRIBERS, abc_case, customer_scores, customer_totals, quadrant_case
+from .totals import MARKS, TOTALS_AS_OF, refresh_order_totals, totals_as_of
 
 JOB = "value"
 VALUE_STEPS = 6
@@ -68,18 +71,21 @@ class ValueResult:
     model_reason: str | None = None
     profitable_clv: float | None = None
     rows_written: int = 0
+    # The order totals' refresh: rebuilt from all orders or not, and the subscribers summed again.
+    totals: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {"customers": self.customers, "segments": self.segments, "abc": self.abc,
                 "quadrants": self.quadrants, "changes": self.changes, "model": self.model,
                 "model_fitted": self.model_fitted, "model_reason": self.model_reason,
-                "profitable_clv": self.profitable_clv, "rows_written": self.rows_written,
+                "profitable_clv": self.profitable_clv, "rows_written": self.rows_written, "totals": self.totals,
                 "window_start": self.window_start.isoformat()}
 
 
 def value_audience(session: Session, audience_id: int, settings: ValueConfig, *, as_of: datetime | None = None,
-                   progress: Progress | None = None) -> ValueResult:
-    """Compute every subscriber's value as of `as_of` (default now) and record the run."""
+                   progress: Progress | None = None, rebuild_totals: bool = False) -> ValueResult:
+    """Compute every subscriber's value as of `as_of` (default now) and record the run.
+    `rebuild_totals` sums the order totals again from all the audience's orders (totals.py)."""
     window_start, as_of = window_bounds(as_of or utcnow(), settings.lookback_months)
     rules = parse_rfm_segments(settings.rfm_segments)
     with recorded_run(session, JOB, audience_id=audience_id, as_of=as_of) as run:
@@ -87,13 +93,15 @@ def value_audience(session: Session, audience_id: int, settings: ValueConfig, *,
         session.execute(select(Audience.id).where(Audience.id == audience_id).with_for_update())
         _drop_temporary(session)
         sort_memory(session)  # the per-day aggregate, the RANK() windows, the joins
-        cents_total = stage_scores(session, audience_id, window_start, as_of, settings.margin_rate)
+        without_jit(session)  # compiling the wide CASE expressions cost more than it saved
+        refresh = refresh_order_totals(session, audience_id, rebuild=rebuild_totals)
+        result.totals = {"rebuilt": refresh.rebuilt, "subscribers": refresh.subscribers}
+        cents_total = stage_scores(session, audience_id, window_start, as_of, settings.margin_rate, kept=True)
         _advance(progress)
         customer_clv = _fit_and_predict(session, audience_id, settings, as_of, run.id, result)
         _advance(progress)
         result.profitable_clv = _profitable_threshold(session, settings, result.model_fitted, customer_clv)
-        stage(session, CHANGED, _changed_values(session, audience_id, rules, settings, result, int(cents_total)),
-              key="subscriber_id")
+        _stage_changed(session, audience_id, rules, settings, result, int(cents_total))
         _advance(progress)
         result.changes = _write_history(session, audience_id, as_of, run.id)
         _advance(progress)
@@ -106,11 +114,13 @@ def value_audience(session: Session, audience_id: int, settings: ValueConfig, *,
     return result
 
 
-def value_all(session: Session, settings: ValueConfig, *, as_of: datetime | None = None) -> list[ValueResult]:
+def value_all(session: Session, settings: ValueConfig, *, as_of: datetime | None = None,
+              rebuild_totals: bool = False) -> list[ValueResult]:
     """Every audience with one as_of."""
     as_of = as_of or utcnow()
     ids = list(session.scalars(select(Audience.id).order_by(Audience.id)))
-    return [value_audience(session, audience_id, settings, as_of=as_of) for audience_id in ids]
+    return [value_audience(session, audience_id, settings, as_of=as_of, rebuild_totals=rebuild_totals)
+            for audience_id in ids]
 
 
 def _advance(progress: Progress | None) -> None:
@@ -119,7 +129,7 @@ def _advance(progress: Progress | None) -> None:
 
 
 def _drop_temporary(session: Session) -> None:
-    drop_staging(session, CHANGED, PREDICTIONS, SCORES, TOTALS)
+    drop_staging(session, CHANGED, PREDICTIONS, SCORES, TOTALS, TOTALS_AS_OF.name, MARKS)
 
 
 _META = MetaData()
@@ -137,11 +147,13 @@ CHANGED_TABLE = Table(CHANGED, _META, *(Column(name) for name in ("subscriber_id
 
 
 def stage_scores(session: Session, audience_id: int, window_start: datetime, as_of: datetime,
-                 margin_rate: float) -> int:
+                 margin_rate: float, *, kept: bool = False) -> int:
     """The staging tables of totals and scores of a value computation as of `as_of` (the run's and
-    explain's; on Citus distributed: the totals aggregate runs on each shard, sqlutil.stage); returns
-    the customers' revenue in cents, the ABC total."""
-    stage(session, TOTALS, customer_totals(session, audience_id, window_start, as_of, margin_rate),
+    explain's; on Citus distributed: the aggregates run on each shard, sqlutil.stage), from the kept
+    order totals when `kept` (refreshed by the caller) allows (totals.totals_as_of); returns the
+    customers' revenue in cents, the ABC total."""
+    totals = totals_as_of(session, audience_id, as_of, kept=kept)
+    stage(session, TOTALS, customer_totals(session, totals, audience_id, window_start, as_of, margin_rate),
           key="subscriber_id")
     customers, cents_total = session.execute(
         select(func.count(), func.coalesce(func.sum(TOTALED.c.monetary_cents), 0))
@@ -216,7 +228,7 @@ def predict(bgnbd: clv.BgNbd, gg: clv.GammaGamma, settings: ValueConfig, as_of: 
     """p_alive, expected orders over the horizon, expected order value and CLV, vectorised."""
     weeks = [(months_before(as_of, -i) - as_of).total_seconds() / 604800 for i in range(1, settings.horizon_months + 1)]
     expected, order_value, value = clv.clv(bgnbd, gg, weeks, x, t_x, T, spend, rate, settings.discount_rate_monthly)
-    return {"p_alive": clv.p_alive(bgnbd, x, t_x, T), "expected_orders": expected,
+    return {"p_alive": clv.p_alive_distinct(bgnbd, x, t_x, T), "expected_orders": expected,
             "expected_order_value": order_value, "clv": value}
 
 
@@ -267,18 +279,17 @@ def _profitable_threshold(session: Session, settings: ValueConfig, fitted: bool,
     return float(np.median(values)) if len(values) else None
 
 
-def _changed_values(session: Session, audience_id: int, rules, settings: ValueConfig, result: ValueResult,
-                    cents_total: int):
-    """Named statement "value changed": the row each subscriber of the audience will have (segment
-    rules, ABC classes and quadrants applied to the totals, scores and predictions), kept only where
-    it differs from the stored row, with the stored RFM segment, ABC class and quadrant beside it."""
+def _changed_customers(session: Session, rules, settings: ValueConfig, result: ValueResult, cents_total: int):
+    """Named statement "value changed" (customers): the row each subscriber with a counted order up
+    to as_of will have (segment rules, ABC classes and quadrants applied to the totals, scores and
+    predictions), kept only where it differs from the stored row, with the stored RFM segment, ABC
+    class and quadrant beside it. Everyone else is _changed_others'."""
     t, c, v = TOTALED.c, SCORED.c, VALUES.c
     p = _prediction_source(result.model_fitted)
-    frequency = func.coalesce(t.frequency, 0)
     share = cast(c.cents_before, Float) / literal(float(cents_total), Float) if cents_total else cast(null(), Float)
     new = {
-        "frequency": frequency,
-        "monetary": cast(func.coalesce(t.monetary_cents, 0), Numeric(14, 2)) / 100,
+        "frequency": t.frequency,
+        "monetary": cast(t.monetary_cents, Numeric(14, 2)) / 100,
         "recency_days": t.recency_days,
         "r_score": c.r_score, "f_score": c.f_score, "m_score": c.m_score,
         "rfm_segment": case((c.subscriber_id.is_not(None), segment_case(rules, c.r_score, c.f_score, c.m_score)),
@@ -289,17 +300,48 @@ def _changed_values(session: Session, audience_id: int, rules, settings: ValueCo
         "margin_rate": PREDICTED.c.margin_rate,
         "p_alive": p.p_alive, "expected_orders": p.expected_orders, "expected_order_value": p.expected_order_value,
         "clv": p.clv,
-        "quadrant": quadrant_case(frequency, ENGAGEMENT_CLASS, p.clv, result.profitable_clv),
+        "quadrant": quadrant_case(t.frequency, ENGAGEMENT_CLASS, p.clv, result.profitable_clv),
     }
-    differs = or_(v.subscriber_id.is_(None), *(v[name].is_distinct_from(new[name]) for name in VALUE_COLUMNS))
-    joined = (SUBSCRIBERS.outerjoin(TOTALED, t.subscriber_id == SUBSCRIBERS.c.id)
-              .outerjoin(SCORED, c.subscriber_id == SUBSCRIBERS.c.id)
-              .outerjoin(PREDICTED, PREDICTED.c.subscriber_id == SUBSCRIBERS.c.id)
-              .outerjoin(VALUES, v.subscriber_id == SUBSCRIBERS.c.id)
-              .outerjoin(CLASSES, CLASSES.c.subscriber_id == SUBSCRIBERS.c.id))
-    return (select(SUBSCRIBERS.c.id.label("subscriber_id"), *(new[name].label(name) for name in VALUE_COLUMNS),
+    joined = (TOTALED.outerjoin(SCORED, c.subscriber_id == t.subscriber_id)
+              .outerjoin(PREDICTED, PREDICTED.c.subscriber_id == t.subscriber_id)
+              .outerjoin(VALUES, v.subscriber_id == t.subscriber_id)
+              .outerjoin(CLASSES, CLASSES.c.subscriber_id == t.subscriber_id))
+    return (select(t.subscriber_id.label("subscriber_id"), *(new[name].label(name) for name in VALUE_COLUMNS),
                    *(v[column].label(OLD[family]) for family, column in FAMILY_COLUMNS.items()))
-            .select_from(joined).where(SUBSCRIBERS.c.audience_id == audience_id, differs))
+            .select_from(joined).where(_differs(new)))
+
+
+# The row of a subscriber without a counted order up to as_of: a prospect, no figures, no predictions.
+PROSPECT_ROW = {name: null() for name in VALUE_COLUMNS} | {"frequency": literal(0), "monetary": literal(0),
+                                                           "rfm_segment": literal(PROSPECT)}
+
+
+def _changed_others(audience_id: int):
+    """Named statement "value changed" (others): the subscribers of the audience without a counted
+    order up to as_of (not in the totals) whose stored row is missing or is not the prospect row,
+    with their stored RFM segment, ABC class and quadrant. Most of an audience has no order and a
+    stored prospect row: the statement reads their keys and rows, never the totals' joins."""
+    v = VALUES.c
+    customers = select(TOTALED.c.subscriber_id)
+    return (select(SUBSCRIBERS.c.id.label("subscriber_id"), *(PROSPECT_ROW[name].label(name) for name in VALUE_COLUMNS),
+                   *(v[column].label(OLD[family]) for family, column in FAMILY_COLUMNS.items()))
+            .select_from(SUBSCRIBERS.outerjoin(VALUES, v.subscriber_id == SUBSCRIBERS.c.id))
+            .where(SUBSCRIBERS.c.audience_id == audience_id, SUBSCRIBERS.c.id.not_in(customers),
+                   _differs(PROSPECT_ROW)))
+
+
+def _differs(new: dict):
+    """The stored row is missing or differs from `new` in a compared column."""
+    v = VALUES.c
+    return or_(v.subscriber_id.is_(None), *(v[name].is_distinct_from(new[name]) for name in VALUE_COLUMNS))
+
+
+def _stage_changed(session: Session, audience_id: int, rules, settings: ValueConfig, result: ValueResult,
+                   cents_total: int) -> None:
+    """The changed rows of the customers, then of everyone else, in one staging table."""
+    stage(session, CHANGED, _changed_customers(session, rules, settings, result, cents_total), key="subscriber_id")
+    columns = ["subscriber_id", *VALUE_COLUMNS, *OLD.values()]
+    session.execute(insert(CHANGED_TABLE).from_select(columns, _changed_others(audience_id)))
 
 
 def _write_history(session: Session, audience_id: int, as_of: datetime, run_id: int) -> dict[str, int]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from fractions import Fraction
 
-from sqlalchemy import (Date, Float, Integer, Numeric, String, and_, case, cast, extract, func, literal, null, or_,
-                        select, text)
+from sqlalchemy import (Date, Float, Integer, Numeric, String, Table, and_, case, cast, extract, func, literal, null,
+                        or_, select, text)
 from sqlalchemy.orm import Session
 
 from ..models import UNCOUNTED_ORDER_STATUSES, Event, Subscriber, SubscriberClass, UTCDateTime
@@ -62,53 +62,46 @@ def counted_order():
                 or_(EVENTS.c.order_status.is_(None), EVENTS.c.order_status.not_in(UNCOUNTED_ORDER_STATUSES)))
 
 
-def customer_totals(session: Session, audience_id: int, window_start: datetime, as_of: datetime, margin_rate: float):
+def customer_totals(session: Session, totals: Table, audience_id: int, window_start: datetime, as_of: datetime,
+                    margin_rate: float):
     """Named statement "value totals": one row per subscriber of the audience with a counted order up
-    to as_of (everyone else is a prospect without orders and needs no row here), in one pass.
+    to as_of (everyone else is a prospect without orders and needs no row here), from the order totals
+    (totals.py: every counted order summed, the kept table or a staging table as of a past moment) and
+    the lookback's orders.
 
-    Inner query: the counted orders with their UTC day (a day key, turned into a day number only for
-    the first and last order) and the day's DENSE_RANK among the subscriber's purchase days (one
-    window, one sort by subscriber and day). Outer query, per subscriber: frequency / monetary in whole
-    cents / recency_days of the lookback (window_start < occurred_at <= as_of), and for the
-    lifetime-value models the distinct purchase days (the highest day rank), first and last day,
-    all-time amount and contribution (margin, else margin_rate x amount), and the amount of the first
-    day (rank 1; the Gamma-Gamma spend is the mean of the days after it).
-    Earlier forms: per subscriber and day first, then per subscriber (twice the aggregation work; a
-    hash aggregate over (subscriber, day) spills); count(DISTINCT day) beside first_value() in time
-    order (PostgreSQL sorts each group again for the DISTINCT): 1.5 x this one (docs/BENCHMARKS.md,
-    issue 13)."""
-    in_lookback = EVENTS.c.occurred_at > literal(window_start, UTCDateTime)
-    amount = func.coalesce(EVENTS.c.amount, 0)
-    # The rate as a NUMERIC: a float parameter made every contribution a float, whose sum depends on
-    # the order the rows arrive in (ties within a day, parallel workers), and a run with no new orders
-    # then rewrote a few thousand rows whose CLV moved in the last bit.
-    rate = cast(literal(margin_rate, Float), Numeric())
-    day = day_key(session, EVENTS.c.occurred_at)
-    orders = (
-        select(EVENTS.c.subscriber_id, EVENTS.c.occurred_at, amount.label("amount"),
-               func.coalesce(EVENTS.c.margin, amount * rate).label("margin"),
-               case((in_lookback, 1), else_=0).label("in_lookback"),
-               func.dense_rank().over(partition_by=EVENTS.c.subscriber_id, order_by=day).label("day_rank"))
-        .join(SUBSCRIBERS, SUBSCRIBERS.c.id == EVENTS.c.subscriber_id)
-        .where(SUBSCRIBERS.c.audience_id == audience_id, counted_order(),
+    The lookback (window_start < occurred_at <= as_of) needs no sort: frequency, monetary in whole
+    cents and the last order per customer, one hash aggregate over the orders of the audience's
+    customers (joined to the totals). Beside them, for the lifetime-value models: the distinct purchase
+    days, first and last day as day numbers, all-time amount, contribution (the margins given plus
+    margin_rate x the amount of the orders without one) and the amount of the first day."""
+    k = totals.c
+    lookback = (
+        select(EVENTS.c.subscriber_id, func.count().label("frequency"),
+               cast(func.round(func.sum(func.coalesce(EVENTS.c.amount, 0)) * 100), Integer).label("monetary_cents"),
+               whole_days(session, as_of, func.max(EVENTS.c.occurred_at)).label("recency_days"))
+        .join(totals, k.subscriber_id == EVENTS.c.subscriber_id)
+        .where(k.audience_id == audience_id, counted_order(),
+               EVENTS.c.occurred_at > literal(window_start, UTCDateTime),
                EVENTS.c.occurred_at <= literal(as_of, UTCDateTime))
-    ).subquery("orders")
-    o = orders.c
-    frequency = func.sum(o.in_lookback)
+        .group_by(EVENTS.c.subscriber_id)
+    ).subquery("lookback")
+    # The rate as a NUMERIC: a float parameter made every contribution a float, whose sum depends on
+    # the order the rows arrive in, and a run with no new orders then rewrote a few thousand rows
+    # whose CLV moved in the last bit.
+    rate = cast(literal(margin_rate, Float), Numeric())
     return (
-        select(o.subscriber_id,
-               frequency.label("frequency"),
-               cast(func.round(func.sum(case((o.in_lookback == 1, o.amount), else_=0)) * 100), Integer)
-               .label("monetary_cents"),
-               case((frequency > 0, whole_days(session, as_of, func.max(case((o.in_lookback == 1, o.occurred_at))))))
-               .label("recency_days"),
-               func.max(o.day_rank).label("days"),
-               day_number(session, func.min(o.occurred_at)).label("first_day"),
-               day_number(session, func.max(o.occurred_at)).label("last_day"),
-               func.sum(o.amount).label("total_amount"),
-               func.sum(o.margin).label("total_margin"),
-               func.sum(case((o.day_rank == 1, o.amount), else_=0)).label("first_day_amount"))
-        .group_by(o.subscriber_id)
+        select(k.subscriber_id,
+               func.coalesce(lookback.c.frequency, 0).label("frequency"),
+               func.coalesce(lookback.c.monetary_cents, 0).label("monetary_cents"),
+               lookback.c.recency_days,
+               k.days,
+               day_number(session, k.first_order_at).label("first_day"),
+               day_number(session, k.last_order_at).label("last_day"),
+               k.amount.label("total_amount"),
+               (k.margin + rate * k.amount_without_margin).label("total_margin"),
+               k.first_day_amount)
+        .select_from(totals.outerjoin(lookback, lookback.c.subscriber_id == k.subscriber_id))
+        .where(k.audience_id == audience_id)
     )
 
 

@@ -56,8 +56,9 @@ ORDER_COLUMNS = ("id, subscriber_id, type, occurred_at, is_machine, source, dedu
 DAYS = 730
 # What the value runs write (and the order totals they keep); emptied before measuring in a kept database.
 WRITTEN = "subscriber_values, value_changes, value_models, order_totals, order_changes, job_runs, job_requests"
-# A day's business before the third run: new orders of this many customers, and this many refunds.
-NEW_ORDERS, REFUNDS = 5_000, 500
+# A day's business before the third run: new orders of this many customers, this many refunds, and
+# this many new subscribers (through the one upsert; no orders yet).
+NEW_ORDERS, REFUNDS, NEW_SUBSCRIBERS = 5_000, 500, 1_000
 
 
 def order_rows(subscribers: int, seed: int = 3):
@@ -165,10 +166,12 @@ def _log_statements(run: dict) -> None:
 
 def add_days_orders(url: str, subscribers: int) -> None:
     """NEW_ORDERS orders of as many customers and REFUNDS refunds, through store_events (so ingest
-    marks their subscribers for the kept order totals), all before AS_OF."""
+    marks their subscribers for the kept order totals), all before AS_OF; NEW_SUBSCRIBERS sign-ups
+    through upsert_subscribers."""
     from decimal import Decimal
 
     from mailseg.ingest.events import EventIn, store_events
+    from mailseg.subscribers.upsert import SubscriberRow, upsert_subscribers
 
     rnd = random.Random(11)
     customers = [synthetic.key_of(n) for n in rnd.sample(range(1, subscribers + 1, 2), NEW_ORDERS)]
@@ -186,9 +189,14 @@ def add_days_orders(url: str, subscribers: int) -> None:
         orders += [EventIn("purchase", at, "import", subscriber_id=key, amount=amount, order_id=order_id,
                            order_status="refunded") for key, order_id, at, amount, _ in refunded]
         result = store_events(session, 1, orders)
+        signed_up = synthetic.AS_OF - timedelta(hours=2)
+        upsert_subscribers(session, 1, [SubscriberRow(f"day-{n}@signup.example", {"status": "subscribed"},
+                                                      on_insert={"subscribed_at": signed_up})
+                                        for n in range(NEW_SUBSCRIBERS)])
         session.commit()
     db.dispose()
-    log(f"a day's business: {result.inserted} new orders, {result.orders_cancelled} refunds")
+    log(f"a day's business: {result.inserted} new orders, {result.orders_cancelled} refunds, "
+        f"{NEW_SUBSCRIBERS} new subscribers")
 
 
 def measure(url: str) -> None:
@@ -216,6 +224,7 @@ def measure(url: str) -> None:
     log(f"third value run (after a day's orders): {third['seconds']:.2f} s, {third['history_rows_written']} history "
         f"rows, {third['rows_written']} value rows written, peak memory {third['max_rss_mb']:.0f} MB")
     _log_statements(third)
+    _forget_days_orders(url)  # a kept database as built, for the next run of the bench
     print(json.dumps({
         "dialect": engine.dialect.name, "subscribers": subscribers, "orders": orders,
         "customers": first["customers"], "bare_scan_s": round(scan, 2),
@@ -234,6 +243,7 @@ def _forget_days_orders(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM events WHERE order_id LIKE 'day-%'"))
+        conn.execute(text("DELETE FROM subscribers WHERE email LIKE 'day-%@signup.example'"))
         conn.execute(text("CREATE TABLE IF NOT EXISTS bench_refunds (id BIGINT)"))
         conn.execute(text("UPDATE events SET order_status = 'paid' WHERE id IN (SELECT id FROM bench_refunds)"))
         conn.execute(text("DELETE FROM bench_refunds"))

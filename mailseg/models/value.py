@@ -24,7 +24,10 @@ class SubscriberValue(Base):
     __tablename__ = "subscriber_values"
     __table_args__ = (
         Index("ix_subscriber_values_audience_segment", "audience_id", "rfm_segment"),
-        Index("ix_subscriber_values_audience_clv", "audience_id", "clv"),
+        # No index on the predictions, and on PostgreSQL pages half filled (fillfactor 50, set by
+        # migration 0024, the only way the schema is made): a value run rewrites every customer's row
+        # (recency, T and the predictions move with as_of and each refit), and PostgreSQL then updates
+        # them in place without index entries (HOT), 6 x faster (docs/BENCHMARKS.md, issue 13).
     )
 
     # No foreign key on subscriber_id (migration 0020), for the same reason as ValueChange.

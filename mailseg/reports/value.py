@@ -10,7 +10,8 @@ from sqlalchemy import Float, Integer, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from ..models import PROSPECT, QUADRANTS, JobRun, Subscriber, SubscriberValue, ValueChange
-from ..value.run import JOB, latest_model, model_parameters
+from ..value.model import latest_model, model_parameters
+from ..value.run import JOB
 from ..value.segments import QUADRANT_ACTIONS, SEGMENT_ACTIONS
 
 V = SubscriberValue
@@ -104,11 +105,17 @@ def clv_histogram(session: Session, audience_id: int) -> dict | None:
 
 
 def top_customers(session: Session, audience_id: int) -> list:
+    """The TOP_CUSTOMERS highest CLVs, ties by email. There is no index on clv (value rows are updated
+    in place, migration 0024): the TOP_CUSTOMERS-th highest CLV is found first in one pass over the
+    value rows, so that only the rows at or above it are joined to their subscribers and sorted."""
+    cutoff = (select(V.clv).where(V.audience_id == audience_id, V.clv.is_not(None))
+              .order_by(V.clv.desc()).offset(TOP_CUSTOMERS - 1).limit(1).scalar_subquery())
+    floor = func.coalesce(cutoff, select(func.min(V.clv)).where(V.audience_id == audience_id).scalar_subquery())
     return session.execute(
         select(Subscriber.id, Subscriber.email, V.clv, V.p_alive, V.expected_orders, V.rfm_segment, V.abc_class,
                V.quadrant, V.monetary)
         .join(V, V.subscriber_id == Subscriber.id)
-        .where(V.audience_id == audience_id, V.clv.is_not(None))
+        .where(V.audience_id == audience_id, V.clv.is_not(None), V.clv >= floor)
         .order_by(V.clv.desc(), Subscriber.email).limit(TOP_CUSTOMERS)).all()
 
 

@@ -1,11 +1,11 @@
 """One subscriber's value as of a past moment T (`mailseg explain --as-of T`), computed with the run's
-own statements rather than read from the stored (current) values.
+own code rather than read from the stored (current) values.
 
-The figures, scores and ABC position come from the value run's totals and scores statements
-(sql.py) evaluated as of T in the run's staging tables (sqlutil.stage); the lifetime value from
-the last good model fitted as of T or earlier (the run's prediction code); the quadrant, which depends on
-the audience's median CLV and the engagement class at T, from the value history (the last quadrant
-change recorded at or before T). Costs one aggregate pass over the audience's orders.
+The figures, scores and ABC position come from the value run's figures (figures.py) computed as of T
+(the orders up to T summed: totals.totals_as_of); the lifetime value from the last good model
+fitted as of T or earlier (the run's prediction code); the quadrant, which depends on the audience's
+median CLV and the engagement class at T, from the value history (the last quadrant change recorded
+at or before T). Costs one aggregate pass over the audience's orders.
 """
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ from datetime import datetime
 from decimal import Decimal
 
 import numpy as np
-from sqlalchemy import BigInteger, func, literal, select
+from sqlalchemy import BigInteger, literal, select
 from sqlalchemy.orm import Session
 
 from ..config import ValueConfig
 from ..engagement.window import window_bounds
 from ..models import PROSPECT, Subscriber, ValueChange
-from .run import (SCORED, TOTALED, _drop_temporary, fitted_models, latest_model, model_inputs, model_parameters,
-                  predict, stage_scores)
+from .figures import Figures, customer_figures
+from .model import LIFETIME_FIELDS, fitted_models, latest_model, model_inputs, model_parameters, predict
+from .run import _drop_temporary
 from .sql import abc_case
 
 
@@ -32,40 +33,38 @@ def value_as_of(session: Session, subscriber_id: int, settings: ValueConfig, as_
     window_start, as_of = window_bounds(as_of, settings.lookback_months)
     _drop_temporary(session)
     try:
-        cents_total = stage_scores(session, audience_id, window_start, as_of, settings.margin_rate)
-        return _fields(session, audience_id, subscriber_id, settings, as_of, cents_total)
+        figures = customer_figures(session, audience_id, window_start, as_of, settings.margin_rate, kept=False)
+        return _fields(session, audience_id, subscriber_id, settings, as_of, figures)
     finally:
         _drop_temporary(session)
 
 
 def _fields(session: Session, audience_id: int, subscriber_id: int, settings: ValueConfig, as_of: datetime,
-            cents_total: int) -> dict:
-    t, c = TOTALED.c, SCORED.c
+            figures: Figures) -> dict:
     out: dict = {"as_of": as_of, "frequency": 0, "monetary": Decimal("0"), "rfm_segment": PROSPECT, "scores": {},
                  "model": None, "quadrant": _quadrant_as_of(session, subscriber_id, as_of)}
-    totals = session.execute(select(t).where(t.subscriber_id == subscriber_id)).mappings().first()
-    if totals is None:
+    at = int(np.searchsorted(figures.ids, subscriber_id))
+    if at == len(figures.ids) or figures.ids[at] != subscriber_id:
         return out
-    out.update(frequency=int(totals["frequency"]), monetary=Decimal(int(totals["monetary_cents"])).scaleb(-2),
-               recency_days=totals["recency_days"])
-    scores = session.execute(select(c).where(c.subscriber_id == subscriber_id)).mappings().first()
-    if scores is not None:
-        for letter, figure in (("R", t.recency_days), ("F", t.frequency), ("M", t.monetary_cents)):
-            score = scores[f"{letter.lower()}_score"]
-            low, high = session.execute(select(func.min(figure), func.max(figure))
-                                        .select_from(TOTALED.join(SCORED, c.subscriber_id == t.subscriber_id))
-                                        .where(c[f"{letter.lower()}_score"] == score)).one()
-            value = {"R": totals["recency_days"], "F": totals["frequency"], "M": totals["monetary_cents"]}[letter]
-            scale = 100 if letter == "M" else 1
-            out["scores"][letter] = (score, value / scale, low / scale, high / scale)
-        out["abc_class"] = session.scalar(select(abc_case(literal(scores["cents_before"], BigInteger),
-                                                          literal(cents_total, BigInteger),
+    totals = {name: values[at] for name, values in figures.totals.items()}
+    cents = int(totals["monetary_cents"])
+    out.update(frequency=int(totals["frequency"]), monetary=Decimal(cents).scaleb(-2), recency_days=None)
+    if out["frequency"]:
+        out["recency_days"] = int(totals["recency_days"])
+        lookback = figures.in_lookback
+        for letter, name, scale in (("R", "recency_days", 1), ("F", "frequency", 1), ("M", "monetary_cents", 100)):
+            score = getattr(figures, f"{letter.lower()}_score")
+            same = lookback & (score == score[at])
+            out["scores"][letter] = (int(score[at]), totals[name] / scale,
+                                     figures.totals[name][same].min() / scale, figures.totals[name][same].max() / scale)
+        before = int(figures.cents_before[at])
+        out["abc_class"] = session.scalar(select(abc_case(literal(before, BigInteger),
+                                                          literal(figures.cents_total, BigInteger),
                                                           settings.abc_a, settings.abc_b)))
-        if cents_total:
-            out["abc_share_before"] = scores["cents_before"] / cents_total
-            out["abc_share_after"] = (scores["cents_before"] + totals["monetary_cents"]) / cents_total
-    x, t_x, T, spend, rate = model_inputs(as_of, settings, *(np.array([float(totals[name] or 0)]) for name in (
-        "days", "first_day", "last_day", "total_amount", "total_margin", "first_day_amount")))
+        if figures.cents_total:
+            out["abc_share_before"] = before / figures.cents_total
+            out["abc_share_after"] = (before + cents) / figures.cents_total
+    x, t_x, T, spend, rate = model_inputs(as_of, settings, *(np.array([float(totals[name])]) for name in LIFETIME_FIELDS))
     out.update(repeat_days=int(x[0]), t_x_weeks=float(t_x[0]), t_weeks=float(T[0]), margin_rate=float(rate[0]))
     model = latest_model(session, audience_id, as_of=as_of)
     if model is not None:

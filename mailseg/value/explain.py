@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..config import ValueConfig
 from ..engagement.window import window_bounds
 from ..models import UNCOUNTED_ORDER_STATUSES, Event, SubscriberValue
-from .run import latest_model, model_parameters
+from .model import latest_model, model_parameters
 from .segments import QUADRANT_ACTIONS, SEGMENT_ACTIONS, parse_rfm_segments, segment_of
 
 ORDERS_SHOWN = 20

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Subscriber, SubscriberValue
-from .run import latest_model, model_parameters
+from .model import latest_model, model_parameters
 
 VALUE_EXPORT_COLUMNS = ("email", "frequency", "monetary", "recency_days", "r_score", "f_score", "m_score",
                         "rfm_segment", "abc_class", "p_alive", "expected_orders", "expected_order_value", "clv",

@@ -1,18 +1,20 @@
 """A value run (`mailseg value`, the scheduled chain after classify): one recorded run per audience.
 
-Order of a run, all in one transaction (a crash leaves the previous values and a failed run), every
-step set-based (profile and figures: docs/BENCHMARKS.md, issue 13):
+Order of a run, all in one transaction (a crash leaves the previous values and a failed run); what
+touches every subscriber is set-based SQL or numpy over packed columns (profile and figures:
+docs/BENCHMARKS.md, issue 13):
 1. the kept order totals brought up to date (totals.py: the subscribers whose orders changed since
-   the last run, or a first build), then "value totals" (sql.py): the lookback's orders aggregated
-   beside them into a staging table (temporary; on Citus distributed, sqlutil.stage), one row per
-   subscriber with an order up to as_of (prospects without orders get no row);
-2. "value scores" (sql.py): RANK() scores and the ABC running sum over the customers only;
-3. the BG/NBD and Gamma-Gamma fits on the totals read as numpy arrays (clv.py), vectorised
-   predictions COPYed into a third staging table; too little data or no convergence: no new
-   model, the stored predictions of the last good model stay, and the summary says why;
+   the last run, or a first build), then the two "value totals" statements (sql.py: the lifetime
+   totals, the lookback's orders aggregated) read into numpy (figures.py), one entry per subscriber
+   with an order up to as_of (prospects without orders have none);
+2. in a worker thread, the BG/NBD and Gamma-Gamma fits and the predictions (model.py, clv.py); too
+   little data or no convergence: no new model, the stored predictions of the last good model stay,
+   and the summary says why. Meanwhile the RFM scores and ABC positions (figures.py; the database
+   sorts the customers by email for the ABC ties);
+3. all of it COPYed into one staging table (temporary; on Citus distributed, sqlutil.create_staging);
 4. "value changed": every customer's new row (segment rules, ABC classes, quadrants) compared with
-   the stored one in one join, then everyone else's stored row compared with the prospect row,
-   keeping only the rows that differ;
+   the stored one in one join, then the other subscribers' stored rows compared with the prospect
+   row, keeping only the rows that differ;
 5. history rows for the changed rows whose RFM segment, ABC class or quadrant moved, and the
    changed rows stored: an UPDATE of the stored ones, an INSERT of the new ones (a run without new
    orders writes nothing).
@@ -20,31 +22,33 @@ step set-based (profile and figures: docs/BENCHMARKS.md, issue 13):
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 from sqlalchemy import (BigInteger, Column, Float, Integer, MetaData, Numeric, Table, case, cast, func, insert,
-                        literal, null, or_, select, text, update)
+                        literal, null, or_, select, update)
 from sqlalchemy.orm import Session
 
 from ..config import ValueConfig
-from ..engagement.window import months_before, window_bounds
+from ..engagement.window import window_bounds
 from ..models import PROSPECT, Audience, SubscriberValue, UTCDateTime, ValueChange, ValueModel, utcnow
 from ..models.audience import SUBSCRIBER_KEY
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
 from ..sqlutil import create_staging, drop_staging, sort_memory, stage, without_jit, written_rows
-from . import clv
-from .columns import read_columns, write_columns
+from .columns import write_columns
+from .figures import Figures, read_totals, score_totals
+from .model import Modelled, fit_and_predict, latest_model, model_parameters
 from .segments import parse_rfm_segments, segment_case
-from .sql import CLASSES, ENGAGEMENT_CLASS, SUBSCRIBERS, abc_case, customer_scores, customer_totals, quadrant_case
-from .totals import MARKS, TOTALS_AS_OF, refresh_order_totals, totals_as_of
+from .sql import CLASSES, ENGAGEMENT_CLASS, SUBSCRIBERS, abc_case, quadrant_case
+from .totals import MARKS, TOTALS_AS_OF, refresh_order_totals
 
 JOB = "value"
 VALUE_STEPS = 6
-TOTALS, SCORES, PREDICTIONS, CHANGED = "value_totals", "value_scores", "value_predictions", "value_changed"
+COMPUTED, CHANGED = "value_computed", "value_changed"
 VALUES = SubscriberValue.__table__
 # Columns compared to decide whether a stored row changed (as_of and run_id follow the change).
 VALUE_COLUMNS = ("frequency", "monetary", "recency_days", "r_score", "f_score", "m_score", "rfm_segment",
@@ -96,12 +100,18 @@ def value_audience(session: Session, audience_id: int, settings: ValueConfig, *,
         without_jit(session)  # compiling the wide CASE expressions cost more than it saved
         refresh = refresh_order_totals(session, audience_id, rebuild=rebuild_totals)
         result.totals = {"rebuilt": refresh.rebuilt, "subscribers": refresh.subscribers}
-        cents_total = stage_scores(session, audience_id, window_start, as_of, settings.margin_rate, kept=True)
+        totals = read_totals(session, audience_id, window_start, as_of, settings.margin_rate, kept=True)
         _advance(progress)
-        customer_clv = _fit_and_predict(session, audience_id, settings, as_of, run.id, result)
+        # The models are fitted (numpy and scipy, which release the GIL) while the database sorts the
+        # customers by email for the ABC ties: the run's one overlap of Python and SQL.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            modelling = pool.submit(fit_and_predict, settings, as_of, totals.values)
+            figures = score_totals(session, audience_id, totals)
+            modelled = modelling.result()
+        customer_clv = _stage_computed(session, audience_id, as_of, run.id, result, figures, modelled)
         _advance(progress)
         result.profitable_clv = _profitable_threshold(session, settings, result.model_fitted, customer_clv)
-        _stage_changed(session, audience_id, rules, settings, result, int(cents_total))
+        _stage_changed(session, audience_id, rules, settings, result, figures.cents_total)
         _advance(progress)
         result.changes = _write_history(session, audience_id, as_of, run.id)
         _advance(progress)
@@ -129,130 +139,51 @@ def _advance(progress: Progress | None) -> None:
 
 
 def _drop_temporary(session: Session) -> None:
-    drop_staging(session, CHANGED, PREDICTIONS, SCORES, TOTALS, TOTALS_AS_OF.name, MARKS)
+    drop_staging(session, CHANGED, COMPUTED, TOTALS_AS_OF.name, MARKS)
 
 
 _META = MetaData()
-TOTALED = Table(TOTALS, _META, Column("subscriber_id", SUBSCRIBER_KEY), *(Column(name, Integer) for name in (
-    "frequency", "monetary_cents", "recency_days", "days", "first_day", "last_day")),
-    *(Column(name, Float) for name in ("total_amount", "total_margin", "first_day_amount")))
-SCORED = Table(SCORES, _META, Column("subscriber_id", SUBSCRIBER_KEY), *(Column(name, Integer) for name in (
-    "r_score", "f_score", "m_score", "cents_before")))
-PREDICTED = Table(PREDICTIONS, _META, Column("subscriber_id", SUBSCRIBER_KEY), Column("repeat_days", Integer),
-                  *(Column(name, Float) for name in ("t_x_weeks", "t_weeks", "margin_rate", "p_alive",
-                                                     "expected_orders", "expected_order_value", "clv")))
+# Every customer's figures, scores, model inputs and predictions, COPYed from numpy. The float columns
+# hold NaN where numpy has no value (a score outside the lookback, no fit): read them with _number().
+COMPUTED_TABLE = Table(COMPUTED, _META, Column("subscriber_id", SUBSCRIBER_KEY), Column("frequency", Integer),
+                       Column("monetary_cents", BigInteger), Column("repeat_days", Integer),
+                       *(Column(name, Float) for name in (
+                           "recency_days", "r_score", "f_score", "m_score", "cents_before", "t_x_weeks", "t_weeks",
+                           "margin_rate", "p_alive", "expected_orders", "expected_order_value", "clv")))
 OLD = {family: f"old_{column}" for family, column in FAMILY_COLUMNS.items()}
 CHANGED_TABLE = Table(CHANGED, _META, *(Column(name) for name in ("subscriber_id",) + VALUE_COLUMNS),
                       *(Column(name) for name in OLD.values()))
 
 
-def stage_scores(session: Session, audience_id: int, window_start: datetime, as_of: datetime,
-                 margin_rate: float, *, kept: bool = False) -> int:
-    """The staging tables of totals and scores of a value computation as of `as_of` (the run's and
-    explain's; on Citus distributed: the aggregates run on each shard, sqlutil.stage), from the kept
-    order totals when `kept` (refreshed by the caller) allows (totals.totals_as_of); returns the
-    customers' revenue in cents, the ABC total."""
-    totals = totals_as_of(session, audience_id, as_of, kept=kept)
-    stage(session, TOTALS, customer_totals(session, totals, audience_id, window_start, as_of, margin_rate),
-          key="subscriber_id")
-    customers, cents_total = session.execute(
-        select(func.count(), func.coalesce(func.sum(TOTALED.c.monetary_cents), 0))
-        .where(TOTALED.c.frequency > 0)).one()
-    stage(session, SCORES, customer_scores(TOTALED, customers), key="subscriber_id")
-    return int(cents_total)
-
-
-def _fit_and_predict(session: Session, audience_id: int, settings: ValueConfig, as_of: datetime, run_id: int,
-                     result: ValueResult) -> np.ndarray | None:
-    """Fit both models on every subscriber with a counted order up to as_of; store the fit and the
-    predictions, or keep the last good model and say why. Returns the customers' CLVs when fitted."""
-    t = TOTALED.c
-    # In subscriber order (the same order every run: the same sums, the same fit): the keys, and the
-    # figures as floats.
-    ids, data = read_columns(session, select(t.subscriber_id, t.days, t.first_day, t.last_day, t.total_amount,
-                                             t.total_margin, t.first_day_amount, t.frequency)
-                             .order_by(t.subscriber_id))
-    create_staging(session, PREDICTED, key="subscriber_id")
-    if not len(data):
-        result.model_reason = "no orders"
+def _stage_computed(session: Session, audience_id: int, as_of: datetime, run_id: int, result: ValueResult,
+                    figures: Figures, modelled: Modelled) -> np.ndarray | None:
+    """Store a new model, or keep the last good one and say why; stage the figures, scores, model
+    inputs and predictions. Returns the customers' CLVs when fitted."""
+    totals, lookback = figures.totals, figures.in_lookback
+    columns = {"subscriber_id": figures.ids, "frequency": totals["frequency"].astype(np.int32),
+               "monetary_cents": totals["monetary_cents"].astype(np.int64),
+               "recency_days": totals["recency_days"], "r_score": figures.r_score,
+               "f_score": figures.f_score, "m_score": figures.m_score, "cents_before": figures.cents_before}
+    create_staging(session, COMPUTED_TABLE, key="subscriber_id")
+    result.model_reason = modelled.reason
+    if modelled.fit is None:
         result.model = _last_model(session, audience_id)
-        return None
-    days, first, last = data[:, 0], data[:, 1], data[:, 2]
-    total, margin, first_amount, frequency = data[:, 3], data[:, 4], data[:, 5], data[:, 6]
-    x, t_x, T, spend, rate = model_inputs(as_of, settings, days, first, last, total, margin, first_amount)
-    repeat = int(np.sum(x > 0))
-    fit = None
-    if repeat < settings.min_repeat_customers:
-        result.model_reason = (f"too little data: {repeat} repeat customer(s), value.min_repeat_customers "
-                               f"is {settings.min_repeat_customers}")
     else:
-        try:
-            fit = clv.fit_bgnbd(x, t_x, T), clv.fit_gamma_gamma(x, spend)
-        except clv.FitError as exc:
-            result.model_reason = str(exc)
-    predictions: dict[str, np.ndarray] = {"p_alive": np.full(len(x), np.nan)}
-    customer_clv = None
-    if fit is not None:
-        bgnbd, gg = fit
-        predictions = predict(bgnbd, gg, settings, as_of, x, t_x, T, spend, rate)
-        customer_clv = predictions["clv"][frequency > 0]
-        model = ValueModel(audience_id=audience_id, run_id=run_id, as_of=as_of, customers=len(x), repeat_customers=repeat,
-                           bgnbd_r=bgnbd.r, bgnbd_alpha=bgnbd.alpha, bgnbd_a=bgnbd.a, bgnbd_b=bgnbd.b,
-                           bgnbd_log_likelihood=bgnbd.log_likelihood, gg_p=gg.p, gg_q=gg.q, gg_gamma=gg.gamma,
-                           gg_log_likelihood=gg.log_likelihood)
+        bgnbd, gg = modelled.fit
+        model = ValueModel(audience_id=audience_id, run_id=run_id, as_of=as_of, customers=len(modelled.x),
+                           repeat_customers=modelled.repeat, bgnbd_r=bgnbd.r, bgnbd_alpha=bgnbd.alpha,
+                           bgnbd_a=bgnbd.a, bgnbd_b=bgnbd.b, bgnbd_log_likelihood=bgnbd.log_likelihood,
+                           gg_p=gg.p, gg_q=gg.q, gg_gamma=gg.gamma, gg_log_likelihood=gg.log_likelihood)
         session.add(model)
         session.flush()
         result.model_fitted = True
         result.model = model_parameters(model)
-    else:
-        result.model = _last_model(session, audience_id)
-    columns = {"subscriber_id": ids, "repeat_days": x.astype(np.int32), "t_x_weeks": t_x, "t_weeks": T,
-               "margin_rate": rate, **predictions}
-    write_columns(session, PREDICTIONS, columns)
-    return customer_clv
-
-
-def model_inputs(as_of: datetime, settings: ValueConfig, days, first, last, total, margin, first_amount):
-    """(x, t_x, T, spend, margin rate) from the per-subscriber totals (arrays): x repeat purchase days,
-    t_x and T in weeks from the first purchase day, the mean spend of the repeat days (NaN without)."""
-    as_of_day = (as_of.date() - datetime(1970, 1, 1).date()).days
-    x, t_x, T = days - 1, (last - first) / 7, (as_of_day - first) / 7
-    with np.errstate(invalid="ignore", divide="ignore"):
-        spend = np.where(x > 0, (total - first_amount) / np.maximum(x, 1), np.nan)
-        rate = np.where(total > 0, margin / np.where(total > 0, total, 1), settings.margin_rate)
-    return x, t_x, T, spend, rate
-
-
-def predict(bgnbd: clv.BgNbd, gg: clv.GammaGamma, settings: ValueConfig, as_of: datetime, x, t_x, T, spend,
-            rate) -> dict[str, np.ndarray]:
-    """p_alive, expected orders over the horizon, expected order value and CLV, vectorised."""
-    weeks = [(months_before(as_of, -i) - as_of).total_seconds() / 604800 for i in range(1, settings.horizon_months + 1)]
-    expected, order_value, value = clv.clv(bgnbd, gg, weeks, x, t_x, T, spend, rate, settings.discount_rate_monthly)
-    return {"p_alive": clv.p_alive_distinct(bgnbd, x, t_x, T), "expected_orders": expected,
-            "expected_order_value": order_value, "clv": value}
-
-
-def fitted_models(model: ValueModel) -> tuple[clv.BgNbd, clv.GammaGamma]:
-    return (clv.BgNbd(model.bgnbd_r, model.bgnbd_alpha, model.bgnbd_a, model.bgnbd_b, model.bgnbd_log_likelihood),
-            clv.GammaGamma(model.gg_p, model.gg_q, model.gg_gamma, model.gg_log_likelihood))
-
-
-def model_parameters(model: ValueModel) -> dict[str, Any]:
-    """The fitted parameters as `mailseg export value-model` shows them."""
-    return {"bgnbd": {"r": model.bgnbd_r, "alpha": model.bgnbd_alpha, "a": model.bgnbd_a, "b": model.bgnbd_b,
-                      "log_likelihood": model.bgnbd_log_likelihood},
-            "gamma_gamma": {"p": model.gg_p, "q": model.gg_q, "gamma": model.gg_gamma,
-                            "log_likelihood": model.gg_log_likelihood},
-            "customers": model.customers, "repeat_customers": model.repeat_customers,
-            "as_of": model.as_of.isoformat(), "run_id": model.run_id}
-
-
-def latest_model(session: Session, audience_id: int, *, as_of: datetime | None = None) -> ValueModel | None:
-    """The last good model (of those fitted as of `as_of` or earlier, when given)."""
-    stmt = select(ValueModel).where(ValueModel.audience_id == audience_id)
-    if as_of is not None:
-        stmt = stmt.where(ValueModel.as_of <= as_of)
-    return session.scalars(stmt.order_by(ValueModel.as_of.desc(), ValueModel.id.desc()).limit(1)).first()
+    if not len(figures.ids):
+        return None
+    columns.update({"repeat_days": modelled.x.astype(np.int32), "t_x_weeks": modelled.t_x, "t_weeks": modelled.T,
+                    "margin_rate": modelled.rate, **modelled.predictions})
+    write_columns(session, COMPUTED, columns)
+    return modelled.predictions["clv"][lookback] if modelled.fit is not None else None
 
 
 def _last_model(session: Session, audience_id: int) -> dict[str, Any] | None:
@@ -260,9 +191,16 @@ def _last_model(session: Session, audience_id: int) -> dict[str, Any] | None:
     return model_parameters(model) if model is not None else None
 
 
-def _prediction_source(fitted: bool):
+def _number(column, type_=None):
+    """A float column of the computed table as read: NaN (numpy's missing value) as NULL, cast to type_."""
+    value = func.nullif(column, literal(float("nan"), Float))
+    return cast(value, type_) if type_ is not None else value
+
+
+def _predictions(fitted: bool) -> dict:
     """This run's predictions, or (no new model) the stored ones of the last good model."""
-    return PREDICTED.c if fitted else VALUES.c
+    names = ("p_alive", "expected_orders", "expected_order_value", "clv")
+    return {name: _number(COMPUTED_TABLE.c[name]) if fitted else VALUES.c[name] for name in names}
 
 
 def _profitable_threshold(session: Session, settings: ValueConfig, fitted: bool,
@@ -274,41 +212,41 @@ def _profitable_threshold(session: Session, settings: ValueConfig, fitted: bool,
         values = customer_clv[~np.isnan(customer_clv)] if customer_clv is not None else np.zeros(0)
     else:
         values = np.array(session.scalars(
-            select(VALUES.c.clv).select_from(TOTALED.join(VALUES, VALUES.c.subscriber_id == TOTALED.c.subscriber_id))
-            .where(TOTALED.c.frequency > 0, VALUES.c.clv.is_not(None))).all(), dtype=float)
+            select(VALUES.c.clv)
+            .select_from(COMPUTED_TABLE.join(VALUES, VALUES.c.subscriber_id == COMPUTED_TABLE.c.subscriber_id))
+            .where(COMPUTED_TABLE.c.frequency > 0, VALUES.c.clv.is_not(None))).all(), dtype=float)
     return float(np.median(values)) if len(values) else None
 
 
-def _changed_customers(session: Session, rules, settings: ValueConfig, result: ValueResult, cents_total: int):
+def _changed_customers(rules, settings: ValueConfig, result: ValueResult, cents_total: int):
     """Named statement "value changed" (customers): the row each subscriber with a counted order up
-    to as_of will have (segment rules, ABC classes and quadrants applied to the totals, scores and
-    predictions), kept only where it differs from the stored row, with the stored RFM segment, ABC
-    class and quadrant beside it. Everyone else is _changed_others'."""
-    t, c, v = TOTALED.c, SCORED.c, VALUES.c
-    p = _prediction_source(result.model_fitted)
-    share = cast(c.cents_before, Float) / literal(float(cents_total), Float) if cents_total else cast(null(), Float)
+    to as_of will have (segment rules, ABC classes and quadrants applied to the computed figures,
+    scores and predictions), kept only where it differs from the stored row, with the stored RFM
+    segment, ABC class and quadrant beside it. Everyone else is _changed_others'."""
+    t, v = COMPUTED_TABLE.c, VALUES.c
+    p = _predictions(result.model_fitted)
+    before = _number(t.cents_before, BigInteger)
+    share = cast(before, Float) / literal(float(cents_total), Float) if cents_total else cast(null(), Float)
     new = {
         "frequency": t.frequency,
         "monetary": cast(t.monetary_cents, Numeric(14, 2)) / 100,
-        "recency_days": t.recency_days,
-        "r_score": c.r_score, "f_score": c.f_score, "m_score": c.m_score,
-        "rfm_segment": case((c.subscriber_id.is_not(None), segment_case(rules, c.r_score, c.f_score, c.m_score)),
+        "recency_days": _number(t.recency_days, Integer),
+        "r_score": _number(t.r_score, Integer), "f_score": _number(t.f_score, Integer),
+        "m_score": _number(t.m_score, Integer),
+        # the raw scores in the rules' comparisons (whole numbers; NaN only where the guard is false)
+        "rfm_segment": case((t.frequency > 0, segment_case(rules, t.r_score, t.f_score, t.m_score)),
                             else_=literal(PROSPECT)),
-        "abc_class": abc_case(c.cents_before, literal(cents_total, BigInteger), settings.abc_a, settings.abc_b),
+        "abc_class": abc_case(before, literal(cents_total, BigInteger), settings.abc_a, settings.abc_b),
         "abc_share_before": share,
-        "repeat_days": PREDICTED.c.repeat_days, "t_x_weeks": PREDICTED.c.t_x_weeks, "t_weeks": PREDICTED.c.t_weeks,
-        "margin_rate": PREDICTED.c.margin_rate,
-        "p_alive": p.p_alive, "expected_orders": p.expected_orders, "expected_order_value": p.expected_order_value,
-        "clv": p.clv,
-        "quadrant": quadrant_case(t.frequency, ENGAGEMENT_CLASS, p.clv, result.profitable_clv),
+        "repeat_days": t.repeat_days, "t_x_weeks": t.t_x_weeks, "t_weeks": t.t_weeks, "margin_rate": t.margin_rate,
+        **p,
+        "quadrant": quadrant_case(t.frequency, ENGAGEMENT_CLASS, p["clv"], result.profitable_clv),
     }
-    joined = (TOTALED.outerjoin(SCORED, c.subscriber_id == t.subscriber_id)
-              .outerjoin(PREDICTED, PREDICTED.c.subscriber_id == t.subscriber_id)
-              .outerjoin(VALUES, v.subscriber_id == t.subscriber_id)
+    joined = (COMPUTED_TABLE.outerjoin(VALUES, v.subscriber_id == t.subscriber_id)
               .outerjoin(CLASSES, CLASSES.c.subscriber_id == t.subscriber_id))
     return (select(t.subscriber_id.label("subscriber_id"), *(new[name].label(name) for name in VALUE_COLUMNS),
                    *(v[column].label(OLD[family]) for family, column in FAMILY_COLUMNS.items()))
-            .select_from(joined).where(_differs(new)))
+            .select_from(joined).where(or_(v.subscriber_id.is_(None), _differs(new))))
 
 
 # The row of a subscriber without a counted order up to as_of: a prospect, no figures, no predictions.
@@ -316,32 +254,39 @@ PROSPECT_ROW = {name: null() for name in VALUE_COLUMNS} | {"frequency": literal(
                                                            "rfm_segment": literal(PROSPECT)}
 
 
-def _changed_others(audience_id: int):
-    """Named statement "value changed" (others): the subscribers of the audience without a counted
-    order up to as_of (not in the totals) whose stored row is missing or is not the prospect row,
-    with their stored RFM segment, ABC class and quadrant. Most of an audience has no order and a
-    stored prospect row: the statement reads their keys and rows, never the totals' joins."""
+def _changed_others(session: Session, audience_id: int) -> list:
+    """Named statements "value changed" (others), for the subscribers of the audience without a
+    counted order up to as_of (not in the computed table), most of an audience: those without a stored
+    row (new subscribers: a NOT EXISTS over the keys, skipped when the audience has as many stored rows
+    as subscribers: rows are only ever written for its subscribers, one each), then those whose stored
+    row is not the prospect row (lapsed customers: one pass over the stored rows), with their stored
+    RFM segment, ABC class and quadrant. One statement over subscribers joined to their rows took
+    twice as long."""
     v = VALUES.c
-    customers = select(TOTALED.c.subscriber_id)
-    return (select(SUBSCRIBERS.c.id.label("subscriber_id"), *(PROSPECT_ROW[name].label(name) for name in VALUE_COLUMNS),
-                   *(v[column].label(OLD[family]) for family, column in FAMILY_COLUMNS.items()))
-            .select_from(SUBSCRIBERS.outerjoin(VALUES, v.subscriber_id == SUBSCRIBERS.c.id))
-            .where(SUBSCRIBERS.c.audience_id == audience_id, SUBSCRIBERS.c.id.not_in(customers),
-                   _differs(PROSPECT_ROW)))
+    customers = select(COMPUTED_TABLE.c.subscriber_id)
+    prospect = [PROSPECT_ROW[name].label(name) for name in VALUE_COLUMNS]
+    missing = (select(SUBSCRIBERS.c.id.label("subscriber_id"), *prospect, *(null() for _ in OLD))
+               .where(SUBSCRIBERS.c.audience_id == audience_id, SUBSCRIBERS.c.id.not_in(customers),
+                      ~select(v.subscriber_id).where(v.subscriber_id == SUBSCRIBERS.c.id).exists()))
+    lapsed = (select(v.subscriber_id, *prospect, *(v[column] for column in FAMILY_COLUMNS.values()))
+              .where(v.audience_id == audience_id, v.subscriber_id.not_in(customers), _differs(PROSPECT_ROW)))
+    subscribers = session.scalar(select(func.count()).where(SUBSCRIBERS.c.audience_id == audience_id))
+    stored = session.scalar(select(func.count()).select_from(VALUES).where(v.audience_id == audience_id))
+    return [missing, lapsed] if subscribers != stored else [lapsed]
 
 
 def _differs(new: dict):
-    """The stored row is missing or differs from `new` in a compared column."""
-    v = VALUES.c
-    return or_(v.subscriber_id.is_(None), *(v[name].is_distinct_from(new[name]) for name in VALUE_COLUMNS))
+    """The stored row differs from `new` in a compared column."""
+    return or_(*(VALUES.c[name].is_distinct_from(new[name]) for name in VALUE_COLUMNS))
 
 
 def _stage_changed(session: Session, audience_id: int, rules, settings: ValueConfig, result: ValueResult,
                    cents_total: int) -> None:
     """The changed rows of the customers, then of everyone else, in one staging table."""
-    stage(session, CHANGED, _changed_customers(session, rules, settings, result, cents_total), key="subscriber_id")
+    stage(session, CHANGED, _changed_customers(rules, settings, result, cents_total), key="subscriber_id")
     columns = ["subscriber_id", *VALUE_COLUMNS, *OLD.values()]
-    session.execute(insert(CHANGED_TABLE).from_select(columns, _changed_others(audience_id)))
+    for others in _changed_others(session, audience_id):
+        session.execute(insert(CHANGED_TABLE).from_select(columns, others))
 
 
 def _write_history(session: Session, audience_id: int, as_of: datetime, run_id: int) -> dict[str, int]:

@@ -62,72 +62,42 @@ def counted_order():
                 or_(EVENTS.c.order_status.is_(None), EVENTS.c.order_status.not_in(UNCOUNTED_ORDER_STATUSES)))
 
 
-def customer_totals(session: Session, totals: Table, audience_id: int, window_start: datetime, as_of: datetime,
-                    margin_rate: float):
-    """Named statement "value totals": one row per subscriber of the audience with a counted order up
-    to as_of (everyone else is a prospect without orders and needs no row here), from the order totals
-    (totals.py: every counted order summed, the kept table or a staging table as of a past moment) and
-    the lookback's orders.
-
-    The lookback (window_start < occurred_at <= as_of) needs no sort: frequency, monetary in whole
-    cents and the last order per customer, one hash aggregate over the orders of the audience's
-    customers (joined to the totals). Beside them, for the lifetime-value models: the distinct purchase
-    days, first and last day as day numbers, all-time amount, contribution (the margins given plus
-    margin_rate x the amount of the orders without one) and the amount of the first day."""
+def lifetime_totals(session: Session, totals: Table, audience_id: int, margin_rate: float):
+    """Named statement "value totals" (lifetime): one row per subscriber of the audience with a counted
+    order up to as_of (everyone else is a prospect without orders), read from the order totals
+    (totals.py: every counted order summed, the kept table or a staging table as of a past moment), in
+    the form the lifetime-value models take: the distinct purchase days, first and last day as day
+    numbers, all-time amount, contribution (the margins given plus margin_rate x the amount of the
+    orders without one) and the amount of the first day."""
     k = totals.c
-    lookback = (
-        select(EVENTS.c.subscriber_id, func.count().label("frequency"),
-               cast(func.round(func.sum(func.coalesce(EVENTS.c.amount, 0)) * 100), Integer).label("monetary_cents"),
-               whole_days(session, as_of, func.max(EVENTS.c.occurred_at)).label("recency_days"))
-        .join(totals, k.subscriber_id == EVENTS.c.subscriber_id)
-        .where(k.audience_id == audience_id, counted_order(),
-               EVENTS.c.occurred_at > literal(window_start, UTCDateTime),
-               EVENTS.c.occurred_at <= literal(as_of, UTCDateTime))
-        .group_by(EVENTS.c.subscriber_id)
-    ).subquery("lookback")
     # The rate as a NUMERIC: a float parameter made every contribution a float, whose sum depends on
     # the order the rows arrive in, and a run with no new orders then rewrote a few thousand rows
     # whose CLV moved in the last bit.
     rate = cast(literal(margin_rate, Float), Numeric())
-    return (
-        select(k.subscriber_id,
-               func.coalesce(lookback.c.frequency, 0).label("frequency"),
-               func.coalesce(lookback.c.monetary_cents, 0).label("monetary_cents"),
-               lookback.c.recency_days,
-               k.days,
-               day_number(session, k.first_order_at).label("first_day"),
-               day_number(session, k.last_order_at).label("last_day"),
-               k.amount.label("total_amount"),
-               (k.margin + rate * k.amount_without_margin).label("total_margin"),
-               k.first_day_amount)
-        .select_from(totals.outerjoin(lookback, lookback.c.subscriber_id == k.subscriber_id))
-        .where(k.audience_id == audience_id)
-    )
+    return (select(k.subscriber_id, k.days,
+                   day_number(session, k.first_order_at).label("first_day"),
+                   day_number(session, k.last_order_at).label("last_day"),
+                   k.amount.label("total_amount"),
+                   (k.margin + rate * k.amount_without_margin).label("total_margin"),
+                   k.first_day_amount)
+            .where(k.audience_id == audience_id))
 
 
-def customer_scores(totals, customers: int):
-    """Named statement "value scores": the RFM scores and the ABC position of the customers (a
-    counted order in the lookback), from the totals table.
-
-    Scores: with n customers, score = 1 + floor(5 (rank - 1) / n), rank = RANK() (ties share the
-    lowest rank) ascending by frequency and by monetary, descending by recency_days. Monetary is
-    compared in whole cents so that ties are exact on both databases. n is a number the run counted
-    first: a whole-partition count(*) OVER () would make the database buffer every row again.
-    ABC: the cents of the customers before this one in descending monetary order, ties by email."""
-    t = totals.c
-
-    def score(order_by):
-        return 1 + (5 * (func.rank().over(order_by=order_by) - 1)) // literal(max(customers, 1), Integer)
-
-    before = func.sum(t.monetary_cents).over(order_by=(t.monetary_cents.desc(), SUBSCRIBERS.c.email),
-                                             rows=(None, -1))
-    return (select(t.subscriber_id,
-                   score(t.recency_days.desc()).label("r_score"),
-                   score(t.frequency).label("f_score"),
-                   score(t.monetary_cents).label("m_score"),
-                   func.coalesce(before, 0).label("cents_before"))
-            .select_from(totals.join(SUBSCRIBERS, SUBSCRIBERS.c.id == t.subscriber_id))
-            .where(t.frequency > 0))
+def lookback_totals(session: Session, totals: Table, audience_id: int, window_start: datetime, as_of: datetime):
+    """Named statement "value totals" (lookback): per customer with a counted order in the lookback
+    (window_start < occurred_at <= as_of), their number, their amounts in whole cents and the whole days
+    from the last one to as_of. One hash aggregate, no sort, over the orders of the audience's customers
+    (joined to the order totals, which hold exactly them); read beside lifetime_totals and matched by
+    key in numpy (figures.py), which costs less than joining the two in SQL."""
+    k = totals.c
+    return (select(EVENTS.c.subscriber_id, func.count().label("frequency"),
+                   cast(func.round(func.sum(func.coalesce(EVENTS.c.amount, 0)) * 100), Integer).label("monetary_cents"),
+                   whole_days(session, as_of, func.max(EVENTS.c.occurred_at)).label("recency_days"))
+            .join(totals, k.subscriber_id == EVENTS.c.subscriber_id)
+            .where(k.audience_id == audience_id, counted_order(),
+                   EVENTS.c.occurred_at > literal(window_start, UTCDateTime),
+                   EVENTS.c.occurred_at <= literal(as_of, UTCDateTime))
+            .group_by(EVENTS.c.subscriber_id))
 
 
 def abc_case(cents_before, cents_total, abc_a: float, abc_b: float):

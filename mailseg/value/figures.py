@@ -1,0 +1,121 @@
+"""A value computation's per-customer figures as numpy arrays: the two "value totals" statements
+(sql.py) read in packed transfers and matched by key, then the RFM scores and the ABC position
+computed here.
+
+Computing the scores here rather than with three RANK() windows and a running sum in SQL spares the
+database four sorts of every customer (1.8 s of a 500,000-customer run, docs/BENCHMARKS.md, issue 13):
+the arrays are read anyway for the lifetime-value models, and the rules are exact on integers:
+- with n customers (a counted order in the lookback), score = 1 + floor(5 (rank - 1) / n), where rank
+  is SQL's RANK() (1-based, ties share the lowest rank): ascending by frequency (F) and by monetary in
+  whole cents (M), descending by recency_days (R: the most recent get 5);
+- ABC: the cents of the customers before this one in descending monetary order, ties by email in
+  byte order (SQLite's BINARY, PostgreSQL's "C"), as integers; the class follows in SQL (sql.abc_case).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from .columns import read_columns, read_ordered_keys
+from .model import LIFETIME_FIELDS
+from .sql import SUBSCRIBERS, lifetime_totals, lookback_totals
+from .totals import totals_as_of
+
+@dataclass
+class Totals:
+    """Per subscriber with a counted order up to as_of, in ascending key order: the lifetime fields
+    (model.LIFETIME_FIELDS) and the lookback's frequency, monetary_cents (0 outside the lookback) and
+    recency_days (NaN outside it); `source` the order totals they were read from."""
+
+    source: Table
+    ids: np.ndarray
+    values: dict[str, np.ndarray]
+
+
+@dataclass
+class Figures:
+    """The totals with the RFM scores and ABC position (NaN for those without an order in the lookback:
+    prospects with a lifetime value)."""
+
+    ids: np.ndarray
+    totals: dict[str, np.ndarray]
+    r_score: np.ndarray
+    f_score: np.ndarray
+    m_score: np.ndarray
+    cents_before: np.ndarray
+    customers: int
+    cents_total: int
+
+    @property
+    def in_lookback(self) -> np.ndarray:
+        return self.totals["frequency"] > 0
+
+
+def customer_figures(session: Session, audience_id: int, window_start: datetime, as_of: datetime,
+                     margin_rate: float, *, kept: bool) -> Figures:
+    """The figures as of `as_of` (read_totals, then score_totals)."""
+    totals = read_totals(session, audience_id, window_start, as_of, margin_rate, kept=kept)
+    return score_totals(session, audience_id, totals)
+
+
+def read_totals(session: Session, audience_id: int, window_start: datetime, as_of: datetime, margin_rate: float,
+                *, kept: bool) -> Totals:
+    """The two "value totals" statements (sql.py) read and matched by key, from the kept order totals
+    when `kept` (refreshed by the caller) allows (totals.totals_as_of)."""
+    source = totals_as_of(session, audience_id, as_of, kept=kept)
+    ids, lifetime = read_columns(session, lifetime_totals(session, source, audience_id, margin_rate))
+    values = {name: lifetime[:, n] for n, name in enumerate(LIFETIME_FIELDS)}
+    lookback_ids, lookback = read_columns(session, lookback_totals(session, source, audience_id, window_start, as_of))
+    at = np.searchsorted(ids, lookback_ids)  # every lookback customer is in the totals it was joined to
+    for n, name in enumerate(("frequency", "monetary_cents", "recency_days")):
+        values[name] = np.full(len(ids), np.nan if name == "recency_days" else 0.0)
+        values[name][at] = lookback[:, n]
+    return Totals(source, ids, values)
+
+
+def score_totals(session: Session, audience_id: int, totals: Totals) -> Figures:
+    """The RFM scores and ABC positions of the customers with an order in the lookback."""
+    values, ids = totals.values, totals.ids
+    frequency = values["frequency"].astype(np.int64)
+    cents = values["monetary_cents"].astype(np.int64)
+    lookback = frequency > 0
+    n = int(lookback.sum())
+    scores = {name: np.full(len(ids), np.nan) for name in ("r", "f", "m", "before")}
+    if n:
+        scores["r"][lookback] = rank_scores(-values["recency_days"][lookback], n)
+        scores["f"][lookback] = rank_scores(frequency[lookback], n)
+        scores["m"][lookback] = rank_scores(cents[lookback], n)
+        email_order = _email_positions(session, totals.source, audience_id, ids)
+        scores["before"][lookback] = cents_before(cents[lookback], email_order[lookback])
+    return Figures(ids, values, scores["r"], scores["f"], scores["m"], scores["before"], n, int(cents[lookback].sum()))
+
+
+def rank_scores(values: np.ndarray, customers: int) -> np.ndarray:
+    """1 + floor(5 (RANK() - 1) / customers), RANK() ascending by `values`: one more than the number
+    of values strictly below."""
+    rank = np.searchsorted(np.sort(values, kind="stable"), values, side="left") + 1
+    return 1 + (5 * (rank - 1)) // customers
+
+
+def cents_before(cents: np.ndarray, email_order: np.ndarray) -> np.ndarray:
+    """Per customer, the sum of the cents of the customers before it in descending cents order, ties
+    by email (email_order: each customer's position among them in email order)."""
+    order = np.lexsort((email_order, -cents))
+    ordered = cents[order]
+    before = np.empty(len(cents), dtype=np.int64)
+    before[order] = np.cumsum(ordered) - ordered
+    return before
+
+
+def _email_positions(session: Session, source, audience_id: int, ids: np.ndarray) -> np.ndarray:
+    """Each of `ids`' position in the email order of the subscribers in the totals `source`."""
+    in_totals = select(source.c.subscriber_id).where(source.c.audience_id == audience_id)
+    ordered = read_ordered_keys(session, SUBSCRIBERS.c.id, SUBSCRIBERS.c.email, SUBSCRIBERS.c.id.in_(in_totals))
+    positions = np.empty(len(ids), dtype=np.int64)
+    positions[np.searchsorted(ids, ordered)] = np.arange(len(ordered))
+    return positions

@@ -31,7 +31,8 @@ from mailseg.sqlutil import drop_staging
 from mailseg.subscribers.status import StatusChange, change_statuses
 from mailseg.value import run as value_run
 from mailseg.value.run import value_audience
-from mailseg.value.sql import customer_totals
+from mailseg.value.sql import lookback_totals
+from mailseg.value.totals import ORDER_TOTALS, order_totals_select
 
 from .conftest import _truncate_postgres
 from .factories import AS_OF, make_audience, make_event, make_order, make_subscriber
@@ -120,8 +121,10 @@ def test_the_heavy_statements_run_on_each_shard(citus):
         window = window_counts(audience_id, window_start, as_of, config.engagement)
         _assert_pushed_down(_plan(session, stage_changes_query(audience_id, window_start, as_of, config.engagement,
                                                                window)), shard_count)
-        totals = customer_totals(session, audience_id, AS_OF - timedelta(days=365), AS_OF, 0.3).subquery()
-        _assert_pushed_down(_plan(session, select(totals)), shard_count)
+        # the value run's build of the order totals and its lookback aggregate beside them
+        _assert_pushed_down(_plan(session, order_totals_select(session, audience_id)), shard_count)
+        lookback = lookback_totals(session, ORDER_TOTALS, audience_id, AS_OF - timedelta(days=365), AS_OF)
+        _assert_pushed_down(_plan(session, lookback), shard_count)
         members = members_query(parse_rule(SIX_CONDITIONS), audience_id, AS_OF, config.engagement)
         _assert_pushed_down(_plan(session, members), shard_count)
 
@@ -175,12 +178,12 @@ def _explain_kept(session, writes: list[tuple[str, str]], staging: tuple[str, ..
 
 
 def test_value_staging_and_segment_evaluation_run_on_each_shard(citus, monkeypatch):
-    """The value run's staging (totals, changed rows), its history and stored values, and a segment
-    evaluation (staging, members in and out) execute as one task per shard: the staging tables are
-    distributed and co-located with the subscribers. Through the coordinator: the scores (RANK() and
-    the ABC running sum, windows over all customers of the audience) and the history rows (their ids
-    come from a sequence, and Citus evaluates nextval() on the coordinator): their SELECT runs per
-    shard, and only the customers' or the changed rows travel."""
+    """The value run's order totals build, changed rows, stored values, and a segment evaluation
+    (staging, members in and out) execute as one task per shard: the staging tables are distributed
+    and co-located with the subscribers (the computed figures reach theirs by COPY, row by row to its
+    shard). Through the coordinator: the history rows (their ids come from a sequence, and Citus
+    evaluates nextval() on the coordinator): their SELECT runs per shard, and only the changed rows
+    travel."""
     config = Config()
     keep = lambda session, *names: None  # noqa: E731  (the staging tables stay until explained)
     monkeypatch.setattr(value_run, "drop_staging", keep)
@@ -192,11 +195,11 @@ def test_value_staging_and_segment_evaluation_run_on_each_shard(citus, monkeypat
         classify_audience(session, audience_id, config.engagement, as_of=AS_OF)
         segment = add_segment(session, audience_id, "six", SIX_CONDITIONS)
         session.commit()
-        value_pushed = ("value_totals", "value_changed", "subscriber_values")
-        through_coordinator = ("value_scores", "value_changes", "segment_changes")
+        value_pushed = ("order_totals", "value_changed", "subscriber_values")
+        through_coordinator = ("value_changes", "segment_changes")
         with _writes_to(citus, value_pushed + through_coordinator) as writes:
             value_audience(session, audience_id, config.value, as_of=AS_OF)
-        plans = _explain_kept(session, writes, ("value_changed", "value_predictions", "value_scores", "value_totals"))
+        plans = _explain_kept(session, writes, ("value_changed", "value_computed"))
         segment_pushed = ("segment_staging", "segment_members")
         # the first evaluation: members join; a year later: members leave (DELETE ... NOT EXISTS)
         for as_of in (AS_OF, AS_OF + timedelta(days=365)):

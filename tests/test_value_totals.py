@@ -98,9 +98,15 @@ def test_runs_on_kept_totals_give_the_values_of_a_full_rebuild(session):
         make_order(session, audience, email, AS_OF - timedelta(hours=n + 1), 10 + n)
     make_order(session, audience, emails[30], AS_OF - timedelta(hours=3), 99, order_id="late")
     make_order(session, audience, emails[30], AS_OF - timedelta(hours=3), 99, order_id="late", status="refunded")
+    make_subscriber(session, audience, "newcomer@example.com")  # no order: a prospect row appears
+    make_subscriber(session, audience, "first@example.com")
+    make_order(session, audience, "first@example.com", AS_OF - timedelta(hours=5), 42)  # a first order
     session.commit()
     routine = value_audience(session, audience.id, settings(), as_of=AS_OF)
-    assert routine.totals == {"rebuilt": False, "subscribers": 21}
+    assert routine.totals == {"rebuilt": False, "subscribers": 22}
+    by_email = dict(session.execute(select(Subscriber.email, SubscriberValue.rfm_segment)
+                                    .join(SubscriberValue, SubscriberValue.subscriber_id == Subscriber.id)).all())
+    assert by_email["newcomer@example.com"] == "prospect" and by_email["first@example.com"] != "prospect"
     after_routine = stored_values(session)
     rebuilt = value_audience(session, audience.id, settings(), as_of=AS_OF, rebuild_totals=True)
     assert rebuilt.totals["rebuilt"] and rebuilt.rows_written == 0

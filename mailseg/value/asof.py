@@ -14,16 +14,15 @@ from datetime import datetime
 from decimal import Decimal
 
 import numpy as np
-from sqlalchemy import BigInteger, literal, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import ValueConfig
 from ..engagement.window import window_bounds
 from ..models import PROSPECT, Subscriber, ValueChange
-from .figures import Figures, customer_figures
+from .figures import ABC_CLASSES, Figures, abc_codes, customer_figures
 from .model import LIFETIME_FIELDS, fitted_models, latest_model, model_inputs, model_parameters, predict
 from .run import _drop_temporary
-from .sql import abc_case
 
 
 def value_as_of(session: Session, subscriber_id: int, settings: ValueConfig, as_of: datetime) -> dict:
@@ -58,9 +57,8 @@ def _fields(session: Session, audience_id: int, subscriber_id: int, settings: Va
             out["scores"][letter] = (int(score[at]), totals[name] / scale,
                                      figures.totals[name][same].min() / scale, figures.totals[name][same].max() / scale)
         before = int(figures.cents_before[at])
-        out["abc_class"] = session.scalar(select(abc_case(literal(before, BigInteger),
-                                                          literal(figures.cents_total, BigInteger),
-                                                          settings.abc_a, settings.abc_b)))
+        code = abc_codes(figures.cents_before[at:at + 1], figures.cents_total, settings.abc_a, settings.abc_b)[0]
+        out["abc_class"] = ABC_CLASSES[code]
         if figures.cents_total:
             out["abc_share_before"] = before / figures.cents_total
             out["abc_share_after"] = (before + cents) / figures.cents_total

@@ -4,13 +4,13 @@ Order of a run, all in one transaction (a crash leaves the previous values and a
 touches every subscriber is set-based SQL or numpy over packed columns (profile and figures:
 docs/BENCHMARKS.md, issue 13):
 1. the kept order totals brought up to date (totals.py: the subscribers whose orders changed since
-   the last run, or a first build), then the two "value totals" statements (sql.py: the lifetime
-   totals, the lookback's orders aggregated) read into numpy (figures.py), one entry per subscriber
-   with an order up to as_of (prospects without orders have none);
-2. in a worker thread, the BG/NBD and Gamma-Gamma fits and the predictions (model.py, clv.py); too
-   little data or no convergence: no new model, the stored predictions of the last good model stay,
-   and the summary says why. Meanwhile the RFM scores and ABC positions (figures.py; the database
-   sorts the customers by email for the ABC ties);
+   the last run, or a first build), then the lifetime totals read into numpy (figures.py), one entry
+   per subscriber with an order up to as_of (prospects without orders have none);
+2. in a worker thread, the BG/NBD and Gamma-Gamma fits and the predictions on the lifetime totals
+   (model.py, clv.py); too little data or no convergence: no new model, the stored predictions of the
+   last good model stay, and the summary says why. Meanwhile the lookback's totals are read and the
+   RFM scores and ABC positions computed (figures.py; the database sorts the customers by email for
+   the ABC ties);
 3. all of it COPYed into one staging table (temporary; on Citus distributed, sqlutil.create_staging);
 4. "value changed": every customer's new row (segment rules, ABC classes, quadrants) compared with
    the stored one in one join, then the other subscribers' stored rows compared with the prospect
@@ -38,12 +38,12 @@ from ..models import PROSPECT, Audience, SubscriberValue, UTCDateTime, ValueChan
 from ..models.audience import SUBSCRIBER_KEY
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import create_staging, drop_staging, sort_memory, stage, without_jit, written_rows
+from ..sqlutil import analyze_written, create_staging, drop_staging, sort_memory, stage, without_jit, written_rows
 from .columns import write_columns
-from .figures import Figures, read_totals, score_totals
+from .figures import ABC_CLASSES, Figures, abc_codes, add_lookback, read_lifetime, score_totals
 from .model import Modelled, fit_and_predict, latest_model, model_parameters
-from .segments import parse_rfm_segments, segment_case
-from .sql import CLASSES, ENGAGEMENT_CLASS, SUBSCRIBERS, abc_case, quadrant_case
+from .segments import parse_rfm_segments, segment_codes, segment_name
+from .sql import CLASSES, ENGAGEMENT_CLASS, SUBSCRIBERS, quadrant_case
 from .totals import MARKS, TOTALS_AS_OF, refresh_order_totals
 
 JOB = "value"
@@ -100,18 +100,20 @@ def value_audience(session: Session, audience_id: int, settings: ValueConfig, *,
         without_jit(session)  # compiling the wide CASE expressions cost more than it saved
         refresh = refresh_order_totals(session, audience_id, rebuild=rebuild_totals)
         result.totals = {"rebuilt": refresh.rebuilt, "subscribers": refresh.subscribers}
-        totals = read_totals(session, audience_id, window_start, as_of, settings.margin_rate, kept=True)
+        totals = read_lifetime(session, audience_id, as_of, settings.margin_rate, kept=True)
         _advance(progress)
-        # The models are fitted (numpy and scipy, which release the GIL) while the database sorts the
-        # customers by email for the ABC ties: the run's one overlap of Python and SQL.
+        # The models need only the lifetime totals: they are fitted and predict (numpy and scipy, which
+        # release the GIL) while the database aggregates the lookback's orders and sorts the customers
+        # by email for the ABC ties.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            modelling = pool.submit(fit_and_predict, settings, as_of, totals.values)
+            modelling = pool.submit(fit_and_predict, settings, as_of, dict(totals.values))
+            add_lookback(session, totals, audience_id, window_start, as_of)
             figures = score_totals(session, audience_id, totals)
             modelled = modelling.result()
-        customer_clv = _stage_computed(session, audience_id, as_of, run.id, result, figures, modelled)
+        customer_clv = _stage_computed(session, audience_id, settings, rules, as_of, run.id, result, figures, modelled)
         _advance(progress)
         result.profitable_clv = _profitable_threshold(session, settings, result.model_fitted, customer_clv)
-        _stage_changed(session, audience_id, rules, settings, result, figures.cents_total)
+        _stage_changed(session, audience_id, rules, result)
         _advance(progress)
         result.changes = _write_history(session, audience_id, as_of, run.id)
         _advance(progress)
@@ -145,25 +147,36 @@ def _drop_temporary(session: Session) -> None:
 _META = MetaData()
 # Every customer's figures, scores, model inputs and predictions, COPYed from numpy. The float columns
 # hold NaN where numpy has no value (a score outside the lookback, no fit): read them with _number().
-COMPUTED_TABLE = Table(COMPUTED, _META, Column("subscriber_id", SUBSCRIBER_KEY), Column("frequency", Integer),
+# Its key is indexed: the others' NOT EXISTS probes it once per subscriber without a stored row, which
+# the planner expects to be none (as many stored rows as subscribers) and plans as a nested loop.
+COMPUTED_TABLE = Table(COMPUTED, _META, Column("subscriber_id", SUBSCRIBER_KEY, primary_key=True),
+                       Column("frequency", Integer),
                        Column("monetary_cents", BigInteger), Column("repeat_days", Integer),
+                       # the RFM segment and ABC class as codes (segments.segment_codes, figures.abc_codes)
+                       Column("segment", Integer), Column("abc", Integer),
                        *(Column(name, Float) for name in (
-                           "recency_days", "r_score", "f_score", "m_score", "cents_before", "t_x_weeks", "t_weeks",
+                           "recency_days", "r_score", "f_score", "m_score", "abc_share_before", "t_x_weeks", "t_weeks",
                            "margin_rate", "p_alive", "expected_orders", "expected_order_value", "clv")))
 OLD = {family: f"old_{column}" for family, column in FAMILY_COLUMNS.items()}
 CHANGED_TABLE = Table(CHANGED, _META, *(Column(name) for name in ("subscriber_id",) + VALUE_COLUMNS),
                       *(Column(name) for name in OLD.values()))
 
 
-def _stage_computed(session: Session, audience_id: int, as_of: datetime, run_id: int, result: ValueResult,
-                    figures: Figures, modelled: Modelled) -> np.ndarray | None:
-    """Store a new model, or keep the last good one and say why; stage the figures, scores, model
-    inputs and predictions. Returns the customers' CLVs when fitted."""
+def _stage_computed(session: Session, audience_id: int, settings: ValueConfig, rules, as_of: datetime, run_id: int,
+                    result: ValueResult, figures: Figures, modelled: Modelled) -> np.ndarray | None:
+    """Store a new model, or keep the last good one and say why; stage the figures, scores, segments,
+    ABC classes, model inputs and predictions. Returns the customers' CLVs when fitted."""
     totals, lookback = figures.totals, figures.in_lookback
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = figures.cents_before / float(figures.cents_total) if figures.cents_total else \
+            np.full(len(figures.ids), np.nan)
     columns = {"subscriber_id": figures.ids, "frequency": totals["frequency"].astype(np.int32),
                "monetary_cents": totals["monetary_cents"].astype(np.int64),
+               "segment": segment_codes(rules, figures.r_score, figures.f_score, figures.m_score).astype(np.int32),
+               "abc": abc_codes(figures.cents_before, figures.cents_total, settings.abc_a, settings.abc_b)
+               .astype(np.int32),
                "recency_days": totals["recency_days"], "r_score": figures.r_score,
-               "f_score": figures.f_score, "m_score": figures.m_score, "cents_before": figures.cents_before}
+               "f_score": figures.f_score, "m_score": figures.m_score, "abc_share_before": share}
     create_staging(session, COMPUTED_TABLE, key="subscriber_id")
     result.model_reason = modelled.reason
     if modelled.fit is None:
@@ -183,6 +196,7 @@ def _stage_computed(session: Session, audience_id: int, as_of: datetime, run_id:
     columns.update({"repeat_days": modelled.x.astype(np.int32), "t_x_weeks": modelled.t_x, "t_weeks": modelled.T,
                     "margin_rate": modelled.rate, **modelled.predictions})
     write_columns(session, COMPUTED, columns)
+    analyze_written(session, {COMPUTED: len(figures.ids)})  # planned as what it holds
     return modelled.predictions["clv"][lookback] if modelled.fit is not None else None
 
 
@@ -218,26 +232,22 @@ def _profitable_threshold(session: Session, settings: ValueConfig, fitted: bool,
     return float(np.median(values)) if len(values) else None
 
 
-def _changed_customers(rules, settings: ValueConfig, result: ValueResult, cents_total: int):
+def _changed_customers(rules, result: ValueResult):
     """Named statement "value changed" (customers): the row each subscriber with a counted order up
-    to as_of will have (segment rules, ABC classes and quadrants applied to the computed figures,
-    scores and predictions), kept only where it differs from the stored row, with the stored RFM
+    to as_of will have (the computed figures, scores, segment and ABC codes, predictions; the quadrant
+    from the engagement class), kept only where it differs from the stored row, with the stored RFM
     segment, ABC class and quadrant beside it. Everyone else is _changed_others'."""
     t, v = COMPUTED_TABLE.c, VALUES.c
     p = _predictions(result.model_fitted)
-    before = _number(t.cents_before, BigInteger)
-    share = cast(before, Float) / literal(float(cents_total), Float) if cents_total else cast(null(), Float)
     new = {
         "frequency": t.frequency,
         "monetary": cast(t.monetary_cents, Numeric(14, 2)) / 100,
         "recency_days": _number(t.recency_days, Integer),
         "r_score": _number(t.r_score, Integer), "f_score": _number(t.f_score, Integer),
         "m_score": _number(t.m_score, Integer),
-        # the raw scores in the rules' comparisons (whole numbers; NaN only where the guard is false)
-        "rfm_segment": case((t.frequency > 0, segment_case(rules, t.r_score, t.f_score, t.m_score)),
-                            else_=literal(PROSPECT)),
-        "abc_class": abc_case(before, literal(cents_total, BigInteger), settings.abc_a, settings.abc_b),
-        "abc_share_before": share,
+        "rfm_segment": segment_name(rules, t.segment),
+        "abc_class": case({code: literal(name) for code, name in enumerate(ABC_CLASSES)}, value=t.abc),
+        "abc_share_before": _number(t.abc_share_before),
         "repeat_days": t.repeat_days, "t_x_weeks": t.t_x_weeks, "t_weeks": t.t_weeks, "margin_rate": t.margin_rate,
         **p,
         "quadrant": quadrant_case(t.frequency, ENGAGEMENT_CLASS, p["clv"], result.profitable_clv),
@@ -262,14 +272,19 @@ def _changed_others(session: Session, audience_id: int) -> list:
     row is not the prospect row (lapsed customers: one pass over the stored rows), with their stored
     RFM segment, ABC class and quadrant. One statement over subscribers joined to their rows took
     twice as long."""
-    v = VALUES.c
-    customers = select(COMPUTED_TABLE.c.subscriber_id)
+    v, computed = VALUES.c, COMPUTED_TABLE.c
+
+    def customer(key):
+        # NOT EXISTS on the subscriber key (on Citus a join per shard; a NOT IN's list was pulled to the
+        # coordinator and the rows repartitioned)
+        return select(computed.subscriber_id).where(computed.subscriber_id == key).exists()
+
     prospect = [PROSPECT_ROW[name].label(name) for name in VALUE_COLUMNS]
     missing = (select(SUBSCRIBERS.c.id.label("subscriber_id"), *prospect, *(null() for _ in OLD))
-               .where(SUBSCRIBERS.c.audience_id == audience_id, SUBSCRIBERS.c.id.not_in(customers),
+               .where(SUBSCRIBERS.c.audience_id == audience_id, ~customer(SUBSCRIBERS.c.id),
                       ~select(v.subscriber_id).where(v.subscriber_id == SUBSCRIBERS.c.id).exists()))
     lapsed = (select(v.subscriber_id, *prospect, *(v[column] for column in FAMILY_COLUMNS.values()))
-              .where(v.audience_id == audience_id, v.subscriber_id.not_in(customers), _differs(PROSPECT_ROW)))
+              .where(v.audience_id == audience_id, ~customer(v.subscriber_id), _differs(PROSPECT_ROW)))
     subscribers = session.scalar(select(func.count()).where(SUBSCRIBERS.c.audience_id == audience_id))
     stored = session.scalar(select(func.count()).select_from(VALUES).where(v.audience_id == audience_id))
     return [missing, lapsed] if subscribers != stored else [lapsed]
@@ -280,10 +295,9 @@ def _differs(new: dict):
     return or_(*(VALUES.c[name].is_distinct_from(new[name]) for name in VALUE_COLUMNS))
 
 
-def _stage_changed(session: Session, audience_id: int, rules, settings: ValueConfig, result: ValueResult,
-                   cents_total: int) -> None:
+def _stage_changed(session: Session, audience_id: int, rules, result: ValueResult) -> None:
     """The changed rows of the customers, then of everyone else, in one staging table."""
-    stage(session, CHANGED, _changed_customers(rules, settings, result, cents_total), key="subscriber_id")
+    stage(session, CHANGED, _changed_customers(rules, result), key="subscriber_id")
     columns = ["subscriber_id", *VALUE_COLUMNS, *OLD.values()]
     for others in _changed_others(session, audience_id):
         session.execute(insert(CHANGED_TABLE).from_select(columns, others))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, literal
+import numpy as np
+from sqlalchemy import case, literal
 
+from ..models import PROSPECT
 from ..words import N_
 
 OTHER_SEGMENT = "other"
@@ -86,11 +88,25 @@ def segment_of(rules: list[SegmentRule], r: int, f: int, m: int) -> tuple[str, S
     return OTHER_SEGMENT, None
 
 
-def segment_case(rules: list[SegmentRule], r, f, m):
-    """The same first-match rule as one SQL CASE over the score columns."""
-    whens = [(and_(r.between(*rule.r), f.between(*rule.f), m.between(*rule.m)), literal(rule.name))
-             for rule in rules]
-    return case(*whens, else_=literal(OTHER_SEGMENT))
+def segment_codes(rules: list[SegmentRule], r: np.ndarray, f: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """The same first-match rule over score arrays: per customer the index of its segment in
+    segment_names(rules) (OTHER_SEGMENT's when no rule matches), -1 where the scores are NaN (no
+    order in the lookback: a prospect)."""
+    codes = np.full(len(r), -1, dtype=np.int64)
+    open_ = ~np.isnan(r)
+    codes[open_] = len(rules)
+    for index, rule in enumerate(rules):
+        hit = open_ & (r >= rule.r[0]) & (r <= rule.r[1]) & (f >= rule.f[0]) & (f <= rule.f[1]) \
+            & (m >= rule.m[0]) & (m <= rule.m[1])
+        codes[hit] = index
+        open_ &= ~hit
+    return codes
+
+
+def segment_name(rules: list[SegmentRule], code):
+    """SQL: the segment name of a code from segment_codes (prospect for -1)."""
+    return case({index: literal(name) for index, name in enumerate(segment_names(rules))}, value=code,
+                else_=literal(PROSPECT))
 
 
 def segment_names(rules: list[SegmentRule]) -> list[str]:

@@ -7,7 +7,6 @@ SQLite and PostgreSQL (the few date functions that differ are the helpers at the
 from __future__ import annotations
 
 from datetime import datetime
-from fractions import Fraction
 
 from sqlalchemy import (Date, Float, Integer, Numeric, String, Table, and_, case, cast, extract, func, literal, null,
                         or_, select, text)
@@ -98,16 +97,6 @@ def lookback_totals(session: Session, totals: Table, audience_id: int, window_st
                    EVENTS.c.occurred_at > literal(window_start, UTCDateTime),
                    EVENTS.c.occurred_at <= literal(as_of, UTCDateTime))
             .group_by(EVENTS.c.subscriber_id))
-
-
-def abc_case(cents_before, cents_total, abc_a: float, abc_b: float):
-    """A when S_before < abc_a x S, B when S_before < abc_b x S, else C; exact integer arithmetic
-    (the shares as fractions of 10,000)."""
-    def under(share: float):
-        fraction = Fraction(share).limit_denominator(10_000)
-        return cents_before * fraction.denominator < cents_total * fraction.numerator
-
-    return case((cents_before.is_(None), None), (under(abc_a), "A"), (under(abc_b), "B"), else_="C")
 
 
 def quadrant_case(frequency, engagement_class, clv, threshold: float | None):

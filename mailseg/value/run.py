@@ -96,7 +96,7 @@ def value_audience(session: Session, audience_id: int, settings: ValueConfig, *,
         result = ValueResult(run.id, audience_id, as_of, window_start)
         session.execute(select(Audience.id).where(Audience.id == audience_id).with_for_update())
         _drop_temporary(session)
-        sort_memory(session)  # the per-day aggregate, the RANK() windows, the joins
+        sort_memory(session)  # the order totals' per-day window, the email sort, the hash joins
         without_jit(session)  # compiling the wide CASE expressions cost more than it saved
         refresh = refresh_order_totals(session, audience_id, rebuild=rebuild_totals)
         result.totals = {"rebuilt": refresh.rebuilt, "subscribers": refresh.subscribers}

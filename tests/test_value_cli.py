@@ -37,6 +37,20 @@ def test_value_command_prints_the_summary_and_says_why_there_is_no_clv(cli, sess
     assert run.status == "succeeded" and run.summary["model_reason"].startswith("too little data")
 
 
+def test_the_summary_says_how_the_order_totals_were_brought_up_to_date(cli, session):
+    audience = small_audience(session)
+    first = cli("value", "--as-of", AS_OF)
+    assert "order totals: built from all orders (2 subscriber(s) with orders)" in first.output, first.output
+    make_order(session, audience, "never@example.com", utc(2026, 8, 30), 15, order_id="N1")
+    session.commit()
+    routine = cli("value", "--as-of", AS_OF)
+    assert "order totals: 1 subscriber(s) with changed orders summed again" in routine.output, routine.output
+    assert "3 customer(s)" in routine.output
+    rebuilt = cli("value", "--as-of", AS_OF, "--rebuild-totals")
+    assert "order totals: built from all orders (3 subscriber(s) with orders)" in rebuilt.output, rebuilt.output
+    assert "0 value row(s) written" in rebuilt.output
+
+
 def test_export_values_has_every_column_and_empty_cells_where_not_applicable(cli, session, tmp_path):
     small_audience(session)
     cli("value", "--as-of", AS_OF)

@@ -195,6 +195,15 @@ def analyze_written(session: Session, written: dict[str, int]) -> list[str]:
     return due
 
 
+def analyze_staging(session: Session, name: str) -> None:
+    """ANALYZE a staging table the transaction has just filled, so that the statements joining it are
+    planned with its real size. PostgreSQL only; not on Citus, where the table's shards were created in
+    this transaction (the shard-level statistics are not reachable from here) and the statements that
+    read it run per shard."""
+    if session.get_bind().dialect.name == "postgresql" and not on_citus(session):
+        session.execute(text(f'ANALYZE "{name}"'))
+
+
 def planned_rows(session: Session, table_name: str) -> float:
     """The rows PostgreSQL's statistics count in a table (0 when never analyzed). On Citus a distributed
     table's statistics are its shards' (ANALYZE analyses the shards; the coordinator's table stays at 0):

@@ -38,7 +38,7 @@ from ..models import PROSPECT, Audience, SubscriberValue, UTCDateTime, ValueChan
 from ..models.audience import SUBSCRIBER_KEY
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import analyze_written, create_staging, drop_staging, sort_memory, stage, without_jit, written_rows
+from ..sqlutil import analyze_staging, create_staging, drop_staging, sort_memory, stage, without_jit, written_rows
 from .columns import write_columns
 from .figures import ABC_CLASSES, Figures, abc_codes, add_lookback, read_lifetime, score_totals
 from .model import Modelled, fit_and_predict, latest_model, model_parameters
@@ -196,7 +196,7 @@ def _stage_computed(session: Session, audience_id: int, settings: ValueConfig, r
     columns.update({"repeat_days": modelled.x.astype(np.int32), "t_x_weeks": modelled.t_x, "t_weeks": modelled.T,
                     "margin_rate": modelled.rate, **modelled.predictions})
     write_columns(session, COMPUTED, columns)
-    analyze_written(session, {COMPUTED: len(figures.ids)})  # planned as what it holds
+    analyze_staging(session, COMPUTED)  # planned as what it holds
     return modelled.predictions["clv"][lookback] if modelled.fit is not None else None
 
 

@@ -1,8 +1,8 @@
-"""Moving per-customer columns between the database and numpy in bounded memory: the model inputs
-are read into one float array, the predictions written back (PostgreSQL: rows packed into bytea
-by the server on the way out, binary COPY on the way in, parsed and built by numpy without a Python
-object per value; SQLite: the driver in partitions). A value run at 500,000 customers stays well under the 400 MB the benchmark allows (see
-docs/BENCHMARKS.md)."""
+"""Moving per-customer columns between the database and numpy in bounded memory: the totals are
+read into float arrays, the computed figures written back (PostgreSQL: rows packed into bytea by the
+server on the way out, binary COPY on the way in, parsed and built by numpy without a Python object
+per value; SQLite: the driver in partitions). A value run at 500,000 customers stays well under the
+400 MB the benchmark allows (see docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ def _postgresql(session: Session) -> bool:
 
 def read_columns(session: Session, stmt: Select) -> tuple[np.ndarray, np.ndarray]:
     """The rows of `stmt`, whose first column is a subscriber key, in ascending key order: (the keys
-    as int64, the other columns as a float array, rows x columns; NULL reads as 0). The keys are 63-bit (a float would
-    round them) and travel beside the floats in the same answer; every other column is cast to a
-    float in SQL, so the driver hands over floats, not Decimals. (The keys once came back in a second
+    as int64, the other columns as a float array, rows x columns; NULL reads as 0). The keys are
+    63-bit (a float would round them) and travel beside the floats in the same answer; every other
+    column is cast to a float in SQL, so the driver hands over floats, not Decimals. (The keys once came back in a second
     query through the driver: a Python int per customer, 1.2 s of 100,000 on a loaded machine.)"""
     key, *values = stmt.selected_columns
     columns = [func.coalesce(cast(column, Float), 0.0) for column in values]

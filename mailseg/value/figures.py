@@ -12,8 +12,9 @@ the arrays are read anyway for the lifetime-value models, and the rules are exac
   byte order (SQLite's BINARY, PostgreSQL's "C"), as integers; A when they are below abc_a x the
   total, B below abc_b x the total, else C (abc_codes);
 - the RFM segment: the first rule of value.rfm_segments that the scores match (segments.segment_codes).
-The run COPYs segments and ABC classes as integer codes: 36 score comparisons per customer in the
-statement that compares new rows with stored ones were most of its time.
+The run COPYs segments and ABC classes as integer codes, so the statement that compares new rows with
+stored ones evaluates no rules (its time did not measurably change: 1.2-1.4 s at 500,000 customers
+either way; the rules have one home here, the numpy form).
 """
 
 from __future__ import annotations

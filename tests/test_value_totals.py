@@ -13,6 +13,7 @@ from .factories import make_audience, make_order, make_subscriber, simulated_buy
 from .test_value_rules import settings
 
 AS_OF = utc(2026, 8, 31, 12)
+WINDOW_START = utc(2025, 8, 31, 12)  # 12 calendar months before AS_OF
 
 
 def kept(session, audience_id: int) -> dict:
@@ -21,8 +22,8 @@ def kept(session, audience_id: int) -> dict:
     return {row["subscriber_id"]: _comparable(row) for row in rows}
 
 
-def summed_afresh(session, audience_id: int) -> dict:
-    rows = session.execute(order_totals_select(session, audience_id)).mappings()
+def summed_afresh(session, audience_id: int, window=(WINDOW_START, AS_OF)) -> dict:
+    rows = session.execute(order_totals_select(session, audience_id, window=window)).mappings()
     return {row["subscriber_id"]: _comparable(row) for row in rows}
 
 
@@ -54,7 +55,7 @@ def test_ingest_marks_and_the_run_keeps_the_totals_equal_to_the_orders(session):
     make_order(session, audience, "bob@example.com", utc(2025, 1, 2), 40, order_id="b1")
     session.commit()
     assert session.get(Audience, audience.id).order_totals_built_at is None
-    first = refresh_order_totals(session, audience.id)
+    first = refresh_order_totals(session, audience.id, WINDOW_START, AS_OF)
     assert first.rebuilt and first.subscribers == 2 and marks(session, audience.id) == 0
     assert kept(session, audience.id) == summed_afresh(session, audience.id)
     session.commit()
@@ -66,7 +67,7 @@ def test_ingest_marks_and_the_run_keeps_the_totals_equal_to_the_orders(session):
     make_order(session, audience, "cy@example.com", utc(2026, 8, 2), 12.5, order_id="c1")
     session.commit()
     assert marks(session, audience.id) == 4  # ann, bob, ann (the order first came with her), cy
-    refreshed = refresh_order_totals(session, audience.id)
+    refreshed = refresh_order_totals(session, audience.id, WINDOW_START, AS_OF)
     assert not refreshed.rebuilt and refreshed.subscribers == 3 and marks(session, audience.id) == 0
     totals = kept(session, audience.id)
     assert totals == summed_afresh(session, audience.id)
@@ -81,12 +82,12 @@ def test_marks_of_other_audiences_stay(session):
     for audience in (one, two):
         make_subscriber(session, audience, "x@example.com")
     session.commit()
-    refresh_order_totals(session, one.id)
-    refresh_order_totals(session, two.id)
+    refresh_order_totals(session, one.id, WINDOW_START, AS_OF)
+    refresh_order_totals(session, two.id, WINDOW_START, AS_OF)
     for audience in (one, two):
         make_order(session, audience, "x@example.com", utc(2026, 5, 1), 10)
     session.commit()
-    assert refresh_order_totals(session, one.id).subscribers == 1
+    assert refresh_order_totals(session, one.id, WINDOW_START, AS_OF).subscribers == 1
     assert marks(session, one.id) == 0 and marks(session, two.id) == 1
 
 
@@ -103,7 +104,7 @@ def test_runs_on_kept_totals_give_the_values_of_a_full_rebuild(session):
     make_order(session, audience, "first@example.com", AS_OF - timedelta(hours=5), 42)  # a first order
     session.commit()
     routine = value_audience(session, audience.id, settings(), as_of=AS_OF)
-    assert routine.totals == {"rebuilt": False, "subscribers": 22}
+    assert routine.totals == {"rebuilt": False, "subscribers": 22, "lookback": "slid"}
     by_email = dict(session.execute(select(Subscriber.email, SubscriberValue.rfm_segment)
                                     .join(SubscriberValue, SubscriberValue.subscriber_id == Subscriber.id)).all())
     assert by_email["newcomer@example.com"] == "prospect" and by_email["first@example.com"] != "prospect"
@@ -124,3 +125,43 @@ def test_a_moment_before_a_kept_order_sums_the_orders_up_to_it(session):
     (stored,) = stored_values(session).values()
     assert stored[:3] == (1, 10, 30) and stored[5] == 0
     assert session.scalar(select(func.count()).select_from(OrderTotals)) == 1  # the kept totals untouched
+
+
+def test_the_lookback_figures_slide_with_the_window(session):
+    """Orders leave the lookback as the window moves: the kept figures lose exactly them, equal a fresh
+    sum of the new window, and the run stores what a rebuild stores."""
+    audience = make_audience(session)
+    emails = simulated_buyers(session, audience, 40, end=AS_OF - timedelta(days=10))
+    earlier = AS_OF - timedelta(days=10)
+    make_order(session, audience, emails[0], WINDOW_START - timedelta(days=9, hours=23), 17)  # leaves
+    make_order(session, audience, emails[1], WINDOW_START + timedelta(hours=1), 23)  # stays
+    session.commit()
+    first = value_audience(session, audience.id, settings(), as_of=earlier)
+    assert first.totals["lookback"] == "built"
+    make_order(session, audience, emails[2], AS_OF - timedelta(hours=2), 31)  # a new order in the new window
+    session.commit()
+    later = value_audience(session, audience.id, settings(), as_of=AS_OF)
+    assert later.totals == {"rebuilt": False, "subscribers": 1, "lookback": "slid"}
+    assert kept(session, audience.id) == summed_afresh(session, audience.id, (WINDOW_START, AS_OF))
+    slid = stored_values(session)
+    again = value_audience(session, audience.id, settings(), as_of=AS_OF)
+    assert again.totals["lookback"] == "kept" and again.rows_written == 0
+    rebuilt = value_audience(session, audience.id, settings(), as_of=AS_OF, rebuild_totals=True)
+    assert rebuilt.rows_written == 0 and stored_values(session) == slid
+
+
+def test_a_window_moved_back_is_summed_afresh_and_a_later_order_clears_the_bounds(session):
+    audience = make_audience(session)
+    make_subscriber(session, audience, "ann@example.com")
+    make_order(session, audience, "ann@example.com", utc(2026, 1, 10), 10)
+    make_order(session, audience, "ann@example.com", utc(2026, 8, 30), 25)
+    session.commit()
+    value_audience(session, audience.id, settings(), as_of=AS_OF)
+    past = value_audience(session, audience.id, settings(), as_of=utc(2026, 6, 1))  # a backfill point, say
+    assert past.totals["lookback"] == "summed"  # the window moved back
+    stored = session.get(Audience, audience.id)
+    session.refresh(stored)
+    assert stored.lookback_from is None and stored.lookback_to is None  # an order after 2026-06-01 exists
+    now = value_audience(session, audience.id, settings(), as_of=AS_OF)
+    assert now.totals["lookback"] == "summed"
+    assert kept(session, audience.id) == summed_afresh(session, audience.id)

@@ -54,6 +54,10 @@ class Audience(Base):
     # When the value run last built the audience's order totals from all its orders (NULL: never, so
     # the next value run builds them; mailseg/value/totals.py).
     order_totals_built_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The lookback window (from, to] the order totals' lookback figures were last brought to (NULL:
+    # not kept, the next value run sums them; mailseg/value/totals.py).
+    lookback_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lookback_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     subscribers: Mapped[list["Subscriber"]] = relationship(back_populates="audience", lazy="raise")
 

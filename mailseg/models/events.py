@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, Numeric, PrimaryKeyConstraint, String, Text, UniqueConstraint
+from sqlalchemy import (BigInteger, CheckConstraint, ForeignKey, Index, Integer, Numeric, PrimaryKeyConstraint, String, Text,
+                        UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .audience import SUBSCRIBER_KEY
@@ -46,6 +47,10 @@ class Event(Base):
         # against the whole audience through ix_events_dedupe_key (mailseg/ingest/events.py).
         UniqueConstraint("subscriber_id", "dedupe_key"),
         Index("ix_events_dedupe_key", "dedupe_key"),
+        # The orders by time (purchases only, so other events pay nothing for it): those leaving a value
+        # run's lookback since the previous run (mailseg/value/totals.py, migration 0025).
+        Index("ix_events_purchase_time", "occurred_at", postgresql_where=text("type = 'purchase'"),
+              sqlite_where=text("type = 'purchase'")),
     )
 
     id: Mapped[int] = mapped_column(BIG_ID, autoincrement=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Float, ForeignKey, Index, Numeric, PrimaryKeyConstraint, String
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Numeric, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .audience import SUBSCRIBER_KEY
@@ -109,6 +109,10 @@ class OrderTotals(Base):
     # value.margin_rate x amount, applied by the run: the rate is configuration, not data).
     margin: Mapped[Decimal] = mapped_column(Numeric(16, 2))
     amount_without_margin: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    # The counted orders in the audience's lookback window (audiences.lookback_from, lookback_to] and
+    # their amounts in whole cents, slid from run to run.
+    lookback_orders: Mapped[int | None] = mapped_column()
+    lookback_cents: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class OrderChange(Base):

@@ -69,20 +69,31 @@ def customer_figures(session: Session, audience_id: int, window_start: datetime,
     return score_totals(session, audience_id, totals)
 
 
+LOOKBACK_FIELDS = ("frequency", "monetary_cents", "recency_days")
+
+
 def read_totals(session: Session, audience_id: int, window_start: datetime, as_of: datetime, margin_rate: float,
                 *, kept: bool) -> Totals:
-    """The two "value totals" statements (sql.py) read and matched by key (read_lifetime, add_lookback)."""
+    """Every customer's lifetime and lookback figures (read_lifetime, and add_lookback where the
+    lookback is not kept)."""
     totals = read_lifetime(session, audience_id, as_of, margin_rate, kept=kept)
-    add_lookback(session, totals, audience_id, window_start, as_of)
+    if "frequency" not in totals.values:
+        add_lookback(session, totals, audience_id, window_start, as_of)
     return totals
 
 
 def read_lifetime(session: Session, audience_id: int, as_of: datetime, margin_rate: float, *, kept: bool) -> Totals:
-    """The lifetime fields of every customer, from the kept order totals when `kept` (refreshed by the
-    caller) allows (totals.totals_as_of)."""
+    """The lifetime fields of every customer: from the kept order totals when `kept` (refreshed for
+    this window by the caller and holding no order after as_of), with their kept lookback figures;
+    else summed as of as_of (totals.totals_as_of), without them."""
     source = totals_as_of(session, audience_id, as_of, kept=kept)
-    ids, lifetime = read_columns(session, lifetime_totals(session, source, audience_id, margin_rate))
-    return Totals(source, ids, {name: lifetime[:, n] for n, name in enumerate(LIFETIME_FIELDS)})
+    fields = LIFETIME_FIELDS + (LOOKBACK_FIELDS if kept else ())
+    ids, data = read_columns(session, lifetime_totals(session, source, audience_id, margin_rate,
+                                                      lookback_as_of=as_of if kept else None))
+    values = {name: data[:, n] for n, name in enumerate(fields)}
+    if kept:
+        values["recency_days"][values["frequency"] == 0] = np.nan  # read as 0 where NULL
+    return Totals(source, ids, values)
 
 
 def add_lookback(session: Session, totals: Totals, audience_id: int, window_start: datetime, as_of: datetime) -> None:
@@ -91,7 +102,7 @@ def add_lookback(session: Session, totals: Totals, audience_id: int, window_star
     lookback_ids, lookback = read_columns(session, lookback_totals(session, totals.source, audience_id, window_start,
                                                                    as_of))
     at = np.searchsorted(ids, lookback_ids)  # every lookback customer is in the totals it was joined to
-    for n, name in enumerate(("frequency", "monetary_cents", "recency_days")):
+    for n, name in enumerate(LOOKBACK_FIELDS):
         totals.values[name] = np.full(len(ids), np.nan if name == "recency_days" else 0.0)
         totals.values[name][at] = lookback[:, n]
 

@@ -98,16 +98,17 @@ def value_audience(session: Session, audience_id: int, settings: ValueConfig, *,
         _drop_temporary(session)
         sort_memory(session)  # the order totals' per-day window, the email sort, the hash joins
         without_jit(session)  # compiling the wide CASE expressions cost more than it saved
-        refresh = refresh_order_totals(session, audience_id, rebuild=rebuild_totals)
-        result.totals = {"rebuilt": refresh.rebuilt, "subscribers": refresh.subscribers}
-        totals = read_lifetime(session, audience_id, as_of, settings.margin_rate, kept=True)
+        refresh = refresh_order_totals(session, audience_id, window_start, as_of, rebuild=rebuild_totals)
+        result.totals = {"rebuilt": refresh.rebuilt, "subscribers": refresh.subscribers, "lookback": refresh.lookback}
+        totals = read_lifetime(session, audience_id, as_of, settings.margin_rate, kept=refresh.covers)
         _advance(progress)
         # The models need only the lifetime totals: they are fitted and predict (numpy and scipy, which
-        # release the GIL) while the database aggregates the lookback's orders and sorts the customers
-        # by email for the ABC ties.
+        # release the GIL) while the database sorts the customers by email for the ABC ties (and, as of
+        # a past moment, aggregates the lookback's orders).
         with ThreadPoolExecutor(max_workers=1) as pool:
             modelling = pool.submit(fit_and_predict, settings, as_of, dict(totals.values))
-            add_lookback(session, totals, audience_id, window_start, as_of)
+            if "frequency" not in totals.values:
+                add_lookback(session, totals, audience_id, window_start, as_of)
             figures = score_totals(session, audience_id, totals)
             modelled = modelling.result()
         customer_clv = _stage_computed(session, audience_id, settings, rules, as_of, run.id, result, figures, modelled)

@@ -61,24 +61,32 @@ def counted_order():
                 or_(EVENTS.c.order_status.is_(None), EVENTS.c.order_status.not_in(UNCOUNTED_ORDER_STATUSES)))
 
 
-def lifetime_totals(session: Session, totals: Table, audience_id: int, margin_rate: float):
+def lifetime_totals(session: Session, totals: Table, audience_id: int, margin_rate: float, *,
+                    lookback_as_of: datetime | None = None):
     """Named statement "value totals" (lifetime): one row per subscriber of the audience with a counted
     order up to as_of (everyone else is a prospect without orders), read from the order totals
     (totals.py: every counted order summed, the kept table or a staging table as of a past moment), in
     the form the lifetime-value models take: the distinct purchase days, first and last day as day
     numbers, all-time amount, contribution (the margins given plus margin_rate x the amount of the
-    orders without one) and the amount of the first day."""
+    orders without one) and the amount of the first day. With lookback_as_of (the kept order totals,
+    whose lookback figures are slid to the run's window), the lookback's frequency, monetary in whole
+    cents and recency_days too: the last counted order in the window is the last order there is."""
     k = totals.c
     # The rate as a NUMERIC: a float parameter made every contribution a float, whose sum depends on
     # the order the rows arrive in, and a run with no new orders then rewrote a few thousand rows
     # whose CLV moved in the last bit.
     rate = cast(literal(margin_rate, Float), Numeric())
+    lookback = []
+    if lookback_as_of is not None:
+        lookback = [k.lookback_orders.label("frequency"), k.lookback_cents.label("monetary_cents"),
+                    case((k.lookback_orders > 0, whole_days(session, lookback_as_of, k.last_order_at)))
+                    .label("recency_days")]
     return (select(k.subscriber_id, k.days,
                    day_number(session, k.first_order_at).label("first_day"),
                    day_number(session, k.last_order_at).label("last_day"),
                    k.amount.label("total_amount"),
                    (k.margin + rate * k.amount_without_margin).label("total_margin"),
-                   k.first_day_amount)
+                   k.first_day_amount, *lookback)
             .where(k.audience_id == audience_id))
 
 

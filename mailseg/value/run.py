@@ -3,14 +3,15 @@
 Order of a run, all in one transaction (a crash leaves the previous values and a failed run); what
 touches every subscriber is set-based SQL or numpy over packed columns (profile and figures:
 docs/BENCHMARKS.md, issue 13):
-1. the kept order totals brought up to date (totals.py: the subscribers whose orders changed since
-   the last run, or a first build), then the lifetime totals read into numpy (figures.py), one entry
-   per subscriber with an order up to as_of (prospects without orders have none);
+1. the kept order totals brought up to date (totals.py: the lookback figures slid to the run's
+   window, the subscribers whose orders changed since the last run summed again, or a first build),
+   then read into numpy (figures.py), one entry per subscriber with an order up to as_of (prospects
+   without orders have none); as of a moment before a kept order, summed as of it instead;
 2. in a worker thread, the BG/NBD and Gamma-Gamma fits and the predictions on the lifetime totals
    (model.py, clv.py); too little data or no convergence: no new model, the stored predictions of the
-   last good model stay, and the summary says why. Meanwhile the lookback's totals are read and the
-   RFM scores and ABC positions computed (figures.py; the database sorts the customers by email for
-   the ABC ties);
+   last good model stay, and the summary says why. Meanwhile the RFM scores and ABC positions are
+   computed (figures.py; the database sorts the customers by email for the ABC ties; as of a past
+   moment it aggregates the lookback's orders first);
 3. all of it COPYed into one staging table (temporary; on Citus distributed, sqlutil.create_staging);
 4. "value changed": every customer's new row (segment rules, ABC classes, quadrants) compared with
    the stored one in one join, then the other subscribers' stored rows compared with the prospect

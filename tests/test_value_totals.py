@@ -114,13 +114,19 @@ def test_runs_on_kept_totals_give_the_values_of_a_full_rebuild(session):
     assert stored_values(session) == after_routine
 
 
-def test_a_moment_before_a_kept_order_sums_the_orders_up_to_it(session):
+def ann_with_two_orders(session, first_at, second_at=utc(2026, 8, 30)):
+    """An audience of one customer, ann, with orders of 10 and 25, valued as of AS_OF."""
     audience = make_audience(session)
     make_subscriber(session, audience, "ann@example.com")
-    make_order(session, audience, "ann@example.com", utc(2026, 6, 1), 10)
-    make_order(session, audience, "ann@example.com", utc(2026, 8, 30), 25)
+    make_order(session, audience, "ann@example.com", first_at, 10)
+    make_order(session, audience, "ann@example.com", second_at, 25)
     session.commit()
     value_audience(session, audience.id, settings(), as_of=AS_OF)
+    return audience
+
+
+def test_a_moment_before_a_kept_order_sums_the_orders_up_to_it(session):
+    audience = ann_with_two_orders(session, utc(2026, 6, 1))
     value_audience(session, audience.id, settings(), as_of=utc(2026, 7, 1))  # a backfill point, say
     (stored,) = stored_values(session).values()
     assert stored[:3] == (1, 10, 30) and stored[5] == 0
@@ -151,12 +157,7 @@ def test_the_lookback_figures_slide_with_the_window(session):
 
 
 def test_a_window_moved_back_is_summed_afresh_and_a_later_order_clears_the_bounds(session):
-    audience = make_audience(session)
-    make_subscriber(session, audience, "ann@example.com")
-    make_order(session, audience, "ann@example.com", utc(2026, 1, 10), 10)
-    make_order(session, audience, "ann@example.com", utc(2026, 8, 30), 25)
-    session.commit()
-    value_audience(session, audience.id, settings(), as_of=AS_OF)
+    audience = ann_with_two_orders(session, utc(2026, 1, 10))
     past = value_audience(session, audience.id, settings(), as_of=utc(2026, 6, 1))  # a backfill point, say
     assert past.totals["lookback"] == "summed"  # the window moved back
     stored = session.get(Audience, audience.id)

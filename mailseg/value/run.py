@@ -13,9 +13,9 @@ docs/BENCHMARKS.md, issue 13):
    computed (figures.py; the database sorts the customers by email for the ABC ties; as of a past
    moment it aggregates the lookback's orders first);
 3. all of it COPYed into one staging table (temporary; on Citus distributed, sqlutil.create_staging);
-4. "value changed": every customer's new row (segment rules, ABC classes, quadrants) compared with
-   the stored one in one join, then the other subscribers' stored rows compared with the prospect
-   row, keeping only the rows that differ;
+4. "value changed": the other subscribers' stored rows compared with the prospect row (staged
+   during step 2), then every customer's new row (segment rules, ABC classes, quadrants) compared
+   with the stored one in one join, keeping only the rows that differ;
 5. history rows for the changed rows whose RFM segment, ABC class or quadrant moved, and the
    changed rows stored: an UPDATE of the stored ones, an INSERT of the new ones (a run without new
    orders writes nothing).
@@ -39,7 +39,7 @@ from ..models import PROSPECT, Audience, SubscriberValue, UTCDateTime, ValueChan
 from ..models.audience import SUBSCRIBER_KEY
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import analyze_staging, create_staging, drop_staging, sort_memory, stage, without_jit, written_rows
+from ..sqlutil import create_staging, drop_staging, sort_memory, stage, without_jit, written_rows
 from .columns import write_columns
 from .figures import ABC_CLASSES, Figures, abc_codes, add_lookback, read_lifetime, score_totals
 from .model import Modelled, fit_and_predict, latest_model, model_parameters
@@ -104,18 +104,20 @@ def value_audience(session: Session, audience_id: int, settings: ValueConfig, *,
         totals = read_lifetime(session, audience_id, as_of, settings.margin_rate, kept=refresh.covers)
         _advance(progress)
         # The models need only the lifetime totals: they are fitted and predict (numpy and scipy, which
-        # release the GIL) while the database sorts the customers by email for the ABC ties (and, as of
-        # a past moment, aggregates the lookback's orders).
+        # release the GIL) while the database sorts the customers by email for the ABC ties and stages
+        # the changed rows of everyone who is not a customer (and, as of a past moment, first
+        # aggregates the lookback's orders).
         with ThreadPoolExecutor(max_workers=1) as pool:
             modelling = pool.submit(fit_and_predict, settings, as_of, dict(totals.values))
             if "frequency" not in totals.values:
                 add_lookback(session, totals, audience_id, window_start, as_of)
             figures = score_totals(session, audience_id, totals)
+            _stage_others(session, audience_id, totals.source)
             modelled = modelling.result()
         customer_clv = _stage_computed(session, audience_id, settings, rules, as_of, run.id, result, figures, modelled)
         _advance(progress)
         result.profitable_clv = _profitable_threshold(session, settings, result.model_fitted, customer_clv)
-        _stage_changed(session, audience_id, rules, result)
+        _stage_customers(session, rules, result)
         _advance(progress)
         result.changes = _write_history(session, audience_id, as_of, run.id)
         _advance(progress)
@@ -149,9 +151,7 @@ def _drop_temporary(session: Session) -> None:
 _META = MetaData()
 # Every customer's figures, scores, model inputs and predictions, COPYed from numpy. The float columns
 # hold NaN where numpy has no value (a score outside the lookback, no fit): read them with _number().
-# Its key is indexed: the others' NOT EXISTS probes it once per subscriber without a stored row, which
-# the planner expects to be none (as many stored rows as subscribers) and plans as a nested loop.
-COMPUTED_TABLE = Table(COMPUTED, _META, Column("subscriber_id", SUBSCRIBER_KEY, primary_key=True),
+COMPUTED_TABLE = Table(COMPUTED, _META, Column("subscriber_id", SUBSCRIBER_KEY),
                        Column("frequency", Integer),
                        Column("monetary_cents", BigInteger), Column("repeat_days", Integer),
                        # the RFM segment and ABC class as codes (segments.segment_codes, figures.abc_codes)
@@ -160,8 +160,9 @@ COMPUTED_TABLE = Table(COMPUTED, _META, Column("subscriber_id", SUBSCRIBER_KEY, 
                            "recency_days", "r_score", "f_score", "m_score", "abc_share_before", "t_x_weeks", "t_weeks",
                            "margin_rate", "p_alive", "expected_orders", "expected_order_value", "clv")))
 OLD = {family: f"old_{column}" for family, column in FAMILY_COLUMNS.items()}
-CHANGED_TABLE = Table(CHANGED, _META, *(Column(name) for name in ("subscriber_id",) + VALUE_COLUMNS),
-                      *(Column(name) for name in OLD.values()))
+CHANGED_TABLE = Table(CHANGED, _META, Column("subscriber_id", SUBSCRIBER_KEY),
+                      *(Column(name, VALUES.c[name].type) for name in VALUE_COLUMNS),
+                      *(Column(OLD[family], VALUES.c[column].type) for family, column in FAMILY_COLUMNS.items()))
 
 
 def _stage_computed(session: Session, audience_id: int, settings: ValueConfig, rules, as_of: datetime, run_id: int,
@@ -198,7 +199,6 @@ def _stage_computed(session: Session, audience_id: int, settings: ValueConfig, r
     columns.update({"repeat_days": modelled.x.astype(np.int32), "t_x_weeks": modelled.t_x, "t_weeks": modelled.T,
                     "margin_rate": modelled.rate, **modelled.predictions})
     write_columns(session, COMPUTED, columns)
-    analyze_staging(session, COMPUTED)  # planned as what it holds
     return modelled.predictions["clv"][lookback] if modelled.fit is not None else None
 
 
@@ -266,20 +266,21 @@ PROSPECT_ROW = {name: null() for name in VALUE_COLUMNS} | {"frequency": literal(
                                                            "rfm_segment": literal(PROSPECT)}
 
 
-def _changed_others(session: Session, audience_id: int) -> list:
+def _changed_others(session: Session, audience_id: int, customers: Table) -> list:
     """Named statements "value changed" (others), for the subscribers of the audience without a
-    counted order up to as_of (not in the computed table), most of an audience: those without a stored
-    row (new subscribers: a NOT EXISTS over the keys, skipped when the audience has as many stored rows
-    as subscribers: rows are only ever written for its subscribers, one each), then those whose stored
-    row is not the prospect row (lapsed customers: one pass over the stored rows), with their stored
-    RFM segment, ABC class and quadrant. One statement over subscribers joined to their rows took
-    twice as long."""
-    v, computed = VALUES.c, COMPUTED_TABLE.c
+    counted order up to as_of (not in `customers`, the order totals the run read), most of an
+    audience: those without a stored row (new subscribers: a NOT EXISTS over the keys, skipped when
+    the audience has as many stored rows as subscribers: rows are only ever written for its
+    subscribers, one each), then those whose stored row is not the prospect row (lapsed customers: one
+    pass over the stored rows), with their stored RFM segment, ABC class and quadrant. They need only
+    the customers' keys: the run stages them while the models are fitted. One statement over
+    subscribers joined to their rows took twice as long."""
+    v = VALUES.c
 
     def customer(key):
-        # NOT EXISTS on the subscriber key (on Citus a join per shard; a NOT IN's list was pulled to the
-        # coordinator and the rows repartitioned)
-        return select(computed.subscriber_id).where(computed.subscriber_id == key).exists()
+        # NOT EXISTS on the subscriber key, through the totals' key index (on Citus a join per shard; a
+        # NOT IN's list was pulled to the coordinator and the rows repartitioned)
+        return select(customers.c.subscriber_id).where(customers.c.subscriber_id == key).exists()
 
     prospect = [PROSPECT_ROW[name].label(name) for name in VALUE_COLUMNS]
     missing = (select(SUBSCRIBERS.c.id.label("subscriber_id"), *prospect, *(null() for _ in OLD))
@@ -297,12 +298,19 @@ def _differs(new: dict):
     return or_(*(VALUES.c[name].is_distinct_from(new[name]) for name in VALUE_COLUMNS))
 
 
-def _stage_changed(session: Session, audience_id: int, rules, result: ValueResult) -> None:
-    """The changed rows of the customers, then of everyone else, in one staging table."""
-    stage(session, CHANGED, _changed_customers(rules, result), key="subscriber_id")
-    columns = ["subscriber_id", *VALUE_COLUMNS, *OLD.values()]
-    for others in _changed_others(session, audience_id):
-        session.execute(insert(CHANGED_TABLE).from_select(columns, others))
+CHANGED_COLUMNS = ["subscriber_id", *VALUE_COLUMNS, *OLD.values()]
+
+
+def _stage_others(session: Session, audience_id: int, customers: Table) -> None:
+    """The staging table of changed rows, with those of the subscribers who are not customers."""
+    create_staging(session, CHANGED_TABLE, key="subscriber_id")
+    for others in _changed_others(session, audience_id, customers):
+        session.execute(insert(CHANGED_TABLE).from_select(CHANGED_COLUMNS, others))
+
+
+def _stage_customers(session: Session, rules, result: ValueResult) -> None:
+    """The customers' changed rows added to the staging table."""
+    session.execute(insert(CHANGED_TABLE).from_select(CHANGED_COLUMNS, _changed_customers(rules, result)))
 
 
 def _write_history(session: Session, audience_id: int, as_of: datetime, run_id: int) -> dict[str, int]:

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (BigInteger, Column, Integer, MetaData, String, Table, and_, case, cast, delete, func, insert,
-                        literal, null, select, tuple_, update)
+                        literal, null, select, text, tuple_, update)
 from sqlalchemy.orm import Session
 
 from ..models import Audience, OrderChange, OrderTotals, UTCDateTime, utcnow
 from ..models.audience import SUBSCRIBER_KEY
-from ..sqlutil import analyze_written, drop_staging, stage, written_rows
+from ..sqlutil import analyze_staging, analyze_written, drop_staging, stage, written_rows
 from .sql import EVENTS, SUBSCRIBERS, counted_order, day_key, lookback_totals
 
 ORDER_TOTALS = OrderTotals.__table__
@@ -191,4 +191,8 @@ def totals_as_of(session: Session, audience_id: int, as_of: datetime, *, kept: b
     if kept:
         return ORDER_TOTALS
     stage(session, AS_OF, order_totals_select(session, audience_id, as_of=as_of), key="subscriber_id")
+    # keyed and counted like the kept table: the run's NOT EXISTS over it must not become a nested
+    # loop over a table the planner takes for empty
+    session.execute(text(f"CREATE UNIQUE INDEX ix_{AS_OF}_key ON {AS_OF} (subscriber_id)"))
+    analyze_staging(session, AS_OF)
     return TOTALS_AS_OF

@@ -42,6 +42,11 @@ class Totals:
     ids: np.ndarray
     values: dict[str, np.ndarray]
 
+    @property
+    def has_lookback(self) -> bool:
+        """Whether the lookback figures are in (read with the kept totals, or added by add_lookback)."""
+        return "frequency" in self.values
+
 
 @dataclass
 class Figures:
@@ -54,7 +59,6 @@ class Figures:
     f_score: np.ndarray
     m_score: np.ndarray
     cents_before: np.ndarray
-    customers: int
     cents_total: int
 
     @property
@@ -62,24 +66,17 @@ class Figures:
         return self.totals["frequency"] > 0
 
 
-def customer_figures(session: Session, audience_id: int, window_start: datetime, as_of: datetime,
-                     margin_rate: float, *, kept: bool) -> Figures:
-    """The figures as of `as_of` (read_totals, then score_totals)."""
-    totals = read_totals(session, audience_id, window_start, as_of, margin_rate, kept=kept)
-    return score_totals(session, audience_id, totals)
-
-
 LOOKBACK_FIELDS = ("frequency", "monetary_cents", "recency_days")
 
 
-def read_totals(session: Session, audience_id: int, window_start: datetime, as_of: datetime, margin_rate: float,
-                *, kept: bool) -> Totals:
-    """Every customer's lifetime and lookback figures (read_lifetime, and add_lookback where the
-    lookback is not kept)."""
+def customer_figures(session: Session, audience_id: int, window_start: datetime, as_of: datetime,
+                     margin_rate: float, *, kept: bool) -> Figures:
+    """The figures as of `as_of`: the lifetime totals (read_lifetime), the lookback's where they are
+    not kept (add_lookback), then the scores (score_totals)."""
     totals = read_lifetime(session, audience_id, as_of, margin_rate, kept=kept)
-    if "frequency" not in totals.values:
+    if not totals.has_lookback:
         add_lookback(session, totals, audience_id, window_start, as_of)
-    return totals
+    return score_totals(session, audience_id, totals)
 
 
 def read_lifetime(session: Session, audience_id: int, as_of: datetime, margin_rate: float, *, kept: bool) -> Totals:
@@ -121,7 +118,7 @@ def score_totals(session: Session, audience_id: int, totals: Totals) -> Figures:
         scores["m"][lookback] = rank_scores(cents[lookback], n)
         email_order = _email_positions(session, totals.source, audience_id, ids)
         scores["before"][lookback] = cents_before(cents[lookback], email_order[lookback])
-    return Figures(ids, values, scores["r"], scores["f"], scores["m"], scores["before"], n, int(cents[lookback].sum()))
+    return Figures(ids, values, scores["r"], scores["f"], scores["m"], scores["before"], int(cents[lookback].sum()))
 
 
 def rank_scores(values: np.ndarray, customers: int) -> np.ndarray:

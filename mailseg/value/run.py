@@ -39,7 +39,7 @@ from ..models import PROSPECT, Audience, SubscriberValue, UTCDateTime, ValueChan
 from ..models.audience import SUBSCRIBER_KEY
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import create_staging, drop_staging, sort_memory, stage, without_jit, written_rows
+from ..sqlutil import create_staging, drop_staging, sort_memory, without_jit, written_rows
 from .columns import write_columns
 from .figures import ABC_CLASSES, Figures, abc_codes, add_lookback, read_lifetime, score_totals
 from .model import Modelled, fit_and_predict, latest_model, model_parameters
@@ -109,7 +109,7 @@ def value_audience(session: Session, audience_id: int, settings: ValueConfig, *,
         # aggregates the lookback's orders).
         with ThreadPoolExecutor(max_workers=1) as pool:
             modelling = pool.submit(fit_and_predict, settings, as_of, dict(totals.values))
-            if "frequency" not in totals.values:
+            if not totals.has_lookback:
                 add_lookback(session, totals, audience_id, window_start, as_of)
             figures = score_totals(session, audience_id, totals)
             _stage_others(session, audience_id, totals.source)

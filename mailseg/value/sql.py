@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (Date, Float, Integer, Numeric, String, Table, and_, case, cast, extract, func, literal, null,
+from sqlalchemy import (BigInteger, Date, Float, Integer, Numeric, String, Table, and_, case, cast, extract, func, literal, null,
                         or_, select, text)
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,16 @@ def whole_days(session: Session, later: datetime, earlier):
     return cast(func.floor(extract("epoch", later_value - earlier) / 86400), Integer)
 
 
+def in_window(moment, window_start: datetime, as_of: datetime):
+    """A moment inside a lookback window: window_start < moment <= as_of."""
+    return and_(moment > literal(window_start, UTCDateTime), moment <= literal(as_of, UTCDateTime))
+
+
+def whole_cents(amounts):
+    """A sum of amounts in whole cents, as a BIGINT (the ties of M scores and ABC are exact in cents)."""
+    return cast(func.round(amounts * 100), BigInteger)
+
+
 def counted_order():
     """A purchase that counts: not cancelled, not refunded (the order's state, see models/events.py)."""
     return and_(EVENTS.c.type == "purchase",
@@ -98,12 +108,10 @@ def lookback_totals(session: Session, totals: Table, audience_id: int, window_st
     key in numpy (figures.py), which costs less than joining the two in SQL."""
     k = totals.c
     return (select(EVENTS.c.subscriber_id, func.count().label("frequency"),
-                   cast(func.round(func.sum(func.coalesce(EVENTS.c.amount, 0)) * 100), Integer).label("monetary_cents"),
+                   whole_cents(func.sum(func.coalesce(EVENTS.c.amount, 0))).label("monetary_cents"),
                    whole_days(session, as_of, func.max(EVENTS.c.occurred_at)).label("recency_days"))
             .join(totals, k.subscriber_id == EVENTS.c.subscriber_id)
-            .where(k.audience_id == audience_id, counted_order(),
-                   EVENTS.c.occurred_at > literal(window_start, UTCDateTime),
-                   EVENTS.c.occurred_at <= literal(as_of, UTCDateTime))
+            .where(k.audience_id == audience_id, counted_order(), in_window(EVENTS.c.occurred_at, window_start, as_of))
             .group_by(EVENTS.c.subscriber_id))
 
 

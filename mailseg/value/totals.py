@@ -23,14 +23,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import (BigInteger, Column, Integer, MetaData, String, Table, and_, case, cast, delete, func, insert,
-                        literal, null, select, text, tuple_, update)
+from sqlalchemy import (Column, Integer, MetaData, String, Table, case, delete, func, insert, literal, null, select,
+                        text, tuple_, update)
 from sqlalchemy.orm import Session
 
 from ..models import Audience, OrderChange, OrderTotals, UTCDateTime, utcnow
 from ..models.audience import SUBSCRIBER_KEY
 from ..sqlutil import analyze_staging, analyze_written, drop_staging, stage, written_rows
-from .sql import EVENTS, SUBSCRIBERS, counted_order, day_key, lookback_totals
+from .sql import EVENTS, SUBSCRIBERS, counted_order, day_key, in_window, lookback_totals, whole_cents
 
 ORDER_TOTALS = OrderTotals.__table__
 ORDER_CHANGES = OrderChange.__table__
@@ -87,10 +87,9 @@ def order_totals_select(session: Session, audience_id: int, *, as_of: datetime |
     o = orders.c
     lookback: list = [null().label("lookback_orders"), null().label("lookback_cents")]
     if window is not None:
-        inside = and_(o.occurred_at > literal(window[0], UTCDateTime), o.occurred_at <= literal(window[1], UTCDateTime))
+        inside = in_window(o.occurred_at, *window)
         lookback = [func.sum(case((inside, 1), else_=0)).label("lookback_orders"),
-                    cast(func.round(func.sum(case((inside, o.amount), else_=0)) * 100), BigInteger)
-                    .label("lookback_cents")]
+                    whole_cents(func.sum(case((inside, o.amount), else_=0))).label("lookback_cents")]
     return (
         select(o.subscriber_id, literal(audience_id).label("audience_id"), func.count().label("orders"),
                func.max(o.day_rank).label("days"),

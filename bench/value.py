@@ -116,7 +116,7 @@ def build(dialect: str, url: str, subscribers: int) -> None:
     log(f"built in {time.perf_counter() - started:.1f} s")
 
 
-def value_once(url: str) -> dict:
+def value_once(url: str, statements_shown: int) -> dict:
     db = Database(url)
     statements = _time_statements(db.engine)
     with db.session() as session:
@@ -128,7 +128,8 @@ def value_once(url: str) -> dict:
     db.dispose()
     return {"seconds": seconds, "customers": result.customers, "model_fitted": result.model_fitted,
             "model": result.model, "reason": result.model_reason, "rows_written": result.rows_written,
-            "history_rows_written": history_after - history_before, "statements": _slowest(statements),
+            "history_rows_written": history_after - history_before,
+            "statements": _slowest(statements, statements_shown),
             "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -149,19 +150,20 @@ def _time_statements(engine) -> list:
 
 def _slowest(statements: list, count: int = 6) -> list:
     """The slowest statements (seconds, their first words) and the run's total in SQL."""
-    top = [[round(s, 2), text[:70]] for s, text in sorted(statements, reverse=True)[:count]]
+    top = [[round(s, 3), text[:110]] for s, text in sorted(statements, reverse=True)[:count]]
     return [[round(sum(s for s, _ in statements), 2), "(all statements)"], *top]
 
 
-def run_value_process(url: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--db", "sqlite", "--value-url", url],
+def run_value_process(url: str, statements_shown: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--db", "sqlite", "--value-url", url,
+                          "--statements", str(statements_shown)],
                          check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _log_statements(run: dict) -> None:
     for seconds, statement in run.get("statements", []):
-        log(f"    {seconds:7.2f} s  {statement}")
+        log(f"    {seconds:7.3f} s  {statement}")
 
 
 def add_days_orders(url: str, subscribers: int) -> None:
@@ -199,7 +201,7 @@ def add_days_orders(url: str, subscribers: int) -> None:
         f"{NEW_SUBSCRIBERS} new subscribers")
 
 
-def measure(url: str) -> None:
+def measure(url: str, statements_shown: int) -> None:
     engine = create_engine(url)
     with engine.connect() as conn:
         orders = conn.execute(text("SELECT count(*) FROM events WHERE type = 'purchase'")).scalar_one()
@@ -209,18 +211,18 @@ def measure(url: str) -> None:
     scans = [bare_scan(url, BARE_SCAN) for _ in range(2)]  # the first warms the cache
     scan = min(scans)
     log(f"bare scan: {', '.join(f'{s:.2f} s' for s in scans)}")
-    first = run_value_process(url)
+    first = run_value_process(url, statements_shown)
     model = first["model"] or {}
     log(f"first value run: {first['seconds']:.2f} s, {first['customers']} customers, model fitted "
         f"{first['model_fitted']} {first['reason'] or ''}, {first['history_rows_written']} history rows, "
         f"peak memory {first['max_rss_mb']:.0f} MB; BG/NBD {model.get('bgnbd')}")
     _log_statements(first)
-    second = run_value_process(url)
+    second = run_value_process(url, statements_shown)
     log(f"second value run: {second['seconds']:.2f} s, {second['history_rows_written']} history rows, "
         f"{second['rows_written']} value rows written, peak memory {second['max_rss_mb']:.0f} MB")
     _log_statements(second)
     add_days_orders(url, subscribers)
-    third = run_value_process(url)
+    third = run_value_process(url, statements_shown)
     log(f"third value run (after a day's orders): {third['seconds']:.2f} s, {third['history_rows_written']} history "
         f"rows, {third['rows_written']} value rows written, peak memory {third['max_rss_mb']:.0f} MB")
     _log_statements(third)
@@ -257,21 +259,23 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="Fraction of the full size (default 1).")
     parser.add_argument("--postgres-url", default=os.environ.get("MAILSEG_BENCH_POSTGRES_URL", DEFAULT_PG))
     parser.add_argument("--keep", metavar="NAME", help="Build into this PostgreSQL database once and keep it.")
+    parser.add_argument("--statements", type=int, default=6, metavar="N",
+                        help="How many of each run's slowest statements to show (default 6).")
     parser.add_argument("--value-url", help=argparse.SUPPRESS)  # internal: one value run, JSON out
     args = parser.parse_args()
     if args.value_url:
-        print(json.dumps(value_once(args.value_url)))
+        print(json.dumps(value_once(args.value_url, args.statements)))
         return
     subscribers = int(FULL_SIZE[args.db] * args.scale)
     if args.keep:
         url = kept_database(args.postgres_url, args.keep, subscribers, WRITTEN,
                             lambda url: build("postgresql", url, subscribers))
         _forget_days_orders(url)
-        measure(url)
+        measure(url, args.statements)
         return
     with scratch_database(args.db, args.postgres_url) as url:
         build(args.db, url, subscribers)
-        measure(url)
+        measure(url, args.statements)
 
 
 if __name__ == "__main__":

@@ -94,7 +94,13 @@ def test_marks_of_other_audiences_stay(session):
 def test_runs_on_kept_totals_give_the_values_of_a_full_rebuild(session):
     audience = make_audience(session)
     emails = simulated_buyers(session, audience, 60, end=AS_OF - timedelta(days=3))
+    make_subscriber(session, audience, "lapsing@example.com")
+    make_order(session, audience, "lapsing@example.com", AS_OF - timedelta(days=4), 30, order_id="only")
+    session.commit()
     value_audience(session, audience.id, settings(), as_of=AS_OF - timedelta(days=2))
+    # the one order of a customer refunded: the kept totals lose them, the routine run makes them a prospect
+    make_order(session, audience, "lapsing@example.com", AS_OF - timedelta(days=4), 30, order_id="only",
+               status="refunded")
     for n, email in enumerate(emails[:20]):
         make_order(session, audience, email, AS_OF - timedelta(hours=n + 1), 10 + n)
     make_order(session, audience, emails[30], AS_OF - timedelta(hours=3), 99, order_id="late")
@@ -104,10 +110,11 @@ def test_runs_on_kept_totals_give_the_values_of_a_full_rebuild(session):
     make_order(session, audience, "first@example.com", AS_OF - timedelta(hours=5), 42)  # a first order
     session.commit()
     routine = value_audience(session, audience.id, settings(), as_of=AS_OF)
-    assert routine.totals == {"rebuilt": False, "subscribers": 22, "lookback": "slid"}
+    assert routine.totals == {"rebuilt": False, "subscribers": 23, "lookback": "slid"}
     by_email = dict(session.execute(select(Subscriber.email, SubscriberValue.rfm_segment)
                                     .join(SubscriberValue, SubscriberValue.subscriber_id == Subscriber.id)).all())
     assert by_email["newcomer@example.com"] == "prospect" and by_email["first@example.com"] != "prospect"
+    assert by_email["lapsing@example.com"] == "prospect"
     after_routine = stored_values(session)
     rebuilt = value_audience(session, audience.id, settings(), as_of=AS_OF, rebuild_totals=True)
     assert rebuilt.totals["rebuilt"] and rebuilt.rows_written == 0

@@ -41,6 +41,8 @@ class Totals:
     source: Table
     ids: np.ndarray
     values: dict[str, np.ndarray]
+    # whether `source` holds the lookback figures (the kept order totals, slid to the run's window)
+    kept: bool = False
 
     @property
     def has_lookback(self) -> bool:
@@ -90,7 +92,7 @@ def read_lifetime(session: Session, audience_id: int, as_of: datetime, margin_ra
     values = {name: data[:, n] for n, name in enumerate(fields)}
     if kept:
         values["recency_days"][values["frequency"] == 0] = np.nan  # read as 0 where NULL
-    return Totals(source, ids, values)
+    return Totals(source, ids, values, kept)
 
 
 def add_lookback(session: Session, totals: Totals, audience_id: int, window_start: datetime, as_of: datetime) -> None:
@@ -116,8 +118,8 @@ def score_totals(session: Session, audience_id: int, totals: Totals) -> Figures:
         scores["r"][lookback] = rank_scores(-values["recency_days"][lookback], n)
         scores["f"][lookback] = rank_scores(frequency[lookback], n)
         scores["m"][lookback] = rank_scores(cents[lookback], n)
-        email_order = _email_positions(session, totals.source, audience_id, ids)
-        scores["before"][lookback] = cents_before(cents[lookback], email_order[lookback])
+        email_order = _email_positions(session, totals, audience_id, lookback)
+        scores["before"][lookback] = cents_before(cents[lookback], email_order)
     return Figures(ids, values, scores["r"], scores["f"], scores["m"], scores["before"], int(cents[lookback].sum()))
 
 
@@ -156,10 +158,15 @@ def abc_codes(cents_before: np.ndarray, cents_total: int, abc_a: float, abc_b: f
     return codes
 
 
-def _email_positions(session: Session, source, audience_id: int, ids: np.ndarray) -> np.ndarray:
-    """Each of `ids`' position in the email order of the subscribers in the totals `source`."""
+def _email_positions(session: Session, totals: Totals, audience_id: int, lookback: np.ndarray) -> np.ndarray:
+    """The position of each customer with an order in the lookback (`lookback`: a mask over the
+    totals' ids) in email order among them. The database sorts only them where the kept totals say
+    who they are (a quarter fewer than all customers in the benchmark), else all the totals' customers."""
+    source = totals.source
     in_totals = select(source.c.subscriber_id).where(source.c.audience_id == audience_id)
+    if totals.kept:
+        in_totals = in_totals.where(source.c.lookback_orders > 0)
     ordered = read_ordered_keys(session, SUBSCRIBERS.c.id, SUBSCRIBERS.c.email, SUBSCRIBERS.c.id.in_(in_totals))
-    positions = np.empty(len(ids), dtype=np.int64)
-    positions[np.searchsorted(ids, ordered)] = np.arange(len(ordered))
-    return positions
+    positions = np.full(len(totals.ids), -1, dtype=np.int64)
+    positions[np.searchsorted(totals.ids, ordered)] = np.arange(len(ordered))
+    return positions[lookback]

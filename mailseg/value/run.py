@@ -112,7 +112,7 @@ def value_audience(session: Session, audience_id: int, settings: ValueConfig, *,
             if not totals.has_lookback:
                 add_lookback(session, totals, audience_id, window_start, as_of)
             figures = score_totals(session, audience_id, totals)
-            _stage_others(session, audience_id, totals.source)
+            _stage_others(session, audience_id, totals.source, refresh.summed_again)
             modelled = modelling.result()
         customer_clv = _stage_computed(session, audience_id, settings, rules, as_of, run.id, result, figures, modelled)
         _advance(progress)
@@ -266,15 +266,16 @@ PROSPECT_ROW = {name: null() for name in VALUE_COLUMNS} | {"frequency": literal(
                                                            "rfm_segment": literal(PROSPECT)}
 
 
-def _changed_others(session: Session, audience_id: int, customers: Table) -> list:
+def _changed_others(session: Session, audience_id: int, customers: Table, lapsing: Table | None) -> list:
     """Named statements "value changed" (others), for the subscribers of the audience without a
     counted order up to as_of (not in `customers`, the order totals the run read), most of an
     audience: those without a stored row (new subscribers: a NOT EXISTS over the keys, skipped when
     the audience has as many stored rows as subscribers: rows are only ever written for its
     subscribers, one each), then those whose stored row is not the prospect row (lapsed customers: one
-    pass over the stored rows), with their stored RFM segment, ABC class and quadrant. They need only
-    the customers' keys: the run stages them while the models are fitted. One statement over
-    subscribers joined to their rows took twice as long."""
+    pass over the stored rows, or only over those of `lapsing`, the subscribers the kept totals may have
+    lost since the last run: TotalsRefresh.summed_again), with their stored RFM segment, ABC class and
+    quadrant. They need only the customers' keys: the run stages them while the models are fitted. One
+    statement over subscribers joined to their rows took twice as long."""
     v = VALUES.c
 
     def customer(key):
@@ -288,6 +289,8 @@ def _changed_others(session: Session, audience_id: int, customers: Table) -> lis
                       ~select(v.subscriber_id).where(v.subscriber_id == SUBSCRIBERS.c.id).exists()))
     lapsed = (select(v.subscriber_id, *prospect, *(v[column] for column in FAMILY_COLUMNS.values()))
               .where(v.audience_id == audience_id, ~customer(v.subscriber_id), _differs(PROSPECT_ROW)))
+    if lapsing is not None:
+        lapsed = lapsed.where(select(lapsing.c.subscriber_id).where(lapsing.c.subscriber_id == v.subscriber_id).exists())
     subscribers = session.scalar(select(func.count()).where(SUBSCRIBERS.c.audience_id == audience_id))
     stored = session.scalar(select(func.count()).select_from(VALUES).where(v.audience_id == audience_id))
     return [missing, lapsed] if subscribers != stored else [lapsed]
@@ -301,10 +304,10 @@ def _differs(new: dict):
 CHANGED_COLUMNS = ["subscriber_id", *VALUE_COLUMNS, *OLD.values()]
 
 
-def _stage_others(session: Session, audience_id: int, customers: Table) -> None:
+def _stage_others(session: Session, audience_id: int, customers: Table, lapsing: Table | None) -> None:
     """The staging table of changed rows, with those of the subscribers who are not customers."""
     create_staging(session, CHANGED_TABLE, key="subscriber_id")
-    for others in _changed_others(session, audience_id, customers):
+    for others in _changed_others(session, audience_id, customers, lapsing):
         session.execute(insert(CHANGED_TABLE).from_select(CHANGED_COLUMNS, others))
 
 

@@ -54,6 +54,14 @@ class TotalsRefresh:
     # whether the kept totals hold no order after the run's as_of (they are then its totals)
     covers: bool = True
 
+    @property
+    def summed_again(self) -> Table | None:
+        """The only subscribers who can have left the kept totals since the last run (their orders all
+        cancelled): the marks this refresh consumed (staged; dropped with the run's other staging
+        tables). None when everyone may have: the totals were rebuilt, or they are not the run's (an
+        order after as_of)."""
+        return MARKED if self.covers and not self.rebuilt else None
+
 
 def order_totals_select(session: Session, audience_id: int, *, as_of: datetime | None = None,
                         only_marked: bool = False, window: tuple[datetime, datetime] | None = None):
@@ -128,7 +136,8 @@ def refresh_order_totals(session: Session, audience_id: int, window_start: datet
 
 def _sum_marked(session: Session, audience_id: int, window: tuple[datetime, datetime]) -> int:
     """The marked subscribers' rows summed again (lookback figures for `window` included), then
-    exactly the marks read deleted; returns how many subscribers."""
+    exactly the marks read deleted; returns how many subscribers. The marks stay staged for the
+    caller (TotalsRefresh.summed_again)."""
     drop_staging(session, MARKS)
     stage(session, MARKS, select(ORDER_CHANGES).where(ORDER_CHANGES.c.audience_id == audience_id),
           key="subscriber_id")
@@ -140,7 +149,6 @@ def _sum_marked(session: Session, audience_id: int, window: tuple[datetime, date
             TOTAL_COLUMNS, order_totals_select(session, audience_id, only_marked=True, window=window)))
         key = tuple_(ORDER_CHANGES.c.subscriber_id, ORDER_CHANGES.c.mark)
         session.execute(delete(ORDER_CHANGES).where(key.in_(select(MARKED.c.subscriber_id, MARKED.c.mark))))
-    drop_staging(session, MARKS)
     return subscribers or 0
 
 

@@ -215,13 +215,28 @@ def expected_purchases(model: BgNbd, t: float, x, t_x, T) -> np.ndarray:
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     if t <= 0:
         return np.zeros_like(x)
+    return _purchase_head(model, x) * _purchase_body(model, t, x, T) / _purchase_tail(model, x, t_x, T)
+
+
+def _purchase_head(model: BgNbd, x: np.ndarray) -> np.ndarray:
+    """(a + b + x - 1) / (a - 1): the factor of (10) that depends on x alone."""
+    return (model.a + model.b + x - 1) / (model.a - 1)
+
+
+def _purchase_body(model: BgNbd, t: float, x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """1 - ((alpha + T) / (alpha + T + t))^(r + x) 2F1(r + x, b + x; a + b + x - 1; t / (alpha + T + t)):
+    the factor of (10) that depends on the horizon t, and on x and T alone, not on t_x."""
     r, alpha, a, b = model.r, model.alpha, model.a, model.b
     hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
-    head = (a + b + x - 1) / (a - 1)
-    body = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp
+    return 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp
+
+
+def _purchase_tail(model: BgNbd, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """1 + [x > 0] a / (b + x - 1) ((alpha + T) / (alpha + t_x))^(r + x): the divisor of (10), the
+    same for every horizon."""
+    r, alpha, a, b = model.r, model.alpha, model.a, model.b
     repeat = (x > 0).astype(float)
-    tail = 1 + repeat * (a / (b + x - 1 + (1 - repeat))) * ((alpha + T) / (alpha + t_x)) ** (r + x)
-    return head * body / tail
+    return 1 + repeat * (a / (b + x - 1 + (1 - repeat))) * ((alpha + T) / (alpha + t_x)) ** (r + x)
 
 
 def expected_order_value(model: GammaGamma, x, m) -> np.ndarray:
@@ -236,23 +251,22 @@ def clv(model: BgNbd, spend: GammaGamma, month_weeks: list[float], x, t_x, T, m,
     CLV = sum over months i = 1..H of (E[Y(t_i)] - E[Y(t_(i-1))]) x E[M] x margin / (1 + d)^i and
     month_weeks[i-1] = t_i, the weeks from as_of to the end of month i.
 
-    The purchase terms (twelve hyp2f1 evaluations per customer, most of the predictions' time) depend
-    on (x, t_x, T) alone, whole numbers of days: they are computed once per distinct triple (395,620 of
-    498,649 customers in the benchmark, fewer where purchase days repeat) and gathered. Splitting them
-    over two threads gained nothing on two cores shared with the database (docs/BENCHMARKS.md)."""
+    E[Y(t)] = head(x) body(t, x, T) / tail(x, t_x, T) (expected_purchases), so the sum is head / tail
+    times the discounted steps of the body. The body's twelve hyp2f1 evaluations, most of the
+    predictions' time, depend on (x, T) alone: they are computed once per distinct pair (purchase
+    days make T a whole number of days: 16,231 pairs for 498,649 customers in the benchmark) and
+    gathered; head and tail once per customer: 0.13 s, where computing everything once per distinct
+    (x, t_x, T) triple (395,620) took 0.88 s (docs/BENCHMARKS.md, issue 13)."""
+    x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     value = expected_order_value(spend, x, m)
-    keys, _, inverse = _unique_rows(x, t_x, T)
-    ux, ut, uT = keys[:, 0], keys[:, 1], keys[:, 2]
-    total = np.zeros(len(ux))
-    before = np.zeros_like(total)
+    pairs, _, inverse = _unique_rows(x, T)
+    px, pT = pairs[:, 0], pairs[:, 1]
+    steps = np.zeros(len(px))
+    body = np.zeros_like(steps)
     for i, weeks in enumerate(month_weeks, start=1):
-        upto = expected_purchases(model, weeks, ux, ut, uT)
-        total += (upto - before) / (1 + discount_rate_monthly) ** i
-        before = upto
-    return before[inverse], value, total[inverse] * value * np.asarray(margin_rate, dtype=float)
-
-
-def p_alive_distinct(model: BgNbd, x, t_x, T) -> np.ndarray:
-    """p_alive computed once per distinct (x, t_x, T), as clv() does."""
-    keys, _, inverse = _unique_rows(x, t_x, T)
-    return p_alive(model, keys[:, 0], keys[:, 1], keys[:, 2])[inverse]
+        upto = _purchase_body(model, weeks, px, pT)
+        steps += (upto - body) / (1 + discount_rate_monthly) ** i
+        body = upto
+    per_customer = _purchase_head(model, x) / _purchase_tail(model, x, t_x, T)
+    return (per_customer * body[inverse], value,
+            per_customer * steps[inverse] * value * np.asarray(margin_rate, dtype=float))

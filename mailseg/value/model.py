@@ -71,7 +71,7 @@ def predict(bgnbd: clv.BgNbd, gg: clv.GammaGamma, settings: ValueConfig, as_of: 
     """p_alive, expected orders over the horizon, expected order value and CLV, vectorised."""
     weeks = [(months_before(as_of, -i) - as_of).total_seconds() / 604800 for i in range(1, settings.horizon_months + 1)]
     expected, order_value, value = clv.clv(bgnbd, gg, weeks, x, t_x, T, spend, rate, settings.discount_rate_monthly)
-    return {"p_alive": clv.p_alive_distinct(bgnbd, x, t_x, T), "expected_orders": expected,
+    return {"p_alive": clv.p_alive(bgnbd, x, t_x, T), "expected_orders": expected,
             "expected_order_value": order_value, "clv": value}
 
 

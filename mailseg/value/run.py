@@ -39,7 +39,7 @@ from ..models import PROSPECT, Audience, SubscriberValue, UTCDateTime, ValueChan
 from ..models.audience import SUBSCRIBER_KEY
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import create_staging, drop_staging, sort_memory, without_jit, written_rows
+from ..sqlutil import analyze_written, create_staging, drop_staging, sort_memory, without_jit, written_rows
 from .columns import write_columns
 from .figures import ABC_CLASSES, Figures, abc_codes, add_lookback, read_lifetime, score_totals
 from .model import Modelled, fit_and_predict, latest_model, model_parameters
@@ -348,7 +348,11 @@ def _store_values(session: Session, audience_id: int, as_of: datetime, run_id: i
     rows = select(f.subscriber_id, literal(audience_id), literal(as_of, UTCDateTime), literal(run_id),
                   *(f[name] for name in VALUE_COLUMNS)).where(~stored)
     columns = ["subscriber_id", "audience_id", "as_of", "run_id", *VALUE_COLUMNS]
-    return updated + written_rows(session, insert(VALUES).from_select(columns, rows))
+    inserted = written_rows(session, insert(VALUES).from_select(columns, rows))
+    # the next run joins the stored rows: planned with stale counts after a first run (1,000,000 rows
+    # taken for 730,000), the joins hashed them instead of the smaller computed table
+    analyze_written(session, {VALUES.name: inserted})
+    return updated + inserted
 
 
 def _count(session: Session, audience_id: int, result: ValueResult) -> None:

@@ -11,11 +11,11 @@ docs/BENCHMARKS.md, issue 13):
    (model.py, clv.py); too little data or no convergence: no new model, the stored predictions of the
    last good model stay, and the summary says why. Meanwhile the RFM scores and ABC positions are
    computed (figures.py; the database sorts the customers by email for the ABC ties; as of a past
-   moment it aggregates the lookback's orders first);
+   moment it aggregates the lookback's orders first), prospect rows are stored for the subscribers
+   never valued, and the lapsed customers' rows staged as changed;
 3. all of it COPYed into one staging table (temporary; on Citus distributed, sqlutil.create_staging);
-4. "value changed": the other subscribers' stored rows compared with the prospect row (staged
-   during step 2), then every customer's new row (segment rules, ABC classes, quadrants) compared
-   with the stored one in one join, keeping only the rows that differ;
+4. "value changed": every customer's new row (segment rules, ABC classes, quadrants) compared with
+   the stored one in one join, keeping only the rows that differ;
 5. history rows for the changed rows whose RFM segment, ABC class or quadrant moved, and the
    changed rows stored: an UPDATE of the stored ones, an INSERT of the new ones (a run without new
    orders writes nothing).
@@ -29,8 +29,8 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import (BigInteger, Column, Float, Integer, MetaData, Numeric, Table, case, cast, func, insert,
-                        literal, null, or_, select, update)
+from sqlalchemy import (BigInteger, Column, Float, Integer, MetaData, Numeric, Table, case, cast, column, func,
+                        insert, literal, null, or_, select, table, update)
 from sqlalchemy.orm import Session
 
 from ..config import ValueConfig
@@ -39,7 +39,7 @@ from ..models import PROSPECT, Audience, SubscriberValue, UTCDateTime, ValueChan
 from ..models.audience import SUBSCRIBER_KEY
 from ..progress import Progress
 from ..runs import finish_run, recorded_run
-from ..sqlutil import analyze_written, create_staging, drop_staging, sort_memory, without_jit, written_rows
+from ..sqlutil import analyze_written, create_staging, drop_staging, sort_memory, stage, without_jit, written_rows
 from .columns import write_columns
 from .figures import ABC_CLASSES, Figures, abc_codes, add_lookback, read_lifetime, score_totals
 from .model import Modelled, fit_and_predict, latest_model, model_parameters
@@ -49,7 +49,7 @@ from .totals import MARKS, TOTALS_AS_OF, refresh_order_totals
 
 JOB = "value"
 VALUE_STEPS = 6
-COMPUTED, CHANGED = "value_computed", "value_changed"
+COMPUTED, CHANGED, NEW_PROSPECTS = "value_computed", "value_changed", "value_new_prospects"
 VALUES = SubscriberValue.__table__
 # Columns compared to decide whether a stored row changed (as_of and run_id follow the change).
 VALUE_COLUMNS = ("frequency", "monetary", "recency_days", "r_score", "f_score", "m_score", "rfm_segment",
@@ -104,15 +104,15 @@ def value_audience(session: Session, audience_id: int, settings: ValueConfig, *,
         totals = read_lifetime(session, audience_id, as_of, settings.margin_rate, kept=refresh.covers)
         _advance(progress)
         # The models need only the lifetime totals: they are fitted and predict (numpy and scipy, which
-        # release the GIL) while the database sorts the customers by email for the ABC ties and stages
-        # the changed rows of everyone who is not a customer (and, as of a past moment, first
-        # aggregates the lookback's orders).
+        # release the GIL) while the database sorts the customers by email for the ABC ties and writes
+        # the rows of everyone who is not a customer (and, as of a past moment, first aggregates the
+        # lookback's orders).
         with ThreadPoolExecutor(max_workers=1) as pool:
             modelling = pool.submit(fit_and_predict, settings, as_of, dict(totals.values))
             if not totals.has_lookback:
                 add_lookback(session, totals, audience_id, window_start, as_of)
             figures = score_totals(session, audience_id, totals)
-            _stage_others(session, audience_id, totals.source, refresh.summed_again)
+            prospects = _store_others(session, audience_id, totals.source, refresh.summed_again, as_of, run.id)
             modelled = modelling.result()
         customer_clv = _stage_computed(session, audience_id, settings, rules, as_of, run.id, result, figures, modelled)
         _advance(progress)
@@ -121,7 +121,7 @@ def value_audience(session: Session, audience_id: int, settings: ValueConfig, *,
         _advance(progress)
         result.changes = _write_history(session, audience_id, as_of, run.id)
         _advance(progress)
-        result.rows_written = _store_values(session, audience_id, as_of, run.id)
+        result.rows_written = prospects + _store_values(session, audience_id, as_of, run.id)
         _advance(progress)
         _count(session, audience_id, result)
         _drop_temporary(session)
@@ -145,7 +145,7 @@ def _advance(progress: Progress | None) -> None:
 
 
 def _drop_temporary(session: Session) -> None:
-    drop_staging(session, CHANGED, COMPUTED, TOTALS_AS_OF.name, MARKS)
+    drop_staging(session, CHANGED, COMPUTED, NEW_PROSPECTS, TOTALS_AS_OF.name, MARKS)
 
 
 _META = MetaData()
@@ -238,7 +238,7 @@ def _changed_customers(rules, result: ValueResult):
     """Named statement "value changed" (customers): the row each subscriber with a counted order up
     to as_of will have (the computed figures, scores, segment and ABC codes, predictions; the quadrant
     from the engagement class), kept only where it differs from the stored row, with the stored RFM
-    segment, ABC class and quadrant beside it. Everyone else is _changed_others'."""
+    segment, ABC class and quadrant beside it. Everyone else is _store_others'."""
     t, v = COMPUTED_TABLE.c, VALUES.c
     p = _predictions(result.model_fitted)
     new = {
@@ -266,34 +266,45 @@ PROSPECT_ROW = {name: null() for name in VALUE_COLUMNS} | {"frequency": literal(
                                                            "rfm_segment": literal(PROSPECT)}
 
 
-def _changed_others(session: Session, audience_id: int, customers: Table, lapsing: Table | None) -> list:
-    """Named statements "value changed" (others), for the subscribers of the audience without a
-    counted order up to as_of (not in `customers`, the order totals the run read), most of an
-    audience: those without a stored row (new subscribers: a NOT EXISTS over the keys, skipped when
-    the audience has as many stored rows as subscribers: rows are only ever written for its
-    subscribers, one each), then those whose stored row is not the prospect row (lapsed customers: one
-    pass over the stored rows, or only over those of `lapsing`, the subscribers the kept totals may have
-    lost since the last run: TotalsRefresh.summed_again), with their stored RFM segment, ABC class and
-    quadrant. They need only the customers' keys: the run stages them while the models are fitted. One
-    statement over subscribers joined to their rows took twice as long."""
+def _new_prospects(session: Session, audience_id: int, customers: Table, as_of: datetime, run_id: int) -> int:
+    """Named statements "new prospects": the subscribers of the audience without a stored row and
+    without a counted order up to as_of (not in `customers`, the order totals the run read: a NOT
+    EXISTS on the subscriber key through the totals' key index; on Citus a join per shard, where a
+    NOT IN's list was pulled to the coordinator and the rows repartitioned), stored as prospect rows.
+    Their keys are staged first: an INSERT into the stored rows reading their own table planned a
+    nested loop over it when its statistics took it for empty (a first run after a TRUNCATE), and
+    rescanned the rows it was inserting (minutes at 500,000). They need no history (a subscriber
+    never valued enters the RFM history only as a customer) and only the customers' keys: the run
+    stores them while the models are fitted, half the rows of a first run. Returns how many."""
     v = VALUES.c
+    stage(session, NEW_PROSPECTS, select(SUBSCRIBERS.c.id.label("subscriber_id"))
+          .where(SUBSCRIBERS.c.audience_id == audience_id, ~_in_table(customers, SUBSCRIBERS.c.id),
+                 ~select(v.subscriber_id).where(v.subscriber_id == SUBSCRIBERS.c.id).exists()),
+          key="subscriber_id")
+    keys = table(NEW_PROSPECTS, column("subscriber_id"))
+    rows = select(keys.c.subscriber_id, literal(audience_id), literal(as_of, UTCDateTime), literal(run_id),
+                  *(PROSPECT_ROW[name] for name in VALUE_COLUMNS))
+    return written_rows(session, insert(VALUES).from_select(STORED_COLUMNS, rows))
 
-    def customer(key):
-        # NOT EXISTS on the subscriber key, through the totals' key index (on Citus a join per shard; a
-        # NOT IN's list was pulled to the coordinator and the rows repartitioned)
-        return select(customers.c.subscriber_id).where(customers.c.subscriber_id == key).exists()
 
+def _in_table(table: Table, key):
+    """EXISTS: `key` is a subscriber key of `table`."""
+    return select(table.c.subscriber_id).where(table.c.subscriber_id == key).exists()
+
+
+def _changed_lapsed(audience_id: int, customers: Table, lapsing: Table | None):
+    """Named statement "value changed" (lapsed): the stored rows that are not the prospect row of the
+    subscribers without a counted order up to as_of any more (their orders cancelled), as prospect
+    rows with their stored RFM segment, ABC class and quadrant beside them. One pass over the stored
+    rows, or only over those of `lapsing`, the subscribers the kept totals may have lost since the
+    last run (TotalsRefresh.summed_again)."""
+    v = VALUES.c
     prospect = [PROSPECT_ROW[name].label(name) for name in VALUE_COLUMNS]
-    missing = (select(SUBSCRIBERS.c.id.label("subscriber_id"), *prospect, *(null() for _ in OLD))
-               .where(SUBSCRIBERS.c.audience_id == audience_id, ~customer(SUBSCRIBERS.c.id),
-                      ~select(v.subscriber_id).where(v.subscriber_id == SUBSCRIBERS.c.id).exists()))
     lapsed = (select(v.subscriber_id, *prospect, *(v[column] for column in FAMILY_COLUMNS.values()))
-              .where(v.audience_id == audience_id, ~customer(v.subscriber_id), _differs(PROSPECT_ROW)))
+              .where(v.audience_id == audience_id, ~_in_table(customers, v.subscriber_id), _differs(PROSPECT_ROW)))
     if lapsing is not None:
-        lapsed = lapsed.where(select(lapsing.c.subscriber_id).where(lapsing.c.subscriber_id == v.subscriber_id).exists())
-    subscribers = session.scalar(select(func.count()).where(SUBSCRIBERS.c.audience_id == audience_id))
-    stored = session.scalar(select(func.count()).select_from(VALUES).where(v.audience_id == audience_id))
-    return [missing, lapsed] if subscribers != stored else [lapsed]
+        lapsed = lapsed.where(_in_table(lapsing, v.subscriber_id))
+    return lapsed
 
 
 def _differs(new: dict):
@@ -302,13 +313,20 @@ def _differs(new: dict):
 
 
 CHANGED_COLUMNS = ["subscriber_id", *VALUE_COLUMNS, *OLD.values()]
+STORED_COLUMNS = ["subscriber_id", "audience_id", "as_of", "run_id", *VALUE_COLUMNS]
 
 
-def _stage_others(session: Session, audience_id: int, customers: Table, lapsing: Table | None) -> None:
-    """The staging table of changed rows, with those of the subscribers who are not customers."""
+def _store_others(session: Session, audience_id: int, customers: Table, lapsing: Table | None, as_of: datetime,
+                  run_id: int) -> int:
+    """The subscribers who are not customers: prospect rows stored for those never valued (when the
+    audience has more subscribers than stored rows: rows are only ever written for its subscribers,
+    one each), the changed rows of the lapsed staged in the changed table (created here). Returns
+    the rows stored."""
     create_staging(session, CHANGED_TABLE, key="subscriber_id")
-    for others in _changed_others(session, audience_id, customers, lapsing):
-        session.execute(insert(CHANGED_TABLE).from_select(CHANGED_COLUMNS, others))
+    session.execute(insert(CHANGED_TABLE).from_select(CHANGED_COLUMNS, _changed_lapsed(audience_id, customers, lapsing)))
+    subscribers = session.scalar(select(func.count()).where(SUBSCRIBERS.c.audience_id == audience_id))
+    stored = session.scalar(select(func.count()).select_from(VALUES).where(VALUES.c.audience_id == audience_id))
+    return _new_prospects(session, audience_id, customers, as_of, run_id) if subscribers != stored else 0
 
 
 def _stage_customers(session: Session, rules, result: ValueResult) -> None:
@@ -347,8 +365,7 @@ def _store_values(session: Session, audience_id: int, as_of: datetime, run_id: i
         .execution_options(preserve_rowcount=True)).rowcount or 0
     rows = select(f.subscriber_id, literal(audience_id), literal(as_of, UTCDateTime), literal(run_id),
                   *(f[name] for name in VALUE_COLUMNS)).where(~stored)
-    columns = ["subscriber_id", "audience_id", "as_of", "run_id", *VALUE_COLUMNS]
-    inserted = written_rows(session, insert(VALUES).from_select(columns, rows))
+    inserted = written_rows(session, insert(VALUES).from_select(STORED_COLUMNS, rows))
     # the next run joins the stored rows: planned with stale counts after a first run (1,000,000 rows
     # taken for 730,000), the joins hashed them instead of the smaller computed table
     analyze_written(session, {VALUES.name: inserted})

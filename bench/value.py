@@ -218,7 +218,7 @@ def measure(url: str, statements_shown: int) -> None:
         f"{first['model_fitted']} {first['reason'] or ''}, {first['history_rows_written']} history rows, "
         f"peak memory {first['max_rss_mb']:.0f} MB; BG/NBD {model.get('bgnbd')}")
     _log_statements(first)
-    floor = write_floor(url) if engine.dialect.name == "postgresql" else None
+    floor = sum(write_floor(url).values()) if engine.dialect.name == "postgresql" else None
     if floor is not None:
         log(f"first run's write floor (storing its rows, nothing else): {floor:.2f} s = {floor / scan:.2f} x the bare scan")
     second = run_value_process(url, statements_shown)
@@ -250,12 +250,13 @@ def measure(url: str, statements_shown: int) -> None:
 FIRST_RUN_TABLES = ("subscriber_values", "value_changes", "order_totals")
 
 
-def write_floor(url: str) -> float:
+def write_floor(url: str) -> dict[str, float]:
     """Seconds PostgreSQL takes only to store the rows the first run stored (read back after it), as
     INSERT ... SELECT from temporary copies into empty clones of the three tables (same indexes, same
-    fillfactor), in one transaction, rolled back: what any first run must spend whatever it computes."""
+    fillfactor), in one transaction, rolled back: what any first run must spend whatever it computes.
+    Seconds per table."""
     engine = create_engine(url)
-    seconds = 0.0
+    seconds = {}
     with engine.connect() as conn:
         with conn.begin():
             for table in FIRST_RUN_TABLES:
@@ -265,8 +266,9 @@ def write_floor(url: str) -> float:
                 conn.execute(text(f"CREATE TABLE floor_{table} (LIKE {table} INCLUDING ALL){with_options}"))
             for table in FIRST_RUN_TABLES:
                 started = time.perf_counter()
-                conn.execute(text(f"INSERT INTO floor_{table} SELECT * FROM floor_source_{table}"))
-                seconds += time.perf_counter() - started
+                rows = conn.execute(text(f"INSERT INTO floor_{table} SELECT * FROM floor_source_{table}")).rowcount
+                seconds[table] = time.perf_counter() - started
+                log(f"    write floor: {rows} rows into {table} in {seconds[table]:.2f} s")
             conn.rollback()
     engine.dispose()
     return seconds

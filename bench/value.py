@@ -262,25 +262,25 @@ def write_floor(url: str, first_run_id: int) -> dict[str, float]:
     transaction, rolled back: what any first run must spend whatever it computes. Read after the
     third run: the value rows of the subscribers the first run valued, the first run's history rows
     and the order totals. Seconds per table."""
-    rows = {"subscriber_values": "subscriber_id IN (SELECT id FROM subscribers WHERE email NOT LIKE "
-                                 "'day-%@signup.example')",
-            "value_changes": f"run_id = {int(first_run_id)}", "order_totals": "true"}
+    which = {"subscriber_values": "subscriber_id IN (SELECT id FROM subscribers WHERE email NOT LIKE "
+                                  "'day-%@signup.example')",
+             "value_changes": f"run_id = {int(first_run_id)}", "order_totals": "true"}
     engine = create_engine(url)
     seconds = {}
     with engine.connect() as conn:
-        with conn.begin():
-            for table in FIRST_RUN_TABLES:
-                conn.execute(text(f"CREATE TEMPORARY TABLE floor_source_{table} AS SELECT * FROM {table} "
-                                  f"WHERE {rows[table]}"))
-                options = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = :t"), {"t": table}).scalar()
-                with_options = f" WITH ({', '.join(options)})" if options else ""
-                conn.execute(text(f"CREATE TABLE floor_{table} (LIKE {table} INCLUDING ALL){with_options}"))
-            for table in FIRST_RUN_TABLES:
-                started = time.perf_counter()
-                rows = conn.execute(text(f"INSERT INTO floor_{table} SELECT * FROM floor_source_{table}")).rowcount
-                seconds[table] = time.perf_counter() - started
-                log(f"    write floor: {rows} rows into {table} in {seconds[table]:.2f} s")
-            conn.rollback()
+        transaction = conn.begin()
+        for table in FIRST_RUN_TABLES:
+            conn.execute(text(f"CREATE TEMPORARY TABLE floor_source_{table} AS SELECT * FROM {table} "
+                              f"WHERE {which[table]}"))
+            options = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = :t"), {"t": table}).scalar()
+            with_options = f" WITH ({', '.join(options)})" if options else ""
+            conn.execute(text(f"CREATE TABLE floor_{table} (LIKE {table} INCLUDING ALL){with_options}"))
+        for table in FIRST_RUN_TABLES:
+            started = time.perf_counter()
+            stored = conn.execute(text(f"INSERT INTO floor_{table} SELECT * FROM floor_source_{table}")).rowcount
+            seconds[table] = time.perf_counter() - started
+            log(f"    write floor: {stored} rows into {table} in {seconds[table]:.2f} s")
+        transaction.rollback()
     engine.dispose()
     return seconds
 

@@ -121,7 +121,11 @@ def value_audience(session: Session, audience_id: int, settings: ValueConfig, *,
         _advance(progress)
         result.changes = _write_history(session, audience_id, as_of, run.id)
         _advance(progress)
-        result.rows_written = prospects + _store_values(session, audience_id, as_of, run.id)
+        updated, inserted = _store_values(session, audience_id, as_of, run.id)
+        result.rows_written = prospects + updated + inserted
+        # the next run joins the stored rows: planned with stale counts after a first run (1,000,000 rows
+        # taken for 730,000), the joins hashed them instead of the smaller computed table
+        analyze_written(session, {VALUES.name: prospects + inserted})
         _advance(progress)
         _count(session, audience_id, result)
         _drop_temporary(session)
@@ -350,13 +354,14 @@ def _write_history(session: Session, audience_id: int, as_of: datetime, run_id: 
     return changes
 
 
-def _store_values(session: Session, audience_id: int, as_of: datetime, run_id: int) -> int:
+def _store_values(session: Session, audience_id: int, as_of: datetime, run_id: int) -> tuple[int, int]:
     """Named statements "store values": the changed rows (the only ones in the changed table) in two
     statements: an UPDATE ... FROM of the stored rows that changed, a plain INSERT ... SELECT of the
     rows never stored (no stored row: no stored RFM segment beside the row, a column that is never
     NULL). An upsert (INSERT ... ON CONFLICT DO UPDATE) checks the primary key before every insert:
-    1.4 x the plain INSERT on a first run, which writes a row per subscriber (docs/BENCHMARKS.md,
-    issue 13). The audience row is locked for the run, so no other run stores rows in between."""
+    1.4 x the plain INSERT on a first run, which writes a row per customer (docs/BENCHMARKS.md,
+    issue 13). The audience row is locked for the run, so no other run stores rows in between.
+    Returns (rows updated, rows inserted)."""
     f = CHANGED_TABLE.c
     stored = f[OLD["rfm"]].is_not(None)
     updated = session.execute(
@@ -365,11 +370,7 @@ def _store_values(session: Session, audience_id: int, as_of: datetime, run_id: i
         .execution_options(preserve_rowcount=True)).rowcount or 0
     rows = select(f.subscriber_id, literal(audience_id), literal(as_of, UTCDateTime), literal(run_id),
                   *(f[name] for name in VALUE_COLUMNS)).where(~stored)
-    inserted = written_rows(session, insert(VALUES).from_select(STORED_COLUMNS, rows))
-    # the next run joins the stored rows: planned with stale counts after a first run (1,000,000 rows
-    # taken for 730,000), the joins hashed them instead of the smaller computed table
-    analyze_written(session, {VALUES.name: inserted})
-    return updated + inserted
+    return updated, written_rows(session, insert(VALUES).from_select(STORED_COLUMNS, rows))
 
 
 def _count(session: Session, audience_id: int, result: ValueResult) -> None:

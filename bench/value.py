@@ -61,6 +61,8 @@ WRITTEN = "subscriber_values, value_changes, value_models, order_totals, order_c
 # A day's business before the third run: new orders of this many customers, this many refunds, and
 # this many new subscribers (through the one upsert; no orders yet).
 NEW_ORDERS, REFUNDS, NEW_SUBSCRIBERS = 5_000, 500, 1_000
+# The addresses of those sign-ups (day-<n>@signup.example), as a LIKE pattern.
+SIGNUPS_LIKE = "day-%@signup.example"
 
 
 def order_rows(subscribers: int, seed: int = 3):
@@ -263,7 +265,7 @@ def write_floor(url: str, first_run_id: int) -> dict[str, float]:
     third run: the value rows of the subscribers the first run valued, the first run's history rows
     and the order totals. Seconds per table."""
     which = {"subscriber_values": "subscriber_id IN (SELECT id FROM subscribers WHERE email NOT LIKE "
-                                  "'day-%@signup.example')",
+                                  f"'{SIGNUPS_LIKE}')",
              "value_changes": f"run_id = {int(first_run_id)}", "order_totals": "true"}
     engine = create_engine(url)
     seconds = {}
@@ -300,7 +302,7 @@ def _forget_days_orders(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM events WHERE order_id LIKE 'day-%'"))
-        conn.execute(text("DELETE FROM subscribers WHERE email LIKE 'day-%@signup.example'"))
+        conn.execute(text(f"DELETE FROM subscribers WHERE email LIKE '{SIGNUPS_LIKE}'"))
         conn.execute(text("CREATE TABLE IF NOT EXISTS bench_refunds (id BIGINT)"))
         conn.execute(text("UPDATE events SET order_status = 'paid' WHERE id IN (SELECT id FROM bench_refunds)"))
         conn.execute(text("DELETE FROM bench_refunds"))

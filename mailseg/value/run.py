@@ -280,10 +280,9 @@ def _new_prospects(session: Session, audience_id: int, customers: Table, as_of: 
     rescanned the rows it was inserting (minutes at 500,000). They need no history (a subscriber
     never valued enters the RFM history only as a customer) and only the customers' keys: the run
     stores them while the models are fitted, half the rows of a first run. Returns how many."""
-    v = VALUES.c
     stage(session, NEW_PROSPECTS, select(SUBSCRIBERS.c.id.label("subscriber_id"))
           .where(SUBSCRIBERS.c.audience_id == audience_id, ~_in_table(customers, SUBSCRIBERS.c.id),
-                 ~select(v.subscriber_id).where(v.subscriber_id == SUBSCRIBERS.c.id).exists()),
+                 ~_in_table(VALUES, SUBSCRIBERS.c.id)),
           key="subscriber_id")
     keys = table(NEW_PROSPECTS, column("subscriber_id"))
     rows = select(keys.c.subscriber_id, literal(audience_id), literal(as_of, UTCDateTime), literal(run_id),
@@ -291,9 +290,9 @@ def _new_prospects(session: Session, audience_id: int, customers: Table, as_of: 
     return written_rows(session, insert(VALUES).from_select(STORED_COLUMNS, rows))
 
 
-def _in_table(table: Table, key):
-    """EXISTS: `key` is a subscriber key of `table`."""
-    return select(table.c.subscriber_id).where(table.c.subscriber_id == key).exists()
+def _in_table(rows: Table, key):
+    """EXISTS: `key` is a subscriber key of the table `rows`."""
+    return select(rows.c.subscriber_id).where(rows.c.subscriber_id == key).exists()
 
 
 def _changed_lapsed(audience_id: int, customers: Table, lapsing: Table | None):
